@@ -1,0 +1,111 @@
+//! `nurture import FILE`: parse, merge into stored contacts, report.
+
+use super::{clock_and_date, connect, print_json};
+use crate::config::Config;
+use crate::contacts::Contact;
+use crate::contacts::import::{ImportOptions, parse_file};
+use crate::plans;
+use chrono::NaiveDate;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `import` flags.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file with a header row.
+    pub file: PathBuf,
+    /// Plan for rows without a `plan` value.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// Lead source for rows without a `source` value.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Enrollment day for rows without `enrolled_on` (default: today).
+    #[arg(long)]
+    pub enrolled_on: Option<NaiveDate>,
+    /// Report only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let (plans, _) = plans::load_dir(&config.resolve(&config.paths.jobs));
+    if let Some(p) = &a.plan
+        && !plans.contains_key(p)
+    {
+        anyhow::bail!(
+            "--plan {p:?}: no such plan in {} (plans: {})",
+            config.paths.jobs.display(),
+            plans.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let (_, today) = clock_and_date(&config, None, None);
+    let opts = ImportOptions {
+        plan: a.plan.clone(),
+        source: a.source.clone(),
+        enrolled_on: a.enrolled_on.unwrap_or(today),
+        default_region: config.contacts.default_region.clone(),
+        plans: plans.keys().cloned().collect(),
+    };
+    let parsed = parse_file(&a.file, &opts)?;
+    let store = connect(&config).await?;
+    let (mut created, mut updated, mut unchanged, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
+    for chunk in parsed.contacts.chunks(1000) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.id.0.clone()).collect();
+        let existing = store.contacts(&ids).await?;
+        let emails: Vec<String> = chunk.iter().map(|c| c.email().unwrap_or("").to_string()).collect();
+        let flags = store.suppressed_among("email", &emails).await?;
+        suppressed += flags.iter().filter(|f| **f).count() as u64;
+        let mut writes: Vec<Contact> = Vec::new();
+        for (incoming, old) in chunk.iter().zip(existing) {
+            match old {
+                None => {
+                    created += 1;
+                    writes.push(incoming.clone());
+                }
+                Some(mut old) => {
+                    if old.merge(incoming) {
+                        updated += 1;
+                        writes.push(old);
+                    } else {
+                        unchanged += 1;
+                    }
+                }
+            }
+        }
+        if !a.dry_run {
+            store.put_contacts(&writes).await?;
+        }
+    }
+    let report = serde_json::json!({
+        "file": a.file.display().to_string(),
+        "dry_run": a.dry_run,
+        "created": created,
+        "updated": updated,
+        "unchanged": unchanged,
+        "suppressed": suppressed,
+        "rejected": parsed.rejected,
+    });
+    if a.json {
+        print_json(&report)?;
+    } else {
+        for r in &parsed.rejected {
+            eprintln!("{r}");
+        }
+        let verb = if a.dry_run { "would import" } else { "imported" };
+        println!(
+            "{verb} {}: {created} new, {updated} updated, {unchanged} unchanged, {} rejected; {suppressed} on the suppression list (they stay suppressed)",
+            a.file.display(),
+            parsed.rejected.len()
+        );
+    }
+    Ok(if parsed.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

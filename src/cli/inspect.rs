@@ -1,0 +1,251 @@
+//! `lint`, `preview`, `agenda` and `status`: commands that look and change nothing.
+
+use super::{clock_and_date, connect, load_workspace, print_json, queue};
+use crate::agenda::{self, AgendaItem};
+use crate::compliance;
+use crate::config::Config;
+use crate::plans::expand::{Window, expand};
+use crate::queue::inspect;
+use crate::render::Kind;
+use crate::send::mime;
+use crate::workspace::Workspace;
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use std::process::ExitCode;
+
+/// `lint` flags.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Print diagnostics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `preview` flags.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Template name, e.g. `8x8/welcome` (the locale variant is picked for the contact).
+    pub template: String,
+    /// Render for this stored contact (default: a sample contact).
+    #[arg(long)]
+    pub contact: Option<String>,
+}
+
+/// Agenda output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Markdown checklist.
+    Md,
+    /// CSV with a header.
+    Csv,
+    /// JSON array.
+    Json,
+}
+
+/// `agenda` flags.
+#[derive(Debug, Args)]
+pub struct AgendaArgs {
+    /// Date (default: today in the sender's timezone).
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+}
+
+/// `status` flags.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::load(config);
+    if a.json {
+        print_json(&ws.diagnostics)?;
+    } else {
+        for d in &ws.diagnostics {
+            println!("{d}");
+        }
+        let errors = ws.errors().count();
+        let warnings = ws.diagnostics.len() - errors;
+        eprintln!(
+            "{} plan(s), {} template(s): {errors} error(s), {warnings} warning(s)",
+            ws.plans.len(),
+            ws.catalog.names().len()
+        );
+    }
+    Ok(if ws.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<ExitCode> {
+    let ws = load_workspace(config)?;
+    let contact = match &a.contact {
+        Some(id) => connect(&ws.config)
+            .await?
+            .contact(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no contact {id:?}"))?,
+        None => ws.sample_contact(),
+    };
+    let (_, today) = clock_and_date(&ws.config, None, None);
+    let (plan, touch) = ws
+        .plans
+        .values()
+        .flat_map(|p| p.touches.iter().map(move |t| (p, t)))
+        .find(|(_, t)| t.template.as_deref() == Some(a.template.as_str()))
+        .map(|(p, t)| (p.id.clone(), t.id.clone()))
+        .unwrap_or_else(|| ("preview".into(), "preview".into()));
+    let ctx = ws.context(&contact, &plan, &touch, today);
+    let arabic = contact.is_arabic();
+    if ws.catalog.has(&a.template, Kind::Email) {
+        let name = ws.catalog.resolve(&a.template, Kind::Email, arabic);
+        let email = ws.catalog.render_email(&name, &ctx)?;
+        let url = ws.unsubscribe_url(&contact);
+        let cleared = compliance::check_email(email, contact.email(), false, &url, &ws.config.sender.postal_address)?;
+        let key = format!("{}|{plan}|{touch}|{today}", contact.id);
+        let headers = mime::Headers {
+            from_name: &ws.config.sender.name,
+            from_email: &ws.config.sender.email,
+            to_name: contact.get("first_name").map(str::to_string),
+            unsubscribe_url: &url,
+            unsubscribe_mailto: &ws.config.unsubscribe.mailto,
+            delivery_key: &key,
+        };
+        let message = mime::build(&cleared, &headers).map_err(anyhow::Error::msg)?;
+        let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
+        let head = raw.split("\r\n\r\n").next().unwrap_or("");
+        let m = cleared.message();
+        println!(
+            "{}\n\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
+            head.replace("\r\n", "\n"),
+            m.subject,
+            m.template,
+            m.text,
+            m.html
+        );
+    } else if ws.catalog.has(&a.template, Kind::Sms) {
+        let name = ws.catalog.resolve(&a.template, Kind::Sms, arabic);
+        let sms = ws.catalog.render_sms(&name, &ctx)?;
+        println!(
+            "To: {}\nTemplate: {}\nCharacters: {}\n\n{}",
+            contact.phone().unwrap_or("(no phone)"),
+            sms.template,
+            sms.body.chars().count(),
+            sms.body
+        );
+    } else {
+        anyhow::bail!("no template {0}.email.hbs or {0}.sms.hbs", a.template);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
+    let (_, date) = clock_and_date(&config, a.date, None);
+    let day = date.format("%Y-%m-%d").to_string();
+    let ws = load_workspace(config)?;
+    let store = connect(&ws.config).await?;
+    let mut items: Vec<AgendaItem> = store
+        .agenda(&day)
+        .await?
+        .iter()
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    if items.is_empty() && store.run_summary(&day).await?.is_none() {
+        // No run yet for this date: show what its run will put on the agenda.
+        let window = Window {
+            date,
+            grace_days: 0,
+            last_run: None,
+        };
+        let mut cursor = 0;
+        loop {
+            let (next, page) = store.scan_contacts(cursor, 2000).await?;
+            for c in &page {
+                for t in expand(c, &ws.plans, &window).due.iter().filter(|t| t.channel.is_manual()) {
+                    items.push(AgendaItem::new(t, c));
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    agenda::sort(&mut items);
+    match a.format {
+        Format::Md => print!("{}", agenda::to_markdown(&day, &items)),
+        Format::Csv => print!("{}", agenda::to_csv(&items)?),
+        Format::Json => print_json(&items)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<ExitCode> {
+    let store = connect(&config).await?;
+    let q = queue(&config, &store);
+    let backlog = inspect::backlog(&q).await?;
+    let dead = inspect::dead_letters(&q, if a.json { 1000 } else { 20 }).await?;
+    let last_run = store.last_run().await?;
+    let last_summary: Option<serde_json::Value> = match &last_run {
+        Some(d) => store.run_summary(d).await?.and_then(|s| serde_json::from_str(&s).ok()),
+        None => None,
+    };
+    let stats: serde_json::Map<String, serde_json::Value> = match &last_run {
+        Some(d) => store.stats(d).await?.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        None => Default::default(),
+    };
+    let failures: Vec<serde_json::Value> = store
+        .failures(20)
+        .await?
+        .iter()
+        .filter_map(|f| serde_json::from_str(f).ok())
+        .collect();
+    let report = serde_json::json!({
+        "contacts": store.contact_count().await?,
+        "queue": backlog,
+        "suppressed": { "email": store.suppression_count("email").await?, "sms": store.suppression_count("sms").await?},
+        "last_run": last_run,
+        "last_run_summary": last_summary,
+        "last_run_deliveries": stats,
+        "dead_letters": dead,
+        "recent_failures": failures,
+    });
+    if a.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("contacts     {}", report["contacts"]);
+    println!(
+        "queue        {} waiting, {} in flight, {} scheduled later, {} dead",
+        backlog.waiting + backlog.due,
+        backlog.in_flight,
+        backlog.scheduled,
+        backlog.dead
+    );
+    println!(
+        "suppressed   {} email, {} sms",
+        report["suppressed"]["email"], report["suppressed"]["sms"]
+    );
+    println!("last run     {}", last_run.as_deref().unwrap_or("never"));
+    if !stats.is_empty() {
+        let parts: Vec<String> = stats.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!("  deliveries {}", parts.join(", "));
+    }
+    if !dead.is_empty() {
+        println!("dead letters (showing {} of {}):", dead.len(), backlog.dead);
+        for d in &dead {
+            let key = d.job.as_ref().map(|j| j.key.as_str()).unwrap_or("(undecodable job)");
+            println!("  {key}: {}", d.reason);
+        }
+    }
+    if !failures.is_empty() {
+        println!("recent failures:");
+        for f in &failures {
+            println!("  {}: {}", f["key"].as_str().unwrap_or(""), f["error"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,153 @@
+//! The command line: clap types and one file per group of commands. The only place that
+//! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
+
+mod import;
+mod inspect;
+mod run;
+mod suppress;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::queue::Queue;
+use crate::store::Store;
+use crate::workspace::Workspace;
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// nurture — marketing automation for agents: plans, email, SMS, agenda.
+#[derive(Debug, Parser)]
+#[command(name = "nurture", version, about)]
+pub struct Cli {
+    /// Configuration file (default: $NURTURE_CONFIG, else ./nurture.toml, else embedded defaults).
+    #[arg(long, global = true, env = "NURTURE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upsert contacts from a CSV file; report rejected rows with line numbers and reasons.
+    Import(import::ImportArgs),
+    /// Validate config, plans and templates (non-zero exit on errors).
+    Lint(inspect::LintArgs),
+    /// Render one message to stdout (headers + text + HTML, or the SMS).
+    Preview(inspect::PreviewArgs),
+    /// The nightly run: expand due touches, enqueue them, deliver until no job is ready.
+    Run(run::RunArgs),
+    /// A long-running worker (many may share one Redis).
+    Work(run::WorkArgs),
+    /// Manual touches due: who to call, what card to send.
+    Agenda(inspect::AgendaArgs),
+    /// Manage the suppression list.
+    Suppress(suppress::SuppressArgs),
+    /// Contacts, queue depths, dead letters, suppression size, last run.
+    Status(inspect::StatusArgs),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Import(a) => import::import(config, a).await,
+        Command::Lint(a) => inspect::lint(config, a),
+        Command::Preview(a) => inspect::preview(config, a).await,
+        Command::Run(a) => run::run(config, a).await,
+        Command::Work(a) => run::work(config, a).await,
+        Command::Agenda(a) => inspect::agenda(config, a).await,
+        Command::Suppress(a) => suppress::suppress(config, a).await,
+        Command::Status(a) => inspect::status(config, a).await,
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NURTURE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("nurture=info,warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("nurture.toml"), false),
+    };
+    Ok(Config::load(&path, explicit, &env)?)
+}
+
+/// Loads plans and templates; prints the diagnostics and fails on errors.
+fn load_workspace(config: Config) -> anyhow::Result<Workspace> {
+    let ws = Workspace::load(config);
+    for d in &ws.diagnostics {
+        eprintln!("{d}");
+    }
+    if !ws.is_ok() {
+        anyhow::bail!(
+            "{} error(s) in plans or templates; nothing was queued or sent (see `nurture lint`)",
+            ws.errors().count()
+        );
+    }
+    Ok(ws)
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(config.redis.url.expose(), &config.redis.prefix)
+        .await
+        .context("connecting to Redis ([redis] url)")?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut store.conn.clone())
+        .await
+        .context("Redis does not answer PING")?;
+    Ok(store)
+}
+
+fn queue(config: &Config, store: &Store) -> Queue {
+    let days = (config.delivery.grace_days as u64 + 4).max(7);
+    Queue::new(
+        store.clone(),
+        config.delivery.heartbeat_secs,
+        days,
+        Duration::from_secs(config.delivery.drain_wait_secs),
+    )
+}
+
+/// The clock and run date from `--date` / `--now` (dates are in the sender's timezone).
+fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime<Utc>>) -> (Clock, NaiveDate) {
+    let clock = now.map(Clock::Fixed).unwrap_or(Clock::System);
+    let tz: chrono_tz::Tz = config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+    (clock, date.unwrap_or_else(|| clock.today(tz)))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

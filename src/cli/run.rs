@@ -1,0 +1,104 @@
+//! `nurture run` (one date, then drain) and `nurture work` (long-running worker).
+
+use super::{clock_and_date, connect, load_workspace, print_json, queue};
+use crate::config::Config;
+use crate::deliver::{Deliverer, Handler};
+use crate::nightly::{self, RunOptions};
+use crate::queue::worker_name;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run date (default: today in the sender's timezone).
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    /// Fix the clock (RFC 3339); the date defaults to its day.
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
+    /// Queue only; `nurture work` delivers.
+    #[arg(long)]
+    pub enqueue_only: bool,
+    /// Show what would be queued; write and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Jobs delivered at once (default: [delivery] concurrency).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
+
+/// `work` flags.
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// Jobs delivered at once (default: [delivery] concurrency).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
+
+pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let (_clock, date) = clock_and_date(&config, a.date, a.now);
+    let ws = Arc::new(load_workspace(config)?);
+    let store = connect(&ws.config).await?;
+    let q = queue(&ws.config, &store);
+    let opts = RunOptions {
+        date,
+        enqueue_only: a.enqueue_only,
+        dry_run: a.dry_run,
+        concurrency: a.concurrency.unwrap_or(ws.config.delivery.concurrency),
+    };
+    let name = worker_name(&ws.config.redis.prefix, "run");
+    let s = nightly::run(ws, store, q, name, opts).await?;
+    if a.json {
+        print_json(&s)?;
+    } else {
+        if s.dry_run {
+            for line in &s.would_queue {
+                println!("would queue {line}");
+            }
+        }
+        println!(
+            "{}: {} due, {} queued ({} already queued), {} sent, {} suppressed, {} failed, {} dead, {} deferred, {} agenda, {} missed, {} skipped (no address), {} moved on",
+            s.date,
+            s.due,
+            s.queued,
+            s.already_queued,
+            s.sent,
+            s.suppressed,
+            s.failed,
+            s.dead,
+            s.deferred,
+            s.agenda,
+            s.missed,
+            s.skipped,
+            s.moved
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode> {
+    let ws = Arc::new(load_workspace(config)?);
+    let store = connect(&ws.config).await?;
+    let q = queue(&ws.config, &store);
+    let name = worker_name(&ws.config.redis.prefix, "work");
+    let concurrency = a.concurrency.unwrap_or(ws.config.delivery.concurrency);
+    let deliverer = Deliverer::new(ws.clone(), store, q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
+    tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
+    let handler = Arc::new(Handler(Arc::new(deliverer)));
+    let stop = async {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
+        tracing::info!("stopping: finishing jobs in flight");
+    };
+    q.work(name, concurrency, handler, false, stop).await?;
+    Ok(ExitCode::SUCCESS)
+}

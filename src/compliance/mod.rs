@@ -1,0 +1,140 @@
+//! Compliance: signed unsubscribe tokens ([`token`]) and the send-time check that turns a
+//! rendered message into a [`Cleared`] one. `send` accepts nothing else, so a suppressed or
+//! non-compliant message cannot reach a transport.
+
+pub mod token;
+
+use crate::render::{RenderedEmail, RenderedSms};
+
+/// Why a message was not cleared for sending.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The address or number is on the suppression list.
+    #[error("suppressed")]
+    Suppressed,
+    /// The contact has no address for this channel.
+    #[error("no {0} for this contact")]
+    NoAddress(&'static str),
+    /// The rendered message lacks a required element.
+    #[error("not compliant: {0}")]
+    NotCompliant(String),
+}
+
+/// A message that passed the send-time check. Only this module can make one.
+#[derive(Debug, Clone)]
+pub struct Cleared<T> {
+    message: T,
+    to: String,
+}
+
+impl<T> Cleared<T> {
+    /// The message.
+    pub fn message(&self) -> &T {
+        &self.message
+    }
+    /// The recipient address or number (normalized).
+    pub fn to(&self) -> &str {
+        &self.to
+    }
+}
+
+/// Checks a rendered email: recipient known and not suppressed, unsubscribe link and postal
+/// address present in both the HTML and the text part.
+pub fn check_email(
+    email: RenderedEmail,
+    to: Option<&str>,
+    suppressed: bool,
+    unsubscribe_url: &str,
+    postal_address: &str,
+) -> Result<Cleared<RenderedEmail>, Refusal> {
+    let to = to.ok_or(Refusal::NoAddress("email"))?;
+    if suppressed {
+        return Err(Refusal::Suppressed);
+    }
+    let html_has_link = email.html.contains(unsubscribe_url) || email.html.contains(&unsubscribe_url.replace('=', "&#x3D;"));
+    if !html_has_link || !email.text.contains(unsubscribe_url) {
+        return Err(Refusal::NotCompliant(format!(
+            "{}: the unsubscribe link is missing from the HTML or text part",
+            email.template
+        )));
+    }
+    let address_in = |s: &str| mentions(s, postal_address) || mentions(s, &html_escape(postal_address));
+    if !address_in(&email.html) || !mentions(&email.text, postal_address) {
+        return Err(Refusal::NotCompliant(format!(
+            "{}: the sender's postal address is missing",
+            email.template
+        )));
+    }
+    Ok(Cleared {
+        message: email,
+        to: to.to_string(),
+    })
+}
+
+/// Checks a rendered SMS: number known and not suppressed.
+pub fn check_sms(sms: RenderedSms, to: Option<&str>, suppressed: bool) -> Result<Cleared<RenderedSms>, Refusal> {
+    let to = to.ok_or(Refusal::NoAddress("phone"))?;
+    if suppressed {
+        return Err(Refusal::Suppressed);
+    }
+    if sms.body.trim().is_empty() {
+        return Err(Refusal::NotCompliant(format!("{}: empty SMS", sms.template)));
+    }
+    Ok(Cleared {
+        message: sms,
+        to: to.to_string(),
+    })
+}
+
+/// True if `needle` occurs in `haystack` once runs of whitespace (line wrapping) are ignored.
+pub fn mentions(haystack: &str, needle: &str) -> bool {
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    squash(haystack).contains(&squash(needle))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('=', "&#x3D;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(html: &str, text: &str) -> RenderedEmail {
+        RenderedEmail {
+            subject: "s".into(),
+            html: html.into(),
+            text: text.into(),
+            template: "t".into(),
+        }
+    }
+
+    #[test]
+    fn suppressed_is_refused() {
+        let e = email("<a href=\"http://u/1\">u</a> 1 Main", "http://u/1 1 Main");
+        assert_eq!(
+            check_email(e.clone(), Some("a@b.c"), true, "http://u/1", "1 Main").unwrap_err(),
+            Refusal::Suppressed
+        );
+        assert!(check_email(e, Some("a@b.c"), false, "http://u/1", "1 Main").is_ok());
+    }
+
+    #[test]
+    fn missing_link_or_address_is_refused() {
+        let e = email("<p>1 Main</p>", "1 Main");
+        assert!(matches!(
+            check_email(e, Some("a@b.c"), false, "http://u/1", "1 Main"),
+            Err(Refusal::NotCompliant(_))
+        ));
+        let e = email("<a href=\"http://u/1\">u</a>", "http://u/1");
+        assert!(matches!(
+            check_email(e, Some("a@b.c"), false, "http://u/1", "1 Main"),
+            Err(Refusal::NotCompliant(_))
+        ));
+    }
+}

@@ -1,0 +1,528 @@
+//! `nurture.toml` + `NURTURE_<SECTION>_<KEY>` environment overrides → [`Config`].
+//!
+//! Owns every configuration key, its default, and the rule that secrets never
+//! appear in `Debug`, logs or `--json` output ([`Secret`]).
+
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration error; always names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file exists but could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, a key is unknown, missing, or has the wrong type.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file (or the environment variable that broke it).
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// A secret value: printed as `***` by `Debug`, `Display` and `Serialize`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// True when no secret was configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[redis]`
+    pub redis: RedisConfig,
+    /// `[sender]`
+    pub sender: SenderConfig,
+    /// `[smtp]`
+    pub smtp: SmtpConfig,
+    /// `[sms]`
+    pub sms: SmsConfig,
+    /// `[unsubscribe]`
+    pub unsubscribe: UnsubscribeConfig,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[schedule]`
+    pub schedule: ScheduleConfig,
+    /// `[delivery]`
+    pub delivery: DeliveryConfig,
+    /// `[contacts]`
+    pub contacts: ContactsConfig,
+    /// `[paths]`
+    pub paths: PathsConfig,
+    /// Folder the config was read from; relative paths are resolved against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the config came from (`nurture.toml`, or `(embedded defaults)`).
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// `[redis]`: where the queue, contacts, ledger and suppression list live.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`
+    pub url: Secret,
+    /// Every key this program writes starts with `{prefix}:`.
+    pub prefix: String,
+}
+
+/// `[sender]`: who the messages are from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderConfig {
+    /// Display name.
+    pub name: String,
+    /// From address.
+    pub email: String,
+    /// Physical postal address (CAN-SPAM); required.
+    pub postal_address: String,
+    /// IANA timezone for contacts that have none.
+    pub timezone: String,
+}
+
+/// `[smtp]`: the email transport.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtp://`, `smtp+starttls://`, `smtps://` (user:pass@ allowed) or `file://DIR`.
+    pub url: Secret,
+    /// Connections kept open, and messages sent at once.
+    pub pool_size: usize,
+    /// Messages per second over all connections of this process; 0 = unlimited.
+    pub rate_per_second: u32,
+    /// Seconds to wait for each SMTP command.
+    pub timeout_secs: u64,
+    /// Name sent in EHLO.
+    pub hello_name: String,
+}
+
+/// `[sms]`: the SMS gateway.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `twilio` or `file`.
+    pub provider: String,
+    /// API base URL (tests point it at a local server).
+    pub base_url: String,
+    /// Twilio account SID.
+    pub account_sid: String,
+    /// Twilio auth token.
+    pub auth_token: Secret,
+    /// Sending number, E.164.
+    pub from: String,
+    /// Deferral window in contact local time (used by the compliance stage).
+    pub quiet_hours: String,
+    /// Opt-out instruction every marketing SMS must carry.
+    pub opt_out_text: String,
+    /// JSON-lines outbox when `provider = "file"`.
+    pub outbox: String,
+}
+
+/// `[unsubscribe]`: links and their signing key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnsubscribeConfig {
+    /// Links are `{base_url}/u/{token}`.
+    pub base_url: String,
+    /// HMAC key; tokens are unforgeable without it.
+    pub secret: Secret,
+    /// Optional `mailto:` address added to `List-Unsubscribe`.
+    pub mailto: String,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address of `nurture serve`.
+    pub listen: String,
+}
+
+/// `[schedule]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// 6-field cron expression for `serve`'s nightly run.
+    pub cron: String,
+}
+
+/// `[delivery]`: retries, leases and the catch-up window.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts per message before it becomes a dead letter (transient errors only).
+    pub max_attempts: u32,
+    /// First retry delay in seconds; doubles each attempt (with jitter), capped at `retry_max_secs`.
+    pub retry_base_secs: u64,
+    /// Longest retry delay in seconds.
+    pub retry_max_secs: u64,
+    /// Touches due up to this many days before the run date are still sent.
+    pub grace_days: u32,
+    /// Worker concurrency of `run` and of `work` without `--concurrency`.
+    pub concurrency: usize,
+    /// Seconds a send claim in the ledger lasts if its worker dies mid-send.
+    pub claim_ttl_secs: u64,
+    /// `run` keeps working while a retry is due within this many seconds.
+    pub drain_wait_secs: u64,
+    /// Worker heartbeat in seconds; a dead worker's jobs return after 3 missed heartbeats.
+    pub heartbeat_secs: u64,
+}
+
+/// `[contacts]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContactsConfig {
+    /// ISO region for phone numbers written without a country code (e.g. `US`).
+    pub default_region: String,
+}
+
+/// `[paths]`: where plans and templates are read from (relative to the config file).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    /// Plan files.
+    pub jobs: PathBuf,
+    /// Template files.
+    pub templates: PathBuf,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: Secret::new("redis://127.0.0.1:6379/0"),
+            prefix: "nurture".into(),
+        }
+    }
+}
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            name: "Sara Haddad".into(),
+            email: "sara@example.com".into(),
+            postal_address: "12 Main St, Springfield, IL 62701".into(),
+            timezone: "America/Chicago".into(),
+        }
+    }
+}
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            url: Secret::new("file://outbox"),
+            pool_size: 16,
+            rate_per_second: 0,
+            timeout_secs: 30,
+            hello_name: "localhost".into(),
+        }
+    }
+}
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            provider: "file".into(),
+            base_url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: Secret::default(),
+            from: String::new(),
+            quiet_hours: "21:00-08:00".into(),
+            opt_out_text: "Reply STOP to opt out".into(),
+            outbox: "outbox/sms.jsonl".into(),
+        }
+    }
+}
+impl Default for UnsubscribeConfig {
+    fn default() -> Self {
+        UnsubscribeConfig {
+            base_url: "http://127.0.0.1:8080".into(),
+            secret: Secret::default(),
+            mailto: String::new(),
+        }
+    }
+}
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            cron: "0 0 2 * * *".into(),
+        }
+    }
+}
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: 5,
+            retry_base_secs: 2,
+            retry_max_secs: 3600,
+            grace_days: 3,
+            concurrency: 32,
+            claim_ttl_secs: 60,
+            drain_wait_secs: 60,
+            heartbeat_secs: 5,
+        }
+    }
+}
+impl Default for ContactsConfig {
+    fn default() -> Self {
+        ContactsConfig {
+            default_region: "US".into(),
+        }
+    }
+}
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            jobs: "jobs".into(),
+            templates: "templates".into(),
+        }
+    }
+}
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            redis: RedisConfig::default(),
+            sender: SenderConfig::default(),
+            smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
+            unsubscribe: UnsubscribeConfig::default(),
+            server: ServerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            delivery: DeliveryConfig::default(),
+            contacts: ContactsConfig::default(),
+            paths: PathsConfig::default(),
+            base_dir: PathBuf::from("."),
+            source: "(embedded defaults)".into(),
+        }
+    }
+}
+
+/// The HMAC key used when none is configured and mail only goes to the outbox.
+pub const DEMO_SECRET: &str = "nurture-demo-secret-change-me";
+
+impl Config {
+    /// Loads `path` if it exists (else the embedded defaults) and applies `NURTURE_*` overrides from `env`.
+    pub fn load(path: &Path, explicit: bool, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
+            Err(source) => return Err(ConfigError::Read { path: shown, source }),
+        };
+        let overrides: Vec<&(String, String)> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("NURTURE_") && k != "NURTURE_CONFIG")
+            .collect();
+        let mut config: Config = if overrides.is_empty() {
+            match &text {
+                Some(t) => toml::from_str(t).map_err(|e| invalid(&shown, e))?,
+                None => Config::default(),
+            }
+        } else {
+            let mut table: toml::Table = match &text {
+                Some(t) => toml::from_str(t).map_err(|e| invalid(&shown, e))?,
+                None => toml::Table::new(),
+            };
+            for (name, value) in overrides {
+                apply_override(&mut table, name, value)?;
+            }
+            let names: Vec<&str> = env
+                .iter()
+                .filter(|(k, _)| k.starts_with("NURTURE_") && k != "NURTURE_CONFIG")
+                .map(|(k, _)| k.as_str())
+                .collect();
+            table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
+                path: format!("{shown} (with {})", names.join(", ")),
+                message: e.message().to_string(),
+            })?
+        };
+        config.base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() && text.is_some() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        config.source = if text.is_some() {
+            shown.clone()
+        } else {
+            "(embedded defaults)".into()
+        };
+        config.validate(&shown)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let fail = |message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            message,
+        };
+        if self.sender.postal_address.trim().is_empty() {
+            return Err(fail("[sender] postal_address: required (CAN-SPAM)".into()));
+        }
+        if self.sender.email.parse::<lettre::Address>().is_err() {
+            return Err(fail(format!("[sender] email: not an email address: {:?}", self.sender.email)));
+        }
+        if self.sender.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(fail(format!("[sender] timezone: unknown timezone {:?}", self.sender.timezone)));
+        }
+        if self.redis.prefix.is_empty() || self.redis.prefix.contains(char::is_whitespace) {
+            return Err(fail("[redis] prefix: must be non-empty and contain no spaces".into()));
+        }
+        if !matches!(self.sms.provider.as_str(), "twilio" | "file") {
+            return Err(fail(format!(
+                "[sms] provider: expected \"twilio\" or \"file\", got {:?}",
+                self.sms.provider
+            )));
+        }
+        if self.sms.provider == "twilio" && (self.sms.account_sid.is_empty() || self.sms.from.is_empty()) {
+            return Err(fail("[sms] account_sid and from: required when provider = \"twilio\"".into()));
+        }
+        if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
+            return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
+        }
+        if self.delivery.max_attempts == 0 {
+            return Err(fail("[delivery] max_attempts: must be at least 1".into()));
+        }
+        if self.unsubscribe.secret.is_empty() && !self.smtp.url.expose().starts_with("file://") {
+            return Err(fail(
+                "[unsubscribe] secret: required when email leaves the machine (set NURTURE_UNSUBSCRIBE_SECRET)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The unsubscribe HMAC key (the demo key when none is set and mail only goes to files).
+    pub fn unsubscribe_secret(&self) -> &str {
+        if self.unsubscribe.secret.is_empty() {
+            DEMO_SECRET
+        } else {
+            self.unsubscribe.secret.expose()
+        }
+    }
+
+    /// Resolves a configured path against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+    }
+}
+
+fn invalid(path: &str, e: toml::de::Error) -> ConfigError {
+    let message = match (e.span(), std::fs::read_to_string(path)) {
+        (Some(span), Ok(text)) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message())
+        }
+        _ => e.message().to_string(),
+    };
+    ConfigError::Invalid {
+        path: path.to_string(),
+        message,
+    }
+}
+
+/// `NURTURE_SMTP_POOL_SIZE=8` → `[smtp] pool_size = 8` (integers and booleans keep their type).
+fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let rest = name.trim_start_matches("NURTURE_").to_ascii_lowercase();
+    let Some((section, key)) = rest.split_once('_') else {
+        return Err(ConfigError::Invalid {
+            path: name.to_string(),
+            message: "expected NURTURE_<SECTION>_<KEY>".into(),
+        });
+    };
+    let parsed = if let Ok(i) = value.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(b) = value.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else {
+        toml::Value::String(value.to_string())
+    };
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => {
+            t.insert(key.to_string(), parsed);
+            Ok(())
+        }
+        _ => Err(ConfigError::Invalid {
+            path: name.to_string(),
+            message: format!("[{section}] is not a table"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_keys_and_keeps_types() {
+        let env = vec![
+            ("NURTURE_REDIS_PREFIX".to_string(), "t1".to_string()),
+            ("NURTURE_SMTP_POOL_SIZE".to_string(), "4".to_string()),
+        ];
+        let c = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap();
+        assert_eq!(c.redis.prefix, "t1");
+        assert_eq!(c.smtp.pool_size, 4);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let env = vec![("NURTURE_SMTP_POOLSIZE".to_string(), "4".to_string())];
+        let e = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap_err();
+        assert!(e.to_string().contains("poolsize"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.unsubscribe.secret = Secret::new("hunter2");
+        c.smtp.url = Secret::new("smtp://u:hunter2@x");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&c).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_required_for_real_smtp() {
+        let env = vec![("NURTURE_SMTP_URL".to_string(), "smtp://127.0.0.1:25".to_string())];
+        let e = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap_err();
+        assert!(e.to_string().contains("[unsubscribe] secret"), "{e}");
+    }
+}

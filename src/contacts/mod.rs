@@ -1,0 +1,162 @@
+//! Contacts: the [`Contact`] record, its normalized identifiers ([`ContactId`], [`Email`], [`E164`]),
+//! and how an imported row merges into a stored one. Parsing files lives in [`import`].
+
+pub mod import;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Columns nurture understands; every other column is kept as a custom field.
+pub const KNOWN_COLUMNS: &[&str] = &[
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "timezone",
+    "plan",
+    "enrolled_on",
+    "birthday",
+    "anniversary",
+    "source",
+    "agent",
+    "status",
+    "locale",
+];
+
+/// A contact's stable id (the `id` column, else the normalized email, else the phone).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContactId(pub String);
+
+impl fmt::Display for ContactId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A validated, trimmed, lower-cased email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalizes an address (trimmed, lower-cased).
+    pub fn parse(raw: &str) -> Result<Email, String> {
+        let s = raw.trim().to_lowercase();
+        if s.parse::<lettre::Address>().is_err() || !email_address::EmailAddress::is_valid(&s) {
+            return Err(format!("not an email address: {raw:?}"));
+        }
+        Ok(Email(s))
+    }
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 form (`+15551234567`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    /// Parses a number, using `default_region` (ISO code such as `US`) when it has no country code.
+    pub fn parse(raw: &str, default_region: &str) -> Result<E164, String> {
+        let region = default_region.parse::<phonenumber::country::Id>().ok();
+        let cleaned = raw.trim();
+        let cleaned = if let Some(rest) = cleaned.strip_prefix("00") {
+            format!("+{rest}")
+        } else {
+            cleaned.to_string()
+        };
+        let number = phonenumber::parse(region, &cleaned).map_err(|_| format!("not a phone number: {raw:?}"))?;
+        if !phonenumber::is_valid(&number) {
+            return Err(format!("not a valid phone number: {raw:?}"));
+        }
+        Ok(E164(number.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+    /// The number, `+` and digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One contact as stored. `fields` holds every non-empty column (known and custom) as text,
+/// normalized; typed accessors read from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Stable id.
+    pub id: ContactId,
+    /// Every non-empty column, normalized (email lower-cased, phone E.164, dates ISO).
+    pub fields: BTreeMap<String, String>,
+    /// Plans this contact has already been enrolled in, oldest first.
+    #[serde(default)]
+    pub plan_history: Vec<String>,
+}
+
+impl Contact {
+    /// A column's value, if present and non-empty.
+    pub fn get(&self, column: &str) -> Option<&str> {
+        self.fields.get(column).map(String::as_str).filter(|s| !s.is_empty())
+    }
+    /// The normalized email, if any.
+    pub fn email(&self) -> Option<&str> {
+        self.get("email")
+    }
+    /// The E.164 phone, if any.
+    pub fn phone(&self) -> Option<&str> {
+        self.get("phone")
+    }
+    /// The plan id the contact is on.
+    pub fn plan(&self) -> Option<&str> {
+        self.get("plan")
+    }
+    /// The day the contact entered its current plan.
+    pub fn enrolled_on(&self) -> Option<NaiveDate> {
+        self.get("enrolled_on").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    }
+    /// The contact's timezone, else `fallback`.
+    pub fn timezone(&self, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
+        self.get("timezone").and_then(|t| t.parse().ok()).unwrap_or(fallback)
+    }
+    /// True when the contact's locale is Arabic (`ar`, `ar-SA`, ...).
+    pub fn is_arabic(&self) -> bool {
+        self.get("locale").is_some_and(|l| l.to_ascii_lowercase().starts_with("ar"))
+    }
+    /// Moves the contact to `plan`, enrolled on `day`, remembering the previous plan.
+    pub fn enroll(&mut self, plan: &str, day: NaiveDate) {
+        if let Some(old) = self.plan().map(str::to_string)
+            && self.plan_history.last() != Some(&old)
+        {
+            self.plan_history.push(old);
+        }
+        self.fields.insert("plan".into(), plan.to_string());
+        self.fields.insert("enrolled_on".into(), day.format("%Y-%m-%d").to_string());
+    }
+
+    /// Merges an imported row into this stored contact. Non-empty imported values win, except
+    /// `plan` / `enrolled_on`: a contact already on a plan, or who already finished it, is not
+    /// re-enrolled by importing the same file again. Returns true if anything changed.
+    pub fn merge(&mut self, incoming: &Contact) -> bool {
+        let before = self.clone();
+        for (k, v) in &incoming.fields {
+            if k == "plan" || k == "enrolled_on" {
+                continue;
+            }
+            self.fields.insert(k.clone(), v.clone());
+        }
+        if let Some(plan) = incoming.plan() {
+            let known = self.plan() == Some(plan) || self.plan_history.iter().any(|p| p == plan);
+            if !known {
+                let day = incoming.enrolled_on().or_else(|| self.enrolled_on());
+                if let Some(day) = day {
+                    self.enroll(plan, day);
+                }
+            }
+        }
+        *self != before
+    }
+}

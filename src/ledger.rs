@@ -1,0 +1,161 @@
+//! The delivery ledger: once-only marks keyed by (contact, plan, touch, occurrence), checked
+//! and set atomically at send time — the queue may run a job twice, the ledger never lets it
+//! send twice. Also the per-date counters that `run`, `status` and `report` read.
+//!
+//! States of a delivery key: absent → `sending:<owner>` (a lease, `claim_ttl_secs`) →
+//! `sent:<unix>` | `failed:<reason>` | `suppressed` | `refused:<reason>`. Only the owner of a
+//! live lease sends; a lease left by a killed worker expires and the job's retry claims it.
+
+use crate::store::{Store, StoreError};
+use redis::Script;
+use std::sync::LazyLock;
+
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local v = redis.call('GET', KEYS[1])
+if not v or v == 'sending:' .. ARGV[1] then
+  redis.call('SET', KEYS[1], 'sending:' .. ARGV[1], 'PX', ARGV[2])
+  return {'claimed', 0}
+end
+return {v, redis.call('PTTL', KEYS[1])}
+"#,
+    )
+});
+
+static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1
+"#,
+    )
+});
+
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == 'sending:' .. ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#,
+    )
+});
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller may send now.
+    Claimed,
+    /// Another worker holds a live lease; try again after `retry_in_ms`.
+    Busy {
+        /// Milliseconds left on the other lease.
+        retry_in_ms: u64,
+    },
+    /// Already finished (sent, failed, suppressed...): never send.
+    Done(String),
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted by the SMTP server / SMS API / outbox.
+    Sent,
+    /// Refused for good by the server.
+    Failed,
+    /// On the suppression list at send time.
+    Suppressed,
+    /// Not sent: no address, not compliant, or the template failed for this contact.
+    Refused,
+}
+
+impl Outcome {
+    fn state(self, detail: &str, now: i64) -> String {
+        match self {
+            Outcome::Sent => format!("sent:{now}"),
+            Outcome::Failed => format!("failed:{detail}"),
+            Outcome::Suppressed => "suppressed".into(),
+            Outcome::Refused => format!("refused:{detail}"),
+        }
+    }
+    /// The counter name in the per-date stats.
+    pub fn counter(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Failed => "failed",
+            Outcome::Suppressed => "suppressed",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// Tries to take the right to send `delivery_key` for `lease_ms`.
+pub async fn claim(store: &Store, delivery_key: &str, owner: &str, lease_ms: u64) -> Result<Claim, StoreError> {
+    let (state, ttl): (String, i64) = CLAIM
+        .key(store.keys.delivery(delivery_key))
+        .arg(owner)
+        .arg(lease_ms)
+        .invoke_async(&mut store.conn.clone())
+        .await?;
+    Ok(match state.as_str() {
+        "claimed" => Claim::Claimed,
+        s if s.starts_with("sending:") => Claim::Busy {
+            retry_in_ms: ttl.max(1) as u64,
+        },
+        _ => Claim::Done(state),
+    })
+}
+
+/// Records the final state of a delivery and counts it under `run_date`.
+pub async fn finish(store: &Store, delivery_key: &str, run_date: &str, outcome: Outcome, detail: &str, now: i64) -> Result<(), StoreError> {
+    let detail: String = detail.chars().take(300).collect();
+    let _: i64 = FINISH
+        .key(store.keys.delivery(delivery_key))
+        .key(store.keys.stats(run_date))
+        .arg(outcome.state(&detail, now))
+        .arg(outcome.counter())
+        .invoke_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
+}
+
+/// Gives a claim back (after a transient failure) so the retry can take it.
+pub async fn release(store: &Store, delivery_key: &str, owner: &str) -> Result<(), StoreError> {
+    let _: i64 = RELEASE
+        .key(store.keys.delivery(delivery_key))
+        .arg(owner)
+        .invoke_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
+}
+
+/// Adds 1 to a per-date counter (`retried`, `dead`, ...).
+pub async fn count(store: &Store, run_date: &str, counter: &str) -> Result<(), StoreError> {
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(store.keys.stats(run_date))
+        .arg(counter)
+        .arg(1)
+        .query_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
+}
+
+/// Remembers a permanent failure for `status` (the newest 1,000 are kept).
+pub async fn remember_failure(store: &Store, json: &str) -> Result<(), StoreError> {
+    let _: () = redis::pipe()
+        .lpush(store.keys.failures(), json)
+        .ltrim(store.keys.failures(), 0, 999)
+        .query_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
+}
+
+/// The current state of a delivery key (`None` if never claimed).
+pub async fn state(store: &Store, delivery_key: &str) -> Result<Option<String>, StoreError> {
+    Ok(redis::cmd("GET")
+        .arg(store.keys.delivery(delivery_key))
+        .query_async(&mut store.conn.clone())
+        .await?)
+}

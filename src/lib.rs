@@ -1,0 +1,33 @@
+//! nurture — a batch marketing-automation worker.
+//!
+//! ```text
+//! CSV ─▶ contacts ─▶ store
+//! jobs/*.toml ─▶ plans::expand(date) ─▶ DueTouch ─┬─▶ queue::enqueue ─▶ apalis-redis
+//!                                                  └─▶ agenda (call/card/gift)
+//! apalis-redis ─▶ deliver: render ─▶ compliance::check ─▶ send ─▶ ledger
+//! ```
+//!
+//! Glossary: a *plan* is a file in `jobs/`; a *job* is always a queue job; a *touch* is one
+//! step of a plan; a *DueTouch* is a touch due for a contact on a date; a *message* is a
+//! rendered touch; a *delivery* is a ledger entry.
+
+pub mod clock;
+pub mod config;
+pub mod diagnostic;
+
+pub mod contacts;
+pub mod plans;
+pub mod workspace;
+
+pub mod agenda;
+pub mod compliance;
+pub mod ledger;
+pub mod queue;
+pub mod render;
+pub mod send;
+pub mod store;
+
+pub mod deliver;
+pub mod nightly;
+
+pub mod cli;

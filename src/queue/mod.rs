@@ -1,0 +1,269 @@
+//! The job queue on apalis-redis: the [`DeliveryJob`] payload, bounded enqueueing with
+//! idempotency keys, the worker pool, and the drain check. The only module that knows apalis.
+//!
+//! Pitfalls handled here (TECH-NOTES §0): pushes are chunked to 1,000 and due ids are promoted
+//! by our own bounded script, so the worker's fetch never meets ≥ 8,000 due ids; `lock_tasks`
+//! is off; idle polling is 250 ms; heartbeat 5 s × 3 so a killed worker's jobs come back
+//! within ~20 s; idempotency keys get a real TTL; every process has its own worker name.
+
+pub mod inspect;
+
+use crate::plans::Channel;
+use crate::store::Store;
+use apalis::prelude::*;
+use apalis_redis::{Config as QueueConfig, RedisStorage};
+use chrono::NaiveDate;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Current payload version. Fields are only ever added, with `#[serde(default)]`, so a job
+/// queued by an older nurture still decodes (a payload that does not decode kills the worker).
+pub const JOB_VERSION: u32 = 1;
+
+/// One email or SMS to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// Payload version.
+    #[serde(default)]
+    pub v: u32,
+    /// Once-only key: `contact|plan|touch|occurrence`.
+    pub key: String,
+    /// Contact id.
+    pub contact_id: String,
+    /// Plan id.
+    pub plan: String,
+    /// Touch id.
+    pub touch: String,
+    /// `email` or `sms`.
+    pub channel: Channel,
+    /// Template name.
+    pub template: String,
+    /// The day the touch fell due.
+    pub due: NaiveDate,
+    /// The run that queued it (counters are kept per run date).
+    pub run_date: NaiveDate,
+    /// Attempts made so far (0 for a fresh job).
+    #[serde(default)]
+    pub attempt: u32,
+    /// Times the job was put back because another worker held its ledger lease.
+    #[serde(default)]
+    pub requeue: u32,
+}
+
+/// Queue failures.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis failed.
+    #[error("queue: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// apalis-redis failed.
+    #[error("queue: {0}")]
+    Backend(#[from] apalis_redis::Error),
+    /// The worker stopped with an error.
+    #[error("worker: {0}")]
+    Worker(String),
+}
+
+/// What a handler decided about a job.
+#[derive(Debug)]
+pub enum JobResult {
+    /// Finished (sent, refused, failed for good, or re-queued for a retry).
+    Done,
+    /// Out of retries: the job becomes a dead letter with this reason.
+    Dead(String),
+    /// Infrastructure failed (Redis): let the backend retry the job later.
+    Retry(String),
+}
+
+/// Handles one job. Implemented by the `deliver` orchestrator.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Processes `job`.
+    fn handle(&self, job: DeliveryJob) -> BoxFuture<'static, JobResult>;
+}
+
+/// Queue settings derived from `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    config: QueueConfig,
+    store: Store,
+    /// `run` keeps working while a retry is due within this long.
+    pub drain_wait: Duration,
+}
+
+const CHUNK: usize = 1000;
+
+static PROMOTE_DUE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, 1000)
+if #ids > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(ids))
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('DEL', KEYS[3])
+  redis.call('LPUSH', KEYS[3], 1)
+end
+return #ids
+"#,
+    )
+});
+
+impl Queue {
+    /// The queue `{prefix}:jobs` of `store`.
+    pub fn new(store: Store, heartbeat_secs: u64, idempotency_days: u64, drain_wait: Duration) -> Queue {
+        let config = QueueConfig::default()
+            .queue(store.keys.queue())
+            .batch_size(100)
+            .lock_tasks(false)
+            .heartbeat_interval(Duration::from_secs(heartbeat_secs.max(1)))
+            .missed_heartbeats(3)
+            .idempotency_ttl(Some(Duration::from_secs(idempotency_days.max(1) * 86_400)));
+        Queue { config, store, drain_wait }
+    }
+
+    /// The apalis configuration (key names of the queue).
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// The store this queue lives in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Pushes jobs (1,000 per script call) with `key` as idempotency key, so a job queued
+    /// once is not queued again within the TTL. `run_at` (unix seconds) delays them.
+    /// Returns how many were new.
+    pub async fn enqueue(&self, jobs: &[DeliveryJob], run_at: Option<i64>) -> Result<u64, QueueError> {
+        let mut conn = self.store.conn.clone();
+        let mut added = 0u64;
+        for chunk in jobs.chunks(CHUNK) {
+            let tasks: Vec<Task<Vec<u8>>> = chunk
+                .iter()
+                .map(|job| {
+                    let mut b = TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default()).idempotency_key(idempotency_key(job));
+                    if let Some(at) = run_at {
+                        b = b.run_at_timestamp(at.max(0) as u64);
+                    }
+                    b.build()
+                })
+                .collect();
+            let (now, later) = apalis_redis::queries::push_tasks(&mut conn, &self.config, &tasks).await?;
+            added += u64::from(now) + u64::from(later);
+            self.promote_due().await?;
+        }
+        Ok(added)
+    }
+
+    /// Moves due ids from `scheduled` to `active`, 1,000 per call, until none is due.
+    pub async fn promote_due(&self) -> Result<u64, QueueError> {
+        let mut conn = self.store.conn.clone();
+        let mut total = 0;
+        loop {
+            let moved: u64 = PROMOTE_DUE
+                .key(self.config.scheduled_jobs_set())
+                .key(self.config.active_jobs_list())
+                .key(self.config.signal_list())
+                .arg(crate::clock::Clock::unix_now())
+                .invoke_async(&mut conn)
+                .await?;
+            total += moved;
+            if moved < CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs a worker named `name` with `concurrency` parallel jobs until `stop` resolves
+    /// (drains in-flight jobs first), or — with `drain` — until no job is ready, in flight,
+    /// or due within [`Queue::drain_wait`].
+    pub async fn work(
+        &self,
+        name: String,
+        concurrency: usize,
+        handler: Arc<dyn JobHandler>,
+        drain: bool,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), QueueError> {
+        let storage = RedisStorage::<DeliveryJob>::new(self.store.conn.clone())
+            .with_config(self.config.clone())
+            .poll_with_interval(Duration::from_millis(250));
+        let worker = WorkerBuilder::new(name)
+            .backend(storage)
+            .data(handler)
+            .concurrency(concurrency.max(1))
+            .parallelize(tokio::spawn)
+            .build(run_job);
+        let queue = self.clone();
+        let stop = futures::FutureExt::shared(Box::pin(stop));
+        worker
+            .run_with_ctx(move |ctx| {
+                let queue = queue.clone();
+                let mut stop = stop.clone();
+                async move {
+                    let mut quiet_polls = 0u32;
+                    loop {
+                        tokio::select! {
+                            _ = &mut stop => break,
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        }
+                        if let Err(e) = queue.promote_due().await {
+                            tracing::warn!(error = %e, "promoting due jobs failed; retrying");
+                            continue;
+                        }
+                        if drain {
+                            match inspect::backlog(&queue).await {
+                                Ok(b) if b.is_drained() => quiet_polls += 1,
+                                Ok(_) => quiet_polls = 0,
+                                Err(e) => tracing::warn!(error = %e, "reading the backlog failed"),
+                            }
+                            // Two quiet looks in a row: an ack in flight cannot fool us.
+                            if quiet_polls >= 2 {
+                                break;
+                            }
+                        }
+                    }
+                    ctx.stop()
+                }
+            })
+            .await
+            .map_err(|e| QueueError::Worker(e.to_string()))
+    }
+}
+
+/// The idempotency key of a job: its delivery key, plus the attempt for retries.
+fn idempotency_key(job: &DeliveryJob) -> String {
+    if job.attempt == 0 && job.requeue == 0 {
+        job.key.clone()
+    } else {
+        format!("{}#{}.{}", job.key, job.attempt, job.requeue)
+    }
+}
+
+static JOBS_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// Jobs handled by this process so far.
+pub fn jobs_run() -> u64 {
+    JOBS_RUN.load(Ordering::Relaxed)
+}
+
+async fn run_job(job: DeliveryJob, handler: Data<Arc<dyn JobHandler>>) -> Result<(), BoxDynError> {
+    JOBS_RUN.fetch_add(1, Ordering::Relaxed);
+    match handler.handle(job).await {
+        JobResult::Done => Ok(()),
+        JobResult::Dead(reason) => Err(AbortError::new(reason).into()),
+        JobResult::Retry(reason) => Err(reason.into()),
+    }
+}
+
+/// A worker name unique to this process: `{prefix}-{host}-{pid}-{start}`.
+pub fn worker_name(prefix: &str, role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{prefix}-{role}-{host}-{}-{started}", std::process::id())
+}

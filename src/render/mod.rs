@@ -1,0 +1,346 @@
+//! Templates: the strict handlebars [`Catalog`] loaded from `templates/`, the render context,
+//! and the rendered messages ([`RenderedEmail`], [`RenderedSms`]).
+//!
+//! Two registries share the same files: `html` escapes contact fields (email bodies), `text`
+//! does not (subjects, plain-text parts, SMS). Strict mode makes a missing variable an error
+//! naming the template file, line and variable, so an empty string never goes out.
+
+pub mod context;
+
+use crate::diagnostic::Diagnostic;
+use handlebars::{Handlebars, RenderErrorReason};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A message that could not be rendered.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct RenderError {
+    /// Template file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong (e.g. `missing variable contact.first_name`).
+    pub message: String,
+}
+
+/// A rendered email, before compliance checks and MIME.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedEmail {
+    /// Subject (one line; line breaks removed).
+    pub subject: String,
+    /// HTML body.
+    pub html: String,
+    /// Plain-text part (`NAME.text.hbs`, else derived from the HTML).
+    pub text: String,
+    /// The template name actually used (after locale resolution).
+    pub template: String,
+}
+
+/// A rendered SMS body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedSms {
+    /// Text as it will be sent.
+    pub body: String,
+    /// The template name actually used.
+    pub template: String,
+}
+
+/// The kinds of template file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `NAME.email.hbs`
+    Email,
+    /// `NAME.text.hbs`
+    Text,
+    /// `NAME.sms.hbs`
+    Sms,
+}
+
+impl Kind {
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Text => "text",
+            Kind::Sms => "sms",
+        }
+    }
+}
+
+/// Every template of the `templates/` folder, parsed and registered.
+pub struct Catalog {
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+    files: BTreeMap<String, PathBuf>,
+    /// Template names (`8x8/welcome.email`, `partials/footer`, ...).
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("names", &self.names).finish()
+    }
+}
+
+const SUBJECT: &str = "#subject";
+
+impl Catalog {
+    /// Loads and parses every `*.hbs` below `dir`; returns the catalog and every problem found.
+    pub fn load(dir: &Path) -> (Catalog, Vec<Diagnostic>) {
+        let mut cat = Catalog {
+            html: registry(true),
+            text: registry(false),
+            files: BTreeMap::new(),
+            names: Vec::new(),
+        };
+        let mut diags = Vec::new();
+        if !dir.is_dir() {
+            diags.push(Diagnostic::error(dir.display().to_string(), 0, 0, "template folder not found"));
+            return (cat, diags);
+        }
+        let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "hbs"))
+            .map(|e| e.into_path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let rel = path.strip_prefix(dir).unwrap_or(&path).with_extension("");
+            let name = rel.to_string_lossy().replace('\\', "/");
+            let file = path.display().to_string();
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(Diagnostic::error(&file, 0, 0, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            cat.files.insert(name.clone(), path.clone());
+            if name.ends_with(".email") {
+                match split_email(&source) {
+                    Ok((subject, body)) => {
+                        cat.register(&format!("{name}{SUBJECT}"), &subject, &file, false, &mut diags);
+                        cat.register(&name, &body, &file, true, &mut diags);
+                    }
+                    Err(msg) => diags.push(Diagnostic::error(&file, 1, 1, msg)),
+                }
+            } else {
+                // Partials and layouts go in both registries; text/sms only need the text one.
+                let html_too = !(name.ends_with(".text") || name.ends_with(".sms"));
+                cat.register(&name, &source, &file, html_too, &mut diags);
+            }
+            cat.names.push(name);
+        }
+        (cat, diags)
+    }
+
+    fn register(&mut self, name: &str, source: &str, file: &str, html: bool, diags: &mut Vec<Diagnostic>) {
+        let result = if html {
+            self.html
+                .register_template_string(name, source)
+                .and_then(|_| self.text.register_template_string(name, source))
+        } else {
+            self.text.register_template_string(name, source)
+        };
+        if let Err(e) = result {
+            let (line, col) = e.pos().unwrap_or((0, 0));
+            diags.push(Diagnostic::error(file, line, col, format!("template syntax: {}", e.reason())));
+        }
+    }
+
+    /// Every template name.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The file behind a template name.
+    pub fn file(&self, name: &str) -> Option<&Path> {
+        self.files.get(name).map(PathBuf::as_path)
+    }
+
+    /// True if `NAME.kind` exists.
+    pub fn has(&self, name: &str, kind: Kind) -> bool {
+        self.files.contains_key(&format!("{name}.{}", kind.suffix()))
+    }
+
+    /// The template to use for a locale: `NAME.ar` for Arabic contacts when it exists, else `NAME`.
+    pub fn resolve(&self, name: &str, kind: Kind, arabic: bool) -> String {
+        if arabic && self.has(&format!("{name}.ar"), kind) {
+            format!("{name}.ar")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Renders `NAME.email` (+ `NAME.text` if present) with `ctx`.
+    pub fn render_email(&self, name: &str, ctx: &serde_json::Value) -> Result<RenderedEmail, RenderError> {
+        let base = format!("{name}.email");
+        if !self.files.contains_key(&base) {
+            return Err(self.missing(&base));
+        }
+        let subject = self
+            .text
+            .render(&format!("{base}{SUBJECT}"), ctx)
+            .map_err(|e| self.error(&base, e))?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let html = self.html.render(&base, ctx).map_err(|e| self.error(&base, e))?;
+        let html = html.trim_start().to_string();
+        let text_name = format!("{name}.text");
+        let text = if self.files.contains_key(&text_name) {
+            self.text.render(&text_name, ctx).map_err(|e| self.error(&text_name, e))?
+        } else {
+            html_to_text(&html)
+        };
+        Ok(RenderedEmail {
+            subject,
+            html,
+            text,
+            template: name.to_string(),
+        })
+    }
+
+    /// Renders `NAME.sms` with `ctx`.
+    pub fn render_sms(&self, name: &str, ctx: &serde_json::Value) -> Result<RenderedSms, RenderError> {
+        let full = format!("{name}.sms");
+        if !self.files.contains_key(&full) {
+            return Err(self.missing(&full));
+        }
+        let body = self.text.render(&full, ctx).map_err(|e| self.error(&full, e))?;
+        Ok(RenderedSms {
+            body: body.trim().to_string(),
+            template: name.to_string(),
+        })
+    }
+
+    fn missing(&self, name: &str) -> RenderError {
+        RenderError {
+            file: format!("templates/{name}.hbs"),
+            line: 0,
+            col: 0,
+            message: "template not found".into(),
+        }
+    }
+
+    fn error(&self, fallback: &str, e: handlebars::RenderError) -> RenderError {
+        let name = e.template_name.clone().unwrap_or_else(|| fallback.to_string());
+        let name = name.trim_end_matches(SUBJECT).to_string();
+        let file = self
+            .files
+            .get(&name)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("templates/{name}.hbs"));
+        let message = match e.reason() {
+            RenderErrorReason::MissingVariable(Some(v)) => {
+                format!("missing variable `{v}` (strict mode: every variable must have a value)")
+            }
+            RenderErrorReason::PartialNotFound(p) => format!("partial not found: {p}"),
+            other => other.to_string(),
+        };
+        RenderError {
+            file,
+            line: e.line_no.unwrap_or(0),
+            col: e.column_no.unwrap_or(0),
+            message,
+        }
+    }
+}
+
+fn registry(escape_html: bool) -> Handlebars<'static> {
+    let mut h = Handlebars::new();
+    h.set_strict_mode(true);
+    if !escape_html {
+        h.register_escape_fn(handlebars::no_escape);
+    }
+    h
+}
+
+/// Splits `subject: ...\n---\nbody`. The body keeps its line numbers (blank lines stand in
+/// for the header) so errors point at the right line of the file.
+fn split_email(source: &str) -> Result<(String, String), String> {
+    let mut lines = source.split_inclusive('\n');
+    let first = lines.next().unwrap_or("");
+    let Some(subject) = first.trim_end().strip_prefix("subject:") else {
+        return Err("an email template starts with a `subject: ...` line, then `---`".into());
+    };
+    let second = lines.next().unwrap_or("");
+    if second.trim() != "---" {
+        return Err("line 2 must be `---` (it ends the header of an email template)".into());
+    }
+    let body: String = lines.collect();
+    Ok((subject.trim().to_string(), format!("\n\n{body}")))
+}
+
+/// Plain text from HTML (links kept as footnotes).
+pub fn html_to_text(html: &str) -> String {
+    html2text::config::plain()
+        .raw_mode(true)
+        .no_link_wrapping()
+        .string_from_read(html.as_bytes(), 78)
+        .unwrap_or_else(|_| html.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn catalog(files: &[(&str, &str)]) -> (tempfile::TempDir, Catalog, Vec<Diagnostic>) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let (c, d) = Catalog::load(dir.path());
+        (dir, c, d)
+    }
+
+    #[test]
+    fn strict_mode_names_file_line_and_variable() {
+        let (_d, c, diags) = catalog(&[("w.email.hbs", "subject: Hi\n---\n<p>\nHello {{contact.nick}}</p>\n")]);
+        assert!(diags.is_empty());
+        let e = c.render_email("w", &json!({"contact": {"first_name": "A"}})).unwrap_err();
+        assert!(e.file.ends_with("w.email.hbs"));
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("nick"), "{}", e.message);
+    }
+
+    #[test]
+    fn html_escapes_fields_and_subject_stays_one_line() {
+        let (_d, c, _) = catalog(&[(
+            "w.email.hbs",
+            "subject: Hi {{contact.first_name}}\n---\n<p>{{contact.first_name}}</p>\n",
+        )]);
+        let r = c
+            .render_email("w", &json!({"contact": {"first_name": "<b>A\r\nBcc: x@y.z"}}))
+            .unwrap();
+        assert!(r.html.contains("&lt;b&gt;A"));
+        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
+        assert!(r.text.contains("<b>A") || r.text.contains("A"));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions_and_missing_header_is_reported() {
+        let (_d, _c, diags) = catalog(&[("a.sms.hbs", "Hi\n{{contact.first_name}\n"), ("b.email.hbs", "<p>no header</p>")]);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert!(shown.iter().any(|s| s.contains("a.sms.hbs:2:")), "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.contains("b.email.hbs:1:1: error: an email template starts with")),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn arabic_variant_is_preferred_for_arabic_contacts() {
+        let (_d, c, _) = catalog(&[("w.sms.hbs", "Hi"), ("w.ar.sms.hbs", "مرحبا")]);
+        assert_eq!(c.resolve("w", Kind::Sms, true), "w.ar");
+        assert_eq!(c.resolve("w", Kind::Sms, false), "w");
+        assert_eq!(c.render_sms("w.ar", &json!({})).unwrap().body, "مرحبا");
+    }
+}

@@ -1,0 +1,92 @@
+//! Sending: the email transports ([`EmailSender`]: SMTP pool or `.eml` outbox) and SMS
+//! transports ([`SmsSender`]: Twilio API or JSON-lines outbox). Every error is classified as
+//! permanent (record, never retry) or transient (retry with backoff).
+
+pub mod mime;
+pub mod outbox;
+pub mod smtp;
+pub mod twilio;
+
+use crate::compliance::Cleared;
+use crate::config::Config;
+use crate::render::RenderedSms;
+
+/// A failed send, classified.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The recipient is refused for good (SMTP 5xx, SMS 4xx): record and never retry.
+    #[error("permanent: {message}")]
+    Permanent {
+        /// Server's answer.
+        message: String,
+        /// True when the address itself is bad or unsubscribed (it should be suppressed).
+        bounce: bool,
+    },
+    /// Try again later (SMTP 4xx, timeouts, connection errors, HTTP 429 / 5xx).
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+/// How email leaves this process.
+pub enum EmailSender {
+    /// A pool of SMTP connections.
+    Smtp(Box<smtp::SmtpPool>),
+    /// `.eml` files in a folder.
+    Outbox(outbox::EmlOutbox),
+}
+
+impl EmailSender {
+    /// Picks the transport from `smtp.url`.
+    pub fn from_config(config: &Config) -> Result<EmailSender, String> {
+        let url = config.smtp.url.expose();
+        if let Some(dir) = url.strip_prefix("file://") {
+            let dir = config.resolve(std::path::Path::new(dir));
+            return Ok(EmailSender::Outbox(outbox::EmlOutbox::new(dir)));
+        }
+        Ok(EmailSender::Smtp(Box::new(smtp::SmtpPool::from_config(&config.smtp)?)))
+    }
+
+    /// Sends one MIME message to the cleared recipient.
+    pub async fn send(&self, to: &str, from: &str, message_id: &str, formatted: Vec<u8>) -> Result<(), SendError> {
+        match self {
+            EmailSender::Smtp(pool) => pool.send(to, from, formatted).await,
+            EmailSender::Outbox(outbox) => outbox.write(message_id, &formatted).await,
+        }
+    }
+
+    /// Short description for logs and `status` (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            EmailSender::Smtp(p) => p.describe(),
+            EmailSender::Outbox(o) => format!("outbox {}", o.dir().display()),
+        }
+    }
+}
+
+/// How SMS leave this process.
+pub enum SmsSender {
+    /// Twilio's Messages API.
+    Twilio(twilio::Twilio),
+    /// A JSON-lines file.
+    Outbox(outbox::SmsOutbox),
+}
+
+impl SmsSender {
+    /// Picks the transport from `sms.provider`.
+    pub fn from_config(config: &Config) -> Result<SmsSender, String> {
+        match config.sms.provider.as_str() {
+            "twilio" => Ok(SmsSender::Twilio(twilio::Twilio::from_config(&config.sms)?)),
+            _ => Ok(SmsSender::Outbox(outbox::SmsOutbox::new(
+                config.resolve(std::path::Path::new(&config.sms.outbox)),
+            ))),
+        }
+    }
+
+    /// Sends one cleared SMS; `id` is the once-only delivery key.
+    pub async fn send(&self, sms: &Cleared<RenderedSms>, id: &str) -> Result<(), SendError> {
+        match self {
+            SmsSender::Twilio(t) => t.send(sms.to(), &sms.message().body).await,
+            SmsSender::Outbox(o) => o.append(sms.to(), &sms.message().body, id).await,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The embedded transports: emails as `.eml` files in a folder, SMS as lines of a JSON-lines
+//! file. The demo runs with Redis alone.
+
+use super::SendError;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+
+/// Writes each email to `DIR/<message-id>.eml` (the same delivery always lands in the same file).
+pub struct EmlOutbox {
+    dir: PathBuf,
+}
+
+impl EmlOutbox {
+    /// An outbox in `dir` (created on first write).
+    pub fn new(dir: PathBuf) -> Self {
+        EmlOutbox { dir }
+    }
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// Writes one message atomically (temp file + rename).
+    pub async fn write(&self, message_id: &str, formatted: &[u8]) -> Result<(), SendError> {
+        let io = |e: std::io::Error| SendError::Transient(format!("outbox {}: {e}", self.dir.display()));
+        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+        let name: String = message_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@'))
+            .collect();
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        tokio::fs::write(&tmp, formatted).await.map_err(io)?;
+        tokio::fs::rename(&tmp, self.dir.join(format!("{name}.eml"))).await.map_err(io)
+    }
+}
+
+/// Appends each SMS as one JSON object per line.
+pub struct SmsOutbox {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl SmsOutbox {
+    /// An outbox file at `path` (its folder is created on first write).
+    pub fn new(path: PathBuf) -> Self {
+        SmsOutbox {
+            path,
+            lock: Mutex::new(()),
+        }
+    }
+    /// Appends `{"to":..,"body":..,"id":..}`.
+    pub async fn append(&self, to: &str, body: &str, id: &str) -> Result<(), SendError> {
+        let io = |e: std::io::Error| SendError::Transient(format!("sms outbox {}: {e}", self.path.display()));
+        let mut line = serde_json::to_string(&serde_json::json!({ "to": to, "body": body, "id": id })).unwrap_or_default();
+        line.push('\n');
+        let _guard = self.lock.lock().await;
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        }
+        let mut f = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await
+            .map_err(io)?;
+        f.write_all(line.as_bytes()).await.map_err(io)?;
+        f.flush().await.map_err(io)
+    }
+}

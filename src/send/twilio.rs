@@ -1,0 +1,70 @@
+//! Twilio's Messages API: `POST {base_url}/2010-04-01/Accounts/{sid}/Messages.json`, form
+//! fields `To`, `From`, `Body`, HTTP basic auth. 429 and 5xx are transient; other 4xx are
+//! permanent, and error 21610 (recipient unsubscribed) / 21211 (invalid number) mark a bounce.
+
+use super::SendError;
+use crate::config::{Secret, SmsConfig};
+use std::time::Duration;
+
+/// A Twilio client.
+pub struct Twilio {
+    http: reqwest::Client,
+    url: String,
+    sid: String,
+    token: Secret,
+    from: String,
+}
+
+impl Twilio {
+    /// Builds the client from `[sms]`.
+    pub fn from_config(c: &SmsConfig) -> Result<Twilio, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("[sms] HTTP client: {e}"))?;
+        Ok(Twilio {
+            http,
+            url: format!(
+                "{}/2010-04-01/Accounts/{}/Messages.json",
+                c.base_url.trim_end_matches('/'),
+                c.account_sid
+            ),
+            sid: c.account_sid.clone(),
+            token: c.auth_token.clone(),
+            from: c.from.clone(),
+        })
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, to: &str, body: &str) -> Result<(), SendError> {
+        let form = [("To", to), ("From", self.from.as_str()), ("Body", body)];
+        let response = self
+            .http
+            .post(&self.url)
+            .basic_auth(&self.sid, Some(self.token.expose()))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("SMS API: {}", e.without_url())))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        let code = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_i64()));
+        let message = format!(
+            "SMS API answered {status}{}",
+            code.map(|c| format!(" (error {c})")).unwrap_or_default()
+        );
+        if status.as_u16() == 429 || status.is_server_error() {
+            Err(SendError::Transient(message))
+        } else {
+            Err(SendError::Permanent {
+                message,
+                bounce: matches!(code, Some(21610) | Some(21211) | Some(21614)),
+            })
+        }
+    }
+}

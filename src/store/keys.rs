@@ -1,0 +1,79 @@
+//! Every Redis key nurture writes, spelled from the configured prefix. Nothing else builds keys.
+
+/// Key builder for one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix:`.
+    pub fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.to_string(),
+        }
+    }
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    /// HASH contact id → contact JSON.
+    pub fn contacts(&self) -> String {
+        format!("{}:contacts", self.prefix)
+    }
+    /// HASH normalized address → suppression entry JSON; `channel` is `email` or `sms`.
+    pub fn suppression(&self, channel: &str) -> String {
+        format!("{}:suppression:{channel}", self.prefix)
+    }
+    /// STRING delivery state for one (contact, plan, touch, occurrence).
+    pub fn delivery(&self, delivery_key: &str) -> String {
+        format!("{}:delivery:{delivery_key}", self.prefix)
+    }
+    /// HASH counters for one run date (sent, failed, dead, suppressed, ...).
+    pub fn stats(&self, date: &str) -> String {
+        format!("{}:stats:{date}", self.prefix)
+    }
+    /// LIST of the most recent permanent failures (JSON), newest first.
+    pub fn failures(&self) -> String {
+        format!("{}:failures", self.prefix)
+    }
+    /// HASH run date → run summary JSON.
+    pub fn runs(&self) -> String {
+        format!("{}:runs", self.prefix)
+    }
+    /// STRING the date of the last run that finished.
+    pub fn last_run(&self) -> String {
+        format!("{}:last_run", self.prefix)
+    }
+    /// HASH agenda item id → item JSON, for one date.
+    pub fn agenda(&self, date: &str) -> String {
+        format!("{}:agenda:{date}", self.prefix)
+    }
+    /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
+    pub fn queue(&self) -> String {
+        format!("{}:jobs", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_starts_with_the_prefix() {
+        let k = Keys::new("p1");
+        for key in [
+            k.contacts(),
+            k.suppression("email"),
+            k.delivery("a|b|c|d"),
+            k.stats("d"),
+            k.failures(),
+            k.runs(),
+            k.last_run(),
+            k.agenda("d"),
+            k.queue(),
+        ] {
+            assert!(key.starts_with("p1:"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Redis: the one connection manager per process (5 s timeouts, auto-reconnect), and the
+//! stored data — contacts, suppression list, run records, agenda. Key names are in [`keys`].
+
+pub mod keys;
+
+use crate::contacts::Contact;
+pub use keys::Keys;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A Redis failure (connection, timeout, or a stored value that does not decode).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis itself failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A stored value is not valid JSON for its type.
+    #[error("corrupt value at {key}: {message}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// The decode error.
+        message: String,
+    },
+}
+
+/// One suppression list entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suppression {
+    /// Normalized address or E.164 number.
+    pub value: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Why (`manual`, `unsubscribe`, `bounce`, `stop`, ...).
+    pub reason: String,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+/// The Redis side of nurture.
+#[derive(Clone)]
+pub struct Store {
+    /// The shared connection (cheap to clone).
+    pub conn: ConnectionManager,
+    /// Key names.
+    pub keys: Keys,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("prefix", &self.keys.prefix()).finish()
+    }
+}
+
+impl Store {
+    /// Connects with 5 s connection and response timeouts.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
+        let cfg = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(3);
+        let conn = redis::Client::open(url)?.get_connection_manager_with_config(cfg).await?;
+        Ok(Store {
+            conn,
+            keys: Keys::new(prefix),
+        })
+    }
+
+    /// Reads one contact.
+    pub async fn contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
+        let raw: Option<String> = self.conn.clone().hget(self.keys.contacts(), id).await?;
+        raw.map(|r| self.decode(&r)).transpose()
+    }
+
+    /// Reads many contacts (missing ids give `None`).
+    pub async fn contacts(&self, ids: &[String]) -> Result<Vec<Option<Contact>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.contacts())
+            .arg(ids)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        raw.into_iter().map(|r| r.map(|r| self.decode(&r)).transpose()).collect()
+    }
+
+    /// Writes contacts (one round trip).
+    pub async fn put_contacts(&self, contacts: &[Contact]) -> Result<(), StoreError> {
+        if contacts.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<(String, String)> = contacts
+            .iter()
+            .map(|c| (c.id.0.clone(), serde_json::to_string(c).unwrap_or_default()))
+            .collect();
+        let _: () = self.conn.clone().hset_multiple(self.keys.contacts(), &items).await?;
+        Ok(())
+    }
+
+    /// One page of contacts: returns the next cursor (0 when done) and the page.
+    pub async fn scan_contacts(&self, cursor: u64, count: usize) -> Result<(u64, Vec<Contact>), StoreError> {
+        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+            .arg(self.keys.contacts())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let contacts = flat
+            .chunks(2)
+            .filter_map(|kv| kv.get(1))
+            .map(|v| self.decode(v))
+            .collect::<Result<_, _>>()?;
+        Ok((next, contacts))
+    }
+
+    /// Number of contacts.
+    pub async fn contact_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.clone().hlen(self.keys.contacts()).await?)
+    }
+
+    fn decode(&self, raw: &str) -> Result<Contact, StoreError> {
+        serde_json::from_str(raw).map_err(|e| StoreError::Corrupt {
+            key: self.keys.contacts(),
+            message: e.to_string(),
+        })
+    }
+
+    /// True if `value` is suppressed on `channel`.
+    pub async fn is_suppressed(&self, channel: &str, value: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.clone().hexists(self.keys.suppression(channel), value).await?)
+    }
+
+    /// Which of `values` are suppressed on `channel`.
+    pub async fn suppressed_among(&self, channel: &str, values: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut pipe = redis::pipe();
+        for v in values {
+            pipe.hexists(self.keys.suppression(channel), v);
+        }
+        Ok(pipe.query_async(&mut self.conn.clone()).await?)
+    }
+
+    /// Adds (or keeps) a suppression; the first reason and time are kept. Returns true if new.
+    pub async fn suppress(&self, entry: &Suppression) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(entry).unwrap_or_default();
+        Ok(self
+            .conn
+            .clone()
+            .hset_nx(self.keys.suppression(&entry.channel), &entry.value, json)
+            .await?)
+    }
+
+    /// Removes a suppression. Returns true if it existed.
+    pub async fn unsuppress(&self, channel: &str, value: &str) -> Result<bool, StoreError> {
+        let n: u64 = self.conn.clone().hdel(self.keys.suppression(channel), value).await?;
+        Ok(n > 0)
+    }
+
+    /// Every suppression on `channel`, sorted by value.
+    pub async fn suppressions(&self, channel: &str) -> Result<Vec<Suppression>, StoreError> {
+        let all: Vec<(String, String)> = self.conn.clone().hgetall(self.keys.suppression(channel)).await?;
+        let mut out: Vec<Suppression> = all
+            .into_iter()
+            .map(|(value, json)| {
+                serde_json::from_str(&json).unwrap_or(Suppression {
+                    value,
+                    channel: channel.into(),
+                    reason: "unknown".into(),
+                    at: String::new(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.value.cmp(&b.value));
+        Ok(out)
+    }
+
+    /// Size of the suppression list on `channel`.
+    pub async fn suppression_count(&self, channel: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.clone().hlen(self.keys.suppression(channel)).await?)
+    }
+
+    /// The date of the last finished run.
+    pub async fn last_run(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.clone().get(self.keys.last_run()).await?)
+    }
+
+    /// Records a finished run: its summary, and `last_run` if this date is later.
+    pub async fn record_run(&self, date: &str, summary_json: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.hset(self.keys.runs(), date, summary_json).await?;
+        let last: Option<String> = conn.get(self.keys.last_run()).await?;
+        if last.as_deref().is_none_or(|l| l < date) {
+            let _: () = conn.set(self.keys.last_run(), date).await?;
+        }
+        Ok(())
+    }
+
+    /// The summary of the run for `date`, if any.
+    pub async fn run_summary(&self, date: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.clone().hget(self.keys.runs(), date).await?)
+    }
+
+    /// Per-date counters (sent, failed, dead, suppressed, ...).
+    pub async fn stats(&self, date: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(self.conn.clone().hgetall(self.keys.stats(date)).await?)
+    }
+
+    /// Adds agenda items for `date` (existing ids are kept as they are). Returns how many were new.
+    pub async fn add_agenda(&self, date: &str, items: &[(String, String)]) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        for (id, json) in items {
+            pipe.hset_nx(self.keys.agenda(date), id, json);
+        }
+        let added: Vec<bool> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(added.into_iter().filter(|a| *a).count() as u64)
+    }
+
+    /// The agenda items recorded for `date` (JSON).
+    pub async fn agenda(&self, date: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().hvals(self.keys.agenda(date)).await?)
+    }
+
+    /// The most recent permanent failures (JSON), newest first.
+    pub async fn failures(&self, limit: isize) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().lrange(self.keys.failures(), 0, limit - 1).await?)
+    }
+}
