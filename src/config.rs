@@ -348,10 +348,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
             Err(source) => return Err(ConfigError::Read { path: shown, source }),
         };
-        let overrides: Vec<&(String, String)> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with("NURTURE_") && k != "NURTURE_CONFIG")
-            .collect();
+        let overrides: Vec<&(String, String)> = env.iter().filter(|(k, _)| is_override(k)).collect();
         let mut config: Config = if overrides.is_empty() {
             match &text {
                 Some(t) => toml::from_str(t).map_err(|e| invalid(&shown, e))?,
@@ -362,14 +359,10 @@ impl Config {
                 Some(t) => toml::from_str(t).map_err(|e| invalid(&shown, e))?,
                 None => toml::Table::new(),
             };
-            for (name, value) in overrides {
+            for (name, value) in &overrides {
                 apply_override(&mut table, name, value)?;
             }
-            let names: Vec<&str> = env
-                .iter()
-                .filter(|(k, _)| k.starts_with("NURTURE_") && k != "NURTURE_CONFIG")
-                .map(|(k, _)| k.as_str())
-                .collect();
+            let names: Vec<String> = overrides.iter().map(|(k, _)| describe_override(k)).collect();
             table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
                 path: format!("{shown} (with {})", names.join(", ")),
                 message: e.message().to_string(),
@@ -455,6 +448,35 @@ fn invalid(path: &str, e: toml::de::Error) -> ConfigError {
         path: path.to_string(),
         message,
     }
+}
+
+/// Sections of `nurture.toml`; `NURTURE_<SECTION>_<KEY>` variables for other names (such as
+/// `NURTURE_LOG` or `NURTURE_CONFIG`) are not configuration overrides.
+const SECTIONS: &[&str] = &[
+    "redis",
+    "sender",
+    "smtp",
+    "sms",
+    "unsubscribe",
+    "server",
+    "schedule",
+    "delivery",
+    "contacts",
+    "paths",
+];
+
+/// `NURTURE_SMTP_POOL_SIZE` → `NURTURE_SMTP_POOL_SIZE = [smtp] pool_size`.
+fn describe_override(name: &str) -> String {
+    match name.strip_prefix("NURTURE_").and_then(|r| r.split_once('_')) {
+        Some((section, key)) => format!("{name} = [{}] {}", section.to_ascii_lowercase(), key.to_ascii_lowercase()),
+        None => name.to_string(),
+    }
+}
+
+fn is_override(name: &str) -> bool {
+    name.strip_prefix("NURTURE_")
+        .and_then(|rest| rest.split_once('_'))
+        .is_some_and(|(section, _)| SECTIONS.contains(&section.to_ascii_lowercase().as_str()))
 }
 
 /// `NURTURE_SMTP_POOL_SIZE=8` → `[smtp] pool_size = 8` (integers and booleans keep their type).

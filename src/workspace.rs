@@ -117,7 +117,8 @@ impl Workspace {
                 }
                 let variants = [name.clone(), format!("{name}.ar")];
                 for variant in variants.iter().filter(|v| self.catalog.has(v, kind)) {
-                    if !checked.insert(format!("{variant}.{suffix}")) {
+                    let parts = [format!("{variant}.{suffix}"), format!("{variant}.text")];
+                    if parts.iter().any(|p| self.catalog.is_broken(p)) || !checked.insert(format!("{variant}.{suffix}")) {
                         continue;
                     }
                     for text in [format!("{variant}.{suffix}"), format!("{variant}.text")] {

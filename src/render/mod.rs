@@ -75,6 +75,7 @@ pub struct Catalog {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
     files: BTreeMap<String, PathBuf>,
+    broken: std::collections::BTreeSet<String>,
     /// Template names (`8x8/welcome.email`, `partials/footer`, ...).
     names: Vec<String>,
 }
@@ -94,6 +95,7 @@ impl Catalog {
             html: registry(true),
             text: registry(false),
             files: BTreeMap::new(),
+            broken: Default::default(),
             names: Vec::new(),
         };
         let mut diags = Vec::new();
@@ -126,7 +128,10 @@ impl Catalog {
                         cat.register(&format!("{name}{SUBJECT}"), &subject, &file, false, &mut diags);
                         cat.register(&name, &body, &file, true, &mut diags);
                     }
-                    Err(msg) => diags.push(Diagnostic::error(&file, 1, 1, msg)),
+                    Err(msg) => {
+                        cat.broken.insert(name.clone());
+                        diags.push(Diagnostic::error(&file, 1, 1, msg));
+                    }
                 }
             } else {
                 // Partials and layouts go in both registries; text/sms only need the text one.
@@ -147,6 +152,7 @@ impl Catalog {
             self.text.register_template_string(name, source)
         };
         if let Err(e) = result {
+            self.broken.insert(name.trim_end_matches(SUBJECT).to_string());
             let (line, col) = e.pos().unwrap_or((0, 0));
             diags.push(Diagnostic::error(file, line, col, format!("template syntax: {}", e.reason())));
         }
@@ -155,6 +161,11 @@ impl Catalog {
     /// Every template name.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// True if `name` (e.g. `8x8/welcome.email`) failed to parse (already reported).
+    pub fn is_broken(&self, name: &str) -> bool {
+        self.broken.contains(name)
     }
 
     /// The file behind a template name.

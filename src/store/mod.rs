@@ -136,6 +136,9 @@ impl Store {
 
     /// Which of `values` are suppressed on `channel`.
     pub async fn suppressed_among(&self, channel: &str, values: &[String]) -> Result<Vec<bool>, StoreError> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for v in values {
             pipe.hexists(self.keys.suppression(channel), v);
@@ -210,6 +213,9 @@ impl Store {
 
     /// Adds agenda items for `date` (existing ids are kept as they are). Returns how many were new.
     pub async fn add_agenda(&self, date: &str, items: &[(String, String)]) -> Result<u64, StoreError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
         let mut pipe = redis::pipe();
         for (id, json) in items {
             pipe.hset_nx(self.keys.agenda(date), id, json);

@@ -1,0 +1,437 @@
+//! End-to-end tests: the real `nurture` binary against a real Redis, a real SMTP server
+//! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
+
+mod support;
+
+use mail_parser::MessageParser;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+use support::{TestEnv, header};
+
+const DATE: &str = "2026-11-20";
+
+fn parse(raw: &str) -> mail_parser::Message<'_> {
+    MessageParser::default().parse(raw.as_bytes()).expect("a parsable message")
+}
+
+fn message_ids(env: &TestEnv) -> Vec<String> {
+    env.sink().messages().iter().filter_map(|m| header(m, "Message-ID")).collect()
+}
+
+const CONTACTS: &str = "first_name,last_name,email,phone,locale,plan,pet\n\
+Olivia,Bennett,Olivia.Bennett@Example.com,(217) 201-0142,en,8x8,cat\n\
+أحمد,العلي,ahmed@example.com,+966 50 123 4567,ar,8x8,\n\
+Grace,Kim,grace@example.com,,en,8x8,\n";
+
+#[test]
+fn run_delivers_email_and_sms_once_with_compliance_headers() {
+    let env = TestEnv::new("e2e");
+    let report = env.import(CONTACTS, &["--enrolled-on", "2026-11-03"]);
+    assert_eq!(report["created"], 3, "{report}");
+    // enrolled 17 days before DATE: the w3-checkin SMS (17d) is due; 2w email fell due 3 days ago (grace).
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["date"], DATE);
+    for k in ["due", "queued", "sent", "suppressed", "deferred", "failed", "dead", "agenda"] {
+        assert!(s.get(k).is_some(), "run --json lacks {k}: {s}");
+    }
+    assert_eq!(s["queued"], 5, "3 emails (w3-neighborhood) + 2 SMS (w3-checkin): {s}");
+    assert_eq!(s["sent"], 5, "{s}");
+    assert_eq!(s["failed"], 0, "{s}");
+    assert_eq!(s["skipped"], 1, "Grace has no phone: {s}");
+    let messages = env.sink().messages();
+    assert_eq!(messages.len(), 3);
+    for raw in &messages {
+        let unsub = header(raw, "List-Unsubscribe").expect("List-Unsubscribe");
+        assert!(unsub.starts_with("<http://127.0.0.1:8080/u/"), "{unsub}");
+        assert_eq!(header(raw, "List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+        let m = parse(raw);
+        let html = m.body_html(0).expect("html part").to_string();
+        let text = m.body_text(0).expect("text part").to_string();
+        let url = unsub.trim_matches(|c| c == '<' || c == '>');
+        assert!(html.contains(url) && text.contains(url), "the link is in both parts");
+        assert!(html.contains("12 Main St, Springfield, IL 62701"), "postal address in HTML");
+    }
+    // Arabic: decoded subject, RTL HTML, display name survives.
+    let arabic = messages
+        .iter()
+        .map(|r| parse(r))
+        .find(|m| m.to().and_then(|t| t.first()).and_then(|a| a.address()) == Some("ahmed@example.com"))
+        .unwrap();
+    assert_eq!(arabic.subject(), Some("حيّك بالأرقام"));
+    assert_eq!(arabic.to().unwrap().first().unwrap().name(), Some("أحمد العلي"));
+    let html = arabic.body_html(0).unwrap();
+    assert!(html.contains("dir=\"rtl\"") && html.contains("lang=\"ar\"") && html.contains("أحمد"));
+    let olivia = messages
+        .iter()
+        .map(|r| parse(r))
+        .find(|m| m.to().unwrap().first().unwrap().address() == Some("olivia.bennett@example.com"))
+        .unwrap();
+    assert_eq!(olivia.subject(), Some("Your neighbourhood in numbers"));
+    assert!(olivia.body_html(0).unwrap().contains("Dear Olivia,"));
+    // SMS went through the provider's API, Arabic intact, basic auth with the account SID.
+    let sms = env.twilio().requests();
+    assert_eq!(sms.len(), 2, "{sms:?}");
+    assert!(
+        sms.iter()
+            .all(|r| r["path"] == "/2010-04-01/Accounts/ACtest/Messages.json" && r["user"] == "ACtest")
+    );
+    let ar = sms
+        .iter()
+        .find(|r| r["form"]["To"] == "+966501234567")
+        .expect("SMS to the E.164 number");
+    assert!(
+        ar["form"]["Body"].as_str().unwrap().starts_with("مرحباً أحمد، معك Sara Haddad"),
+        "{ar}"
+    );
+    assert_eq!(ar["form"]["From"], "+15005550006");
+    // The same date again: nothing new is queued or sent.
+    let again = env.json(&["run", "--date", DATE]);
+    assert_eq!(again["queued"], 0, "{again}");
+    assert_eq!(again["sent"], 0, "{again}");
+    assert_eq!(env.sink().messages().len(), 3);
+    assert_eq!(env.twilio().requests().len(), 2);
+    // The agenda of the first run is kept (the 8x8 note card fell due on enrollment: missed, not on it).
+    let status = env.json(&["status"]);
+    assert_eq!(status["contacts"], 3);
+    assert_eq!(status["last_run"], DATE);
+}
+
+#[test]
+fn run_refuses_everything_when_lint_fails() {
+    let env = TestEnv::new("lintfail");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    env.write(
+        "templates/8x8/welcome.email.hbs",
+        "subject: Hi\n---\n<p>Hi {{contact.first_name}</p>\n",
+    );
+    let out = env.nurture(&["run", "--date", DATE]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("templates/8x8/welcome.email.hbs:3:"), "{err}");
+    assert_eq!(err.matches("error:").count(), 2, "one diagnostic and the summary: {err}");
+    let lint = env.nurture(&["lint"]);
+    assert_eq!(lint.status.code(), Some(1));
+    let status = env.json(&["status"]);
+    assert_eq!(status["queue"]["waiting"], 0);
+    assert_eq!(status["queue"]["scheduled"], 0);
+    assert!(status["last_run"].is_null());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(env.sink().count(), 0);
+}
+
+#[test]
+fn suppression_added_after_queueing_stops_the_send() {
+    let env = TestEnv::new("suppress");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    let q = env.json(&["run", "--date", DATE, "--enqueue-only"]);
+    assert_eq!(q["queued"], 3, "three welcome emails: {q}");
+    assert_eq!(q["sent"], 0);
+    env.ok(&["suppress", "add", "  GRACE@example.com ", "--reason", "asked by phone"]);
+    // `work` delivers what is queued; stop it with SIGTERM once the queue is empty.
+    let mut worker = env.command(&["work"]).spawn().unwrap();
+    assert_eq!(env.sink().wait_for(2, Duration::from_secs(20)), 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = env.json(&["status"]);
+        if s["queue"]["waiting"] == 0 && s["queue"]["in_flight"] == 0 && s["last_run_deliveries"]["suppressed"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "queue did not drain: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unsafe_sigterm(&worker);
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "work exits 0 on SIGTERM");
+    let to: BTreeSet<String> = env.sink().messages().iter().filter_map(|m| header(m, "X-Rcpt-Args")).collect();
+    assert_eq!(
+        to,
+        ["<ahmed@example.com>", "<olivia.bennett@example.com>"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    // Re-importing (any case) does not make the address mailable again.
+    env.import("email,plan\ngrace@EXAMPLE.com,8x8\n", &[]);
+    let list = env.ok(&["suppress", "list"]);
+    assert!(list.contains("grace@example.com") && list.contains("asked by phone"), "{list}");
+}
+
+fn unsafe_sigterm(child: &std::process::Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn smtp_5xx_is_permanent_recorded_and_suppressed() {
+    let env = TestEnv::with_sink("bounce", &["-f", "RCPT"]);
+    env.import("email,plan\na@example.com,8x8\nb@example.com,8x8\n", &["--enrolled-on", DATE]);
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["failed"], 2, "{s}");
+    assert_eq!(s["sent"], 0);
+    assert_eq!(s["dead"], 0, "permanent failures are not retried: {s}");
+    let list = env.json(&["suppress", "list"]);
+    let bounced: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "bounce")
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(bounced, vec!["a@example.com", "b@example.com"]);
+    let status = env.json(&["status"]);
+    assert_eq!(status["recent_failures"].as_array().unwrap().len(), 2, "{status}");
+}
+
+#[test]
+fn smtp_4xx_is_retried_with_backoff_then_dead_letter() {
+    let env = TestEnv::with_sink("tempfail", &["-r", "RCPT"]);
+    env.write_config("max_attempts = 3\nretry_base_secs = 1\nheartbeat_secs = 1\nclaim_ttl_secs = 5\ndrain_wait_secs = 10");
+    env.import("email,plan\na@example.com,8x8\n", &["--enrolled-on", DATE]);
+    let started = std::time::Instant::now();
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["dead"], 1, "{s}");
+    assert_eq!(s["failed"], 0);
+    assert!(started.elapsed() >= Duration::from_secs(2), "two backoffs of >= 1 s");
+    let status = env.json(&["status"]);
+    let dead = status["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{status}");
+    assert!(dead[0]["reason"].as_str().unwrap().contains("after 3 attempts"), "{status}");
+    assert_eq!(dead[0]["job"]["key"], format!("a@example.com|8x8|w1-welcome|{DATE}"));
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("dead letters") && text.contains("a@example.com|8x8|w1-welcome"),
+        "{text}"
+    );
+    // A later run does not resurrect it and the address is not suppressed.
+    assert_eq!(env.json(&["suppress", "list"]).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn sms_429_is_retried_and_4xx_is_permanent() {
+    let env = TestEnv::new("sms");
+    // 12-direct sends an SMS in month 2 (day 30).
+    env.import(
+        "phone,plan\n+12172010429,12-direct\n+12172010400,12-direct\n+12172010111,12-direct\n",
+        &["--enrolled-on", "2026-10-21"],
+    );
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["sent"], 2, "{s}");
+    assert_eq!(s["failed"], 1, "{s}");
+    let reqs = env.twilio().requests();
+    let tries = |n: &str| reqs.iter().filter(|r| r["form"]["To"] == n).count();
+    assert_eq!(tries("+12172010429"), 3, "two 429s then success");
+    assert_eq!(tries("+12172010400"), 1, "4xx is never retried");
+    let list = env.json(&["suppress", "list"]);
+    assert_eq!(list[0]["value"], "+12172010400", "error 21610 suppresses the number: {list}");
+    assert_eq!(list[0]["channel"], "sms");
+}
+
+#[test]
+fn import_reports_bad_rows_keeps_good_ones_and_is_idempotent() {
+    let env = TestEnv::new("import");
+    let csv = "email,phone,birthday,plan,favourite_colour\n\
+ok@example.com,,05-17,8x8,blue\n\
+broken@,,,8x8,\n\
+x@example.com,,13-45,8x8,\n\
+y@example.com,,,nope,\n\
+,12,,8x8,\n\
+z@example.com,(217) 201-0100,,,green\n";
+    let r = env.import(csv, &["--plan", "8x8", "--source", "open-house"]);
+    assert_eq!(r["created"], 2, "{r}");
+    let rejected: Vec<(u64, String)> = r["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["line"].as_u64().unwrap(), j["column"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![(3, "email".into()), (4, "birthday".into()), (5, "plan".into()), (6, "phone".into())]
+    );
+    let again = env.import(csv, &["--plan", "8x8", "--source", "open-house"]);
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(0), Some(2)),
+        "{again}"
+    );
+    // --dry-run writes nothing.
+    let dry = env.import("email\nnew@example.com\n", &["--dry-run"]);
+    assert_eq!(dry["created"], 1);
+    assert_eq!(env.json(&["status"])["contacts"], 2);
+    // Custom fields reach templates.
+    env.write("templates/8x8/welcome.email.hbs", "subject: Hi\n---\n{{#> layouts/email}}<p>Your colour: {{contact.favourite_colour}} from {{contact.source}}</p>{{/layouts/email}}\n");
+    let out = env.ok(&["preview", "8x8/welcome", "--contact", "z@example.com"]);
+    assert!(out.contains("Your colour: green from open-house"), "{out}");
+}
+
+#[test]
+fn old_enrollment_is_not_flooded_and_counts_missed() {
+    let env = TestEnv::new("grace");
+    env.import("email,plan\nold@example.com,12-direct\n", &["--enrolled-on", "2025-06-01"]);
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["queued"], 0, "{s}");
+    assert!(s["missed"].as_u64().unwrap() >= 10, "{s}");
+    assert_eq!(env.sink().count(), 0);
+}
+
+#[test]
+fn finished_plan_moves_the_contact_on() {
+    let env = TestEnv::new("lifecycle");
+    // 8x8's last touch is at 7 weeks (49 days): enrolled 49 days before DATE it is due today.
+    env.import(
+        "email,phone,plan\nmove@example.com,(217) 201-0150,8x8\n",
+        &["--enrolled-on", "2026-10-02"],
+    );
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["moved"], 1, "{s}");
+    assert_eq!(s["agenda"], 1, "the referral call: {s}");
+    let agenda = env.ok(&["agenda", "--date", DATE, "--format", "csv"]);
+    assert!(agenda.contains("w8-referral-call") && agenda.contains("+12172010150"), "{agenda}");
+    let md = env.ok(&["agenda", "--date", DATE]);
+    assert!(md.contains("- [ ] **call**") && md.contains("who else do you know"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["agenda", "--date", DATE, "--format", "json"])).unwrap();
+    assert_eq!(json[0]["channel"], "call");
+    // The next days run the new plan: 33-touch's first mailing is 7 days after enrollment (DATE + 1).
+    let s = env.json(&["run", "--date", "2026-11-28"]);
+    assert_eq!(s["queued"], 1, "{s}");
+    let m = env.sink().messages();
+    assert_eq!(parse(m.last().unwrap()).subject(), Some("Market update: what changed this season"));
+}
+
+#[test]
+fn dry_run_sends_and_writes_nothing() {
+    let env = TestEnv::new("dry");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    let s = env.json(&["run", "--date", DATE, "--dry-run"]);
+    assert_eq!(s["queued"], 3);
+    assert_eq!(s["would_queue"].as_array().unwrap().len(), 3);
+    let status = env.json(&["status"]);
+    assert!(status["last_run"].is_null());
+    assert_eq!(status["queue"]["waiting"], 0);
+    assert_eq!(env.sink().count(), 0);
+}
+
+#[test]
+fn two_processes_racing_send_each_message_once() {
+    let env = TestEnv::new("race");
+    let mut csv = String::from("email,plan\n");
+    for i in 0..600 {
+        csv.push_str(&format!("r{i}@example.com,8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    let quiet = |args: &[&str]| env.command(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let a = quiet(&["run", "--date", DATE, "--json"]);
+    let b = quiet(&["run", "--date", DATE, "--json"]);
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let ids = message_ids(&env);
+    let mut counts: HashMap<&String, usize> = HashMap::new();
+    for id in &ids {
+        *counts.entry(id).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 600);
+    assert!(counts.values().all(|c| *c == 1), "a message was sent twice");
+}
+
+#[test]
+fn sigkill_mid_run_loses_nothing() {
+    let env = TestEnv::new("kill");
+    env.write_config(
+        "max_attempts = 5\nretry_base_secs = 1\nheartbeat_secs = 1\nclaim_ttl_secs = 3\ndrain_wait_secs = 10\nconcurrency = 16",
+    );
+    let n = 3000;
+    let mut csv = String::from("email,first_name,plan\n");
+    for i in 0..n {
+        csv.push_str(&format!("k{i}@example.com,Kim{i},8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    let mut first = env.command(&["run", "--date", DATE]).spawn().unwrap();
+    let seen = env.sink().wait_for(800, Duration::from_secs(120));
+    assert!(seen >= 800, "the first run should have sent some mail");
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let before = env.sink().count();
+    assert!(before < n, "killed before the end ({before} of {n})");
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["dead"], 0, "{s}");
+    std::thread::sleep(Duration::from_millis(300));
+    let ids = message_ids(&env);
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), n, "every message arrived after the restart");
+    assert!(
+        ids.len() - n <= 16,
+        "only messages in flight at the kill may repeat: {} extra",
+        ids.len() - n
+    );
+    eprintln!(
+        "kill test: {before} before the kill, {} after restart, {} repeated",
+        ids.len() - before,
+        ids.len() - n
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_and_secrets_stay_hidden() {
+    let env = TestEnv::new("config");
+    env.write("bad.toml", "[smtp]\npoolsize = 3\n");
+    let out = env.nurture(&["--config", "bad.toml", "lint"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("poolsize"), "{err}");
+    let out = env.command(&["status"]).env("NURTURE_SMTP_POOL_SIZE", "many").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pool_size"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .command(&["run", "--date", DATE, "--json"])
+        .env("NURTURE_REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success());
+    assert!(!all.contains("hunter2") && !all.contains("test-secret"), "{all}");
+}
+
+#[test]
+fn shipped_plans_and_templates_pass_lint() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nurture"))
+        .arg("lint")
+        .current_dir(root)
+        .env_remove("NURTURE_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("error:"), "{text}");
+}
+
+#[test]
+fn lint_reports_plan_problems_with_positions() {
+    let env = TestEnv::new("lintplan");
+    env.write("jobs/bad.toml", "name = \"bad\"\nthen = \"nowhere\"\n\n[[touch]]\nid = \"a\"\nafter = \"3x\"\nchannel = \"fax\"\n\n[[touch]]\nid = \"b\"\nafter = \"1d\"\nchannel = \"email\"\ntemplate = \"missing/one\"\n");
+    let out = env.nurture(&["lint"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "jobs/bad.toml:6:9: error: after: bad duration",
+        "jobs/bad.toml:7:11: error: channel: unknown channel \"fax\"",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    env.write(
+        "jobs/bad.toml",
+        "then = \"nowhere\"\n[[touch]]\nid = \"b\"\nafter = \"1d\"\nchannel = \"email\"\ntemplate = \"missing/one\"\n",
+    );
+    let text = String::from_utf8_lossy(&env.nurture(&["lint"]).stdout).to_string();
+    assert!(text.contains("jobs/bad.toml:1:1: error: then: no plan \"nowhere\""), "{text}");
+    assert!(
+        text.contains("jobs/bad.toml:2:1: error: touch \"b\": template missing/one.email.hbs not found"),
+        "{text}"
+    );
+}

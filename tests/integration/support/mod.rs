@@ -1,0 +1,368 @@
+//! Test support: a temp workspace with its own Redis prefix, a real `smtp-sink` process, a
+//! fake Twilio API (a local Python HTTP server), and a runner for the real `nurture` binary.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Redis is (override with NURTURE_TEST_REDIS_URL).
+pub fn redis_url() -> String {
+    std::env::var("NURTURE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// A real postfix `smtp-sink` that dumps every message to a file.
+pub struct SmtpSink {
+    child: Child,
+    /// Port it listens on.
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl SmtpSink {
+    /// Starts `smtp-sink` with extra options (e.g. `["-f", "RCPT"]` for 5xx on RCPT).
+    pub fn start(dir: &Path, extra: &[&str]) -> SmtpSink {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let port = free_port();
+        let bin = ["/usr/sbin/smtp-sink", "/usr/bin/smtp-sink"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("smtp-sink (postfix) is installed");
+        let child = Command::new(bin)
+            .args(["-u", "nobody", "-d", &format!("{}/m.", dir.display())])
+            .args(extra)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("256")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start smtp-sink");
+        wait_for_port(port);
+        SmtpSink {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The dumped messages (headers and body as received).
+    pub fn messages(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// Number of dump files so far.
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir).map(|rd| rd.count()).unwrap_or(0)
+    }
+
+    /// Waits until at least `n` messages arrived (or the timeout passes).
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        while self.count() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.count()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fake Twilio Messages API.
+pub struct FakeTwilio {
+    child: Child,
+    /// Port it listens on.
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl FakeTwilio {
+    /// Starts the server; see `fake_twilio.py` for its per-number behaviour.
+    pub fn start(dir: &Path) -> FakeTwilio {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/fake_twilio.py");
+        let port_file = dir.join("twilio.port");
+        let log = dir.join("twilio.jsonl");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(&port_file)
+            .arg(&log)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python3");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !port_file.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port: u16 = std::fs::read_to_string(&port_file)
+            .expect("fake twilio port")
+            .trim()
+            .parse()
+            .unwrap();
+        FakeTwilio { child, port, log }
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temp workspace: shipped `jobs/` and `templates/`, a `nurture.toml` with its own prefix.
+pub struct TestEnv {
+    /// The folder (the binary runs with it as working directory).
+    pub dir: tempfile::TempDir,
+    /// The Redis prefix of this test.
+    pub prefix: String,
+    /// The SMTP server, if started.
+    pub smtp: Option<SmtpSink>,
+    /// The SMS API, if started.
+    pub sms: Option<FakeTwilio>,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walk(from) {
+        let rel = entry.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &dest).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+impl TestEnv {
+    /// A workspace with the shipped plans and templates, an `smtp-sink` and a fake Twilio.
+    pub fn new(name: &str) -> TestEnv {
+        Self::with_sink(name, &[])
+    }
+
+    /// Like [`TestEnv::new`] with extra `smtp-sink` options.
+    pub fn with_sink(name: &str, sink_args: &[&str]) -> TestEnv {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        copy_dir(&root.join("jobs"), &dir.path().join("jobs"));
+        copy_dir(&root.join("templates"), &dir.path().join("templates"));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let prefix = format!("nt-{name}-{}-{nanos}", std::process::id());
+        let smtp = SmtpSink::start(&dir.path().join("sink"), sink_args);
+        let sms = FakeTwilio::start(dir.path());
+        let env = TestEnv {
+            dir,
+            prefix,
+            smtp: Some(smtp),
+            sms: Some(sms),
+        };
+        env.write_config("");
+        env
+    }
+
+    /// The workspace folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The SMTP sink.
+    pub fn sink(&self) -> &SmtpSink {
+        self.smtp.as_ref().unwrap()
+    }
+
+    /// The fake SMS API.
+    pub fn twilio(&self) -> &FakeTwilio {
+        self.sms.as_ref().unwrap()
+    }
+
+    /// (Re)writes `nurture.toml`; `delivery` replaces the `[delivery]` table's body.
+    pub fn write_config(&self, delivery: &str) {
+        let delivery = if delivery.is_empty() {
+            "max_attempts = 3\nretry_base_secs = 1\nheartbeat_secs = 1\nclaim_ttl_secs = 5\ndrain_wait_secs = 10\nconcurrency = 16"
+        } else {
+            delivery
+        };
+        let text = format!(
+            r#"[redis]
+url = "{redis}"
+prefix = "{prefix}"
+
+[sender]
+name = "Sara Haddad"
+email = "sara@example.com"
+postal_address = "12 Main St, Springfield, IL 62701"
+timezone = "America/Chicago"
+
+[smtp]
+url = "smtp://127.0.0.1:{smtp}"
+pool_size = 16
+
+[sms]
+provider = "twilio"
+base_url = "http://127.0.0.1:{sms}"
+account_sid = "ACtest"
+auth_token = "test-token"
+from = "+15005550006"
+
+[unsubscribe]
+base_url = "http://127.0.0.1:8080"
+secret = "test-secret"
+
+[delivery]
+{delivery}
+"#,
+            redis = redis_url(),
+            prefix = self.prefix,
+            smtp = self.smtp.as_ref().map(|s| s.port).unwrap_or(1),
+            sms = self.sms.as_ref().map(|s| s.port).unwrap_or(1),
+        );
+        std::fs::write(self.path().join("nurture.toml"), text).unwrap();
+    }
+
+    /// Writes a file in the workspace.
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A command for the real binary, in the workspace.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nurture"));
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("NURTURE_CONFIG")
+            .env("NURTURE_LOG", "nurture=warn");
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("NURTURE_") && k != "NURTURE_TEST_REDIS_URL") {
+            c.env_remove(k);
+        }
+        c
+    }
+
+    /// Runs the binary to completion.
+    pub fn nurture(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run nurture")
+    }
+
+    /// Runs the binary, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.nurture(args);
+        assert!(
+            out.status.success(),
+            "nurture {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs with `--json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Imports a CSV given as text.
+    pub fn import(&self, csv: &str, extra: &[&str]) -> serde_json::Value {
+        self.write("contacts.csv", csv);
+        let mut args = vec!["import", "contacts.csv", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.nurture(&args);
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 2),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A synchronous Redis connection (for checks and cleanup).
+    pub fn redis(&self) -> redis::Connection {
+        redis::Client::open(redis_url()).unwrap().get_connection().unwrap()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Ok(mut c) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}:*", self.prefix))
+                .query(&mut c)
+                .unwrap_or_default();
+            for chunk in keys.chunks(500) {
+                let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut c);
+            }
+        }
+    }
+}
+
+/// The header value of `name` in a dumped message (first occurrence, unfolded).
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let head = message.split("\n\n").next().unwrap_or("");
+    let mut value: Option<String> = None;
+    for line in head.lines() {
+        if let Some(v) = value.as_mut() {
+            if line.starts_with(' ') || line.starts_with('\t') {
+                v.push_str(line.trim_start());
+                continue;
+            }
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case(name)
+        {
+            value = Some(v.trim().to_string());
+        }
+    }
+    value
+}
