@@ -88,6 +88,9 @@ pub fn check_sms(sms: RenderedSms, to: Option<&str>, suppressed: bool) -> Result
 
 /// True if `needle` occurs in `haystack` once runs of whitespace (line wrapping) are ignored.
 pub fn mentions(haystack: &str, needle: &str) -> bool {
+    if haystack.contains(needle) {
+        return true;
+    }
     let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     squash(haystack).contains(&squash(needle))
 }
