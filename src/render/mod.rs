@@ -149,7 +149,7 @@ impl Catalog {
             // than converting every rendered message (html2text was 42% of delivery CPU).
             self.html.register_template_string(name, source).and_then(|_| {
                 self.text
-                    .register_template_string(name, &derive_text_template(source))
+                    .register_template_string(name, derive_text_template(source))
                     .map_err(|e| {
                         handlebars::TemplateError::of(handlebars::TemplateErrorReason::InvalidSyntax(format!(
                             "the plain-text part derived from this HTML does not parse ({}); add a {} file",
