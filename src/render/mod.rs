@@ -203,18 +203,20 @@ impl Catalog {
         if !self.files.contains_key(&base) {
             return Err(self.missing(&base));
         }
+        // One context for the three renders (render() would clone the data each time).
+        let ctx = handlebars::Context::from(ctx.clone());
         let subject = self
             .text
-            .render(&format!("{base}{SUBJECT}"), ctx)
+            .render_with_context(&format!("{base}{SUBJECT}"), &ctx)
             .map_err(|e| self.error(&base, e))?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let html = self.html.render(&base, ctx).map_err(|e| self.error(&base, e))?;
+        let html = self.html.render_with_context(&base, &ctx).map_err(|e| self.error(&base, e))?;
         let html = html.trim_start().to_string();
         let text_name = format!("{name}.text");
         let text = if self.files.contains_key(&text_name) {
-            self.text.render(&text_name, ctx).map_err(|e| self.error(&text_name, e))?
+            self.text.render_with_context(&text_name, &ctx).map_err(|e| self.error(&text_name, e))?
         } else {
-            tidy_text(&self.text.render(&base, ctx).map_err(|e| self.error(&base, e))?)
+            tidy_text(&self.text.render_with_context(&base, &ctx).map_err(|e| self.error(&base, e))?)
         };
         Ok(RenderedEmail {
             subject,
