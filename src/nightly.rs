@@ -72,7 +72,7 @@ pub struct RunSummary {
 }
 
 /// Contacts read per page.
-const PAGE: usize = 2000;
+const PAGE: usize = 5000;
 
 /// Runs one date.
 pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String, opts: RunOptions) -> anyhow::Result<RunSummary> {
@@ -89,14 +89,15 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         dry_run: opts.dry_run,
         ..Default::default()
     };
-    let mut cursor = 0u64;
-    loop {
-        let (next, page) = store.scan_contacts(cursor, PAGE).await?;
-        expand_page(&ws, &store, &queue, &opts, &window, page, &mut s).await?;
-        if next == 0 {
-            break;
+    // Read the next page (Redis + JSON decoding, on another task) while this one is expanded
+    // and queued.
+    let mut pending = Some(tokio::spawn(scan(store.clone(), 0)));
+    while let Some(task) = pending.take() {
+        let (next, page) = task.await??;
+        if next != 0 {
+            pending = Some(tokio::spawn(scan(store.clone(), next)));
         }
-        cursor = next;
+        expand_page(&ws, &store, &queue, &opts, &window, page, &mut s).await?;
     }
     s.expand_secs = started.elapsed().as_secs_f64();
     tracing::info!(date = %date, due = s.due, queued = s.queued, agenda = s.agenda, secs = s.expand_secs, "expanded");
@@ -122,6 +123,10 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     s.deferred = inspect::backlog(&queue).await?.scheduled;
     store.record_run(&date, &serde_json::to_string(&s)?).await?;
     Ok(s)
+}
+
+async fn scan(store: Store, cursor: u64) -> Result<(u64, Vec<Contact>), crate::store::StoreError> {
+    store.scan_contacts(cursor, PAGE).await
 }
 
 async fn expand_page(

@@ -3,7 +3,7 @@
 use super::{clock_and_date, connect, print_json};
 use crate::config::Config;
 use crate::contacts::Contact;
-use crate::contacts::import::{ImportOptions, parse_file};
+use crate::contacts::import::{ImportOptions, Rejection, Rows};
 use crate::plans;
 use chrono::NaiveDate;
 use clap::Args;
@@ -51,10 +51,33 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         default_region: config.contacts.default_region.clone(),
         plans: plans.keys().cloned().collect(),
     };
-    let parsed = parse_file(&a.file, &opts)?;
+    let mut rows = Rows::open(&a.file, &opts)?;
     let store = connect(&config).await?;
     let (mut created, mut updated, mut unchanged, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
-    for chunk in parsed.contacts.chunks(1000) {
+    let mut rejected: Vec<Rejection> = Vec::new();
+    loop {
+        // 1,000 rows at a time: constant memory whatever the file size.
+        let mut chunk: Vec<Contact> = Vec::with_capacity(1000);
+        for row in rows.by_ref() {
+            match row {
+                Ok(c) => match chunk.iter_mut().find(|x| x.id == c.id) {
+                    Some(same) => *same = c,
+                    None => chunk.push(c),
+                },
+                Err(r) => {
+                    if !a.json {
+                        eprintln!("{r}");
+                    }
+                    rejected.push(r);
+                }
+            }
+            if chunk.len() == 1000 {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
         let ids: Vec<String> = chunk.iter().map(|c| c.id.0.clone()).collect();
         let existing = store.contacts(&ids).await?;
         let emails: Vec<String> = chunk.iter().map(|c| c.email().unwrap_or("").to_string()).collect();
@@ -88,22 +111,19 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         "updated": updated,
         "unchanged": unchanged,
         "suppressed": suppressed,
-        "rejected": parsed.rejected,
+        "rejected": rejected,
     });
     if a.json {
         print_json(&report)?;
     } else {
-        for r in &parsed.rejected {
-            eprintln!("{r}");
-        }
         let verb = if a.dry_run { "would import" } else { "imported" };
         println!(
             "{verb} {}: {created} new, {updated} updated, {unchanged} unchanged, {} rejected; {suppressed} on the suppression list (they stay suppressed)",
             a.file.display(),
-            parsed.rejected.len()
+            rejected.len()
         );
     }
-    Ok(if parsed.rejected.is_empty() {
+    Ok(if rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

@@ -63,66 +63,108 @@ pub enum ImportError {
     },
 }
 
-/// Reads a CSV file (header row first).
-pub fn parse_file(path: &Path, opts: &ImportOptions) -> Result<Parsed, ImportError> {
-    let file = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if ext == "xlsx" || ext == "xls" {
-        return Err(ImportError::File {
-            file,
-            message: "spreadsheets are not supported yet: save the sheet as CSV (UTF-8)".into(),
-        });
-    }
-    let reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| ImportError::File {
+/// A CSV file read row by row: each item is a normalized contact or a rejection, so a file
+/// of any size is imported in constant memory.
+pub struct Rows<R: std::io::Read> {
+    reader: csv::Reader<R>,
+    headers: Vec<String>,
+    file: String,
+    opts: ImportOptions,
+    record: csv::StringRecord,
+}
+
+impl Rows<std::fs::File> {
+    /// Opens a CSV file (header row first).
+    pub fn open(path: &Path, opts: &ImportOptions) -> Result<Self, ImportError> {
+        let file = path.display().to_string();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if ext == "xlsx" || ext == "xls" {
+            return Err(ImportError::File {
+                file,
+                message: "spreadsheets are not supported yet: save the sheet as CSV (UTF-8)".into(),
+            });
+        }
+        let reader = csv_reader().from_path(path).map_err(|e| ImportError::File {
             file: file.clone(),
             message: e.to_string(),
         })?;
-    parse(reader, &file, opts)
+        Rows::new(reader, &file, opts)
+    }
 }
 
-/// Parses CSV from any reader.
-pub fn parse<R: std::io::Read>(mut reader: csv::Reader<R>, file: &str, opts: &ImportOptions) -> Result<Parsed, ImportError> {
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| ImportError::File {
+fn csv_reader() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    b.flexible(true).trim(csv::Trim::All);
+    b
+}
+
+impl<R: std::io::Read> Rows<R> {
+    /// Reads the header row of `reader`.
+    pub fn new(mut reader: csv::Reader<R>, file: &str, opts: &ImportOptions) -> Result<Self, ImportError> {
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| ImportError::File {
+                file: file.into(),
+                message: format!("header row: {e}"),
+            })?
+            .iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_"))
+            .collect();
+        if !headers.iter().any(|h| h == "email" || h == "phone") {
+            return Err(ImportError::File {
+                file: file.into(),
+                message: "line 1: the header needs an `email` or a `phone` column".into(),
+            });
+        }
+        Ok(Rows {
+            reader,
+            headers,
             file: file.into(),
-            message: format!("header row: {e}"),
-        })?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_"))
-        .collect();
-    if !headers.iter().any(|h| h == "email" || h == "phone") {
-        return Err(ImportError::File {
-            file: file.into(),
-            message: "line 1: the header needs an `email` or a `phone` column".into(),
-        });
+            opts: opts.clone(),
+            record: csv::StringRecord::new(),
+        })
     }
-    let mut out = Parsed::default();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                out.rejected.push(Rejection {
-                    file: file.into(),
-                    line,
-                    column: "-".into(),
-                    reason: e.to_string(),
-                });
+}
+
+impl<R: std::io::Read> Iterator for Rows<R> {
+    type Item = Result<Contact, Rejection>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    return Some(Err(Rejection {
+                        file: self.file.clone(),
+                        line,
+                        column: "-".into(),
+                        reason: e.to_string(),
+                    }));
+                }
+                Ok(true) => {}
+            }
+            if self.record.iter().all(|v| v.is_empty()) {
                 continue;
             }
-        };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.iter().all(|v| v.is_empty()) {
-            continue;
+            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            let raw: Vec<(&str, &str)> = self.headers.iter().map(String::as_str).zip(self.record.iter()).collect();
+            return Some(normalize_row(&raw, &self.opts).map_err(|(column, reason)| Rejection {
+                file: self.file.clone(),
+                line,
+                column,
+                reason,
+            }));
         }
-        let raw: Vec<(&str, &str)> = headers.iter().map(String::as_str).zip(record.iter()).collect();
-        match normalize_row(&raw, opts) {
+    }
+}
+
+/// Reads a whole CSV into memory (later rows with the same id win). For tests and small files.
+pub fn parse<R: std::io::Read>(reader: csv::Reader<R>, file: &str, opts: &ImportOptions) -> Result<Parsed, ImportError> {
+    let mut out = Parsed::default();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for row in Rows::new(reader, file, opts)? {
+        match row {
             Ok(contact) => match index.get(&contact.id.0) {
                 Some(&i) => out.contacts[i] = contact,
                 None => {
@@ -130,12 +172,7 @@ pub fn parse<R: std::io::Read>(mut reader: csv::Reader<R>, file: &str, opts: &Im
                     out.contacts.push(contact);
                 }
             },
-            Err((column, reason)) => out.rejected.push(Rejection {
-                file: file.into(),
-                line,
-                column,
-                reason,
-            }),
+            Err(r) => out.rejected.push(r),
         }
     }
     Ok(out)

@@ -148,15 +148,13 @@ impl Catalog {
             // The text registry gets the plain-text twin of the HTML, derived once here rather
             // than converting every rendered message (html2text was 42% of delivery CPU).
             self.html.register_template_string(name, source).and_then(|_| {
-                self.text
-                    .register_template_string(name, derive_text_template(source))
-                    .map_err(|e| {
-                        handlebars::TemplateError::of(handlebars::TemplateErrorReason::InvalidSyntax(format!(
-                            "the plain-text part derived from this HTML does not parse ({}); add a {} file",
-                            e.reason(),
-                            name.replace(".email", ".text.hbs")
-                        )))
-                    })
+                self.text.register_template_string(name, derive_text_template(source)).map_err(|e| {
+                    handlebars::TemplateError::of(handlebars::TemplateErrorReason::InvalidSyntax(format!(
+                        "the plain-text part derived from this HTML does not parse ({}); add a {} file",
+                        e.reason(),
+                        name.replace(".email", ".text.hbs")
+                    )))
+                })
             })
         } else {
             self.text.register_template_string(name, source)
@@ -214,7 +212,9 @@ impl Catalog {
         let html = html.trim_start().to_string();
         let text_name = format!("{name}.text");
         let text = if self.files.contains_key(&text_name) {
-            self.text.render_with_context(&text_name, &ctx).map_err(|e| self.error(&text_name, e))?
+            self.text
+                .render_with_context(&text_name, &ctx)
+                .map_err(|e| self.error(&text_name, e))?
         } else {
             tidy_text(&self.text.render_with_context(&base, &ctx).map_err(|e| self.error(&base, e))?)
         };
