@@ -63,7 +63,10 @@ python3 "$OLDPWD/bench/gen_contacts.py" "$N" contacts.csv spread "$DATE"
 read -r secs rss < <(measure "$BIN" import contacts.csv)
 echo "import: ${secs}s ($(python3 -c "print(int($N/$secs))") contacts/s), peak RSS ${rss} MiB"
 read -r secs rss < <(measure "$BIN" run --date "$DATE" --enqueue-only --json 2>"$WORK/run.json")
-echo "expand+enqueue: ${secs}s wall, peak RSS ${rss} MiB; $(python3 -c "import json,re;t=open('$WORK/run.json').read();d=json.loads(t[t.index('{'):]);print(f\"expand_secs={d['expand_secs']:.2f} due={d['due']} queued={d['queued']} agenda={d['agenda']} missed={d['missed']}\")")"
+echo "expand+enqueue (first run, no last run): ${secs}s wall, peak RSS ${rss} MiB; $(python3 -c "import json,re;t=open('$WORK/run.json').read();d=json.loads(t[t.index('{'):]);print(f\"expand_secs={d['expand_secs']:.2f} due={d['due']} queued={d['queued']} agenda={d['agenda']} missed={d['missed']}\")")"
+NEXT=$(date -d "$DATE + 1 day" +%F)
+read -r secs rss < <(measure "$BIN" run --date "$NEXT" --enqueue-only --json 2>"$WORK/run2.json")
+echo "next night (steady state): ${secs}s wall, peak RSS ${rss} MiB; $(python3 -c "import json;t=open('$WORK/run2.json').read();d=json.loads(t[t.index('{'):]);print(f\"expand_secs={d['expand_secs']:.2f} due={d['due']} queued={d['queued']} agenda={d['agenda']} missed={d['missed']}\")")"
 redis-cli --scan --pattern "$PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
 
 echo "== delivery: $D emails (~5 KB HTML + text) to smtp-sink on 127.0.0.1:$SINK_PORT"

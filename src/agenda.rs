@@ -50,7 +50,7 @@ impl AgendaItem {
             .join(", ");
         AgendaItem {
             id: t.key(),
-            due: t.due.format("%Y-%m-%d").to_string(),
+            due: t.due.to_string(),
             channel: t.channel.as_str().into(),
             contact_id: t.contact_id.clone(),
             name,

@@ -81,7 +81,7 @@ impl Deliverer {
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, crate::store::StoreError> {
         let cfg = &self.workspace.config;
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
-        let run_date = job.run_date.format("%Y-%m-%d").to_string();
+        let run_date = job.run_date.to_string();
         match ledger::claim(&self.store, &job.key, &owner, cfg.delivery.claim_ttl_secs * 1000).await? {
             Claim::Claimed => {}
             Claim::Done(state) => {
@@ -194,14 +194,7 @@ impl Deliverer {
                 let name = ws.catalog.resolve(&job.template, Kind::Email, arabic);
                 let rendered = ws.catalog.render_email(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.email();
-                let suppressed = match to {
-                    Some(a) => self
-                        .store
-                        .is_suppressed("email", a)
-                        .await
-                        .map_err(|e| Failure::Send(SendError::Transient(e.to_string())))?,
-                    None => false,
-                };
+                let suppressed = self.suppressed("email", to).await?;
                 let url = ws.unsubscribe_url(&contact);
                 let cleared =
                     compliance::check_email(rendered, to, suppressed, &url, &ws.config.sender.postal_address).map_err(Failure::Refused)?;
@@ -230,17 +223,25 @@ impl Deliverer {
                 let name = ws.catalog.resolve(&job.template, Kind::Sms, arabic);
                 let rendered = ws.catalog.render_sms(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.phone();
-                let suppressed = match to {
-                    Some(p) => self
-                        .store
-                        .is_suppressed("sms", p)
-                        .await
-                        .map_err(|e| Failure::Send(SendError::Transient(e.to_string())))?,
-                    None => false,
-                };
+                let suppressed = self.suppressed("sms", to).await?;
                 let cleared = compliance::check_sms(rendered, to, suppressed).map_err(Failure::Refused)?;
                 self.sms.send(&cleared, &job.key).await.map_err(Failure::Send)
             }
+        }
+    }
+}
+
+impl Deliverer {
+    /// Whether `to` is on the `channel` suppression list (no address: not suppressed, and the
+    /// compliance check refuses it for lack of an address).
+    async fn suppressed(&self, channel: &str, to: Option<&str>) -> Result<bool, Failure> {
+        match to {
+            Some(value) => self
+                .store
+                .is_suppressed(channel, value)
+                .await
+                .map_err(|e| Failure::Send(SendError::Transient(e.to_string()))),
+            None => Ok(false),
         }
     }
 }

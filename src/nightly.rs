@@ -77,7 +77,7 @@ const PAGE: usize = 5000;
 /// Runs one date.
 pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String, opts: RunOptions) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let date = opts.date.format("%Y-%m-%d").to_string();
+    let date = opts.date.to_string();
     let last_run = store.last_run().await?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
     let window = Window {
         date: opts.date,
@@ -189,7 +189,7 @@ async fn expand_page(
     let added = queue.enqueue(&jobs, None).await?;
     s.queued += added;
     s.already_queued += jobs.len() as u64 - added.min(jobs.len() as u64);
-    let date = opts.date.format("%Y-%m-%d").to_string();
+    let date = opts.date.to_string();
     s.agenda += agenda.len() as u64;
     store.add_agenda(&date, &agenda).await?;
     store.put_contacts(&moved).await?;

@@ -144,7 +144,7 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
 
 pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
     let (_, date) = clock_and_date(&config, a.date, None);
-    let day = date.format("%Y-%m-%d").to_string();
+    let day = date.to_string();
     let ws = load_workspace(config)?;
     let store = connect(&ws.config).await?;
     let mut items: Vec<AgendaItem> = store

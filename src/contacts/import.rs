@@ -220,9 +220,7 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
         fields.entry("source".into()).or_insert_with(|| source.clone());
     }
     if fields.contains_key("plan") {
-        fields
-            .entry("enrolled_on".into())
-            .or_insert_with(|| opts.enrolled_on.format("%Y-%m-%d").to_string());
+        fields.entry("enrolled_on".into()).or_insert_with(|| opts.enrolled_on.to_string());
     }
     let id = fields
         .get("id")
@@ -240,14 +238,14 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
 
 fn parse_date(value: &str) -> Result<String, String> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map(|d| d.to_string())
         .map_err(|_| format!("expected a date YYYY-MM-DD, got {value:?}"))
 }
 
 /// Birthdays and anniversaries: `YYYY-MM-DD` or `MM-DD`.
 fn parse_day(value: &str) -> Result<String, String> {
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(d.format("%Y-%m-%d").to_string());
+        return Ok(d.to_string());
     }
     if let Ok(d) = NaiveDate::parse_from_str(&format!("2000-{value}"), "%Y-%m-%d") {
         return Ok(d.format("%m-%d").to_string());

@@ -116,7 +116,7 @@ impl Contact {
     }
     /// The day the contact entered its current plan.
     pub fn enrolled_on(&self) -> Option<NaiveDate> {
-        self.get("enrolled_on").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        self.get("enrolled_on").and_then(|d| d.parse::<NaiveDate>().ok())
     }
     /// The contact's timezone, else `fallback`.
     pub fn timezone(&self, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
@@ -134,7 +134,7 @@ impl Contact {
             self.plan_history.push(old);
         }
         self.fields.insert("plan".into(), plan.to_string());
-        self.fields.insert("enrolled_on".into(), day.format("%Y-%m-%d").to_string());
+        self.fields.insert("enrolled_on".into(), day.to_string());
     }
 
     /// Merges an imported row into this stored contact. Non-empty imported values win, except

@@ -47,7 +47,7 @@ pub struct DueTouch {
 impl DueTouch {
     /// The once-only key: (contact, plan, touch, occurrence).
     pub fn key(&self) -> String {
-        format!("{}|{}|{}|{}", self.contact_id, self.plan, self.touch, self.due.format("%Y-%m-%d"))
+        format!("{}|{}|{}|{}", self.contact_id, self.plan, self.touch, self.due)
     }
 }
 

@@ -39,6 +39,6 @@ pub fn build(contact: &Contact, env: &Envelope<'_>) -> Value {
         "unsubscribe_url": env.unsubscribe_url,
         "plan": { "id": env.plan.0, "name": env.plan.1 },
         "touch": { "id": env.touch },
-        "today": env.today.format("%Y-%m-%d").to_string(),
+        "today": env.today.to_string(),
     })
 }

@@ -435,3 +435,66 @@ fn lint_reports_plan_problems_with_positions() {
         "{text}"
     );
 }
+
+#[test]
+fn embedded_outboxes_write_eml_and_jsonl_files() {
+    let env = TestEnv::new("outbox");
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    let cfg = cfg
+        .replace(&format!("url = \"smtp://127.0.0.1:{}\"", env.sink().port), "url = \"file://out\"")
+        .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
+    env.write("nurture.toml", &cfg);
+    env.import(CONTACTS, &["--enrolled-on", "2026-11-03"]);
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["sent"], 5, "{s}");
+    let emls: Vec<_> = std::fs::read_dir(env.path().join("out"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(emls.len(), 3);
+    let raw = std::fs::read_to_string(emls[0].path()).unwrap();
+    assert!(header(&raw, "List-Unsubscribe-Post").is_some());
+    let sms = std::fs::read_to_string(env.path().join("out/sms.jsonl")).unwrap();
+    assert_eq!(sms.lines().count(), 2);
+    assert!(sms.contains("+966501234567") && sms.contains("مرحباً أحمد"), "{sms}");
+    assert_eq!(env.sink().count(), 0);
+    assert!(env.twilio().requests().is_empty());
+}
+
+#[test]
+fn smtp_connection_refused_is_transient() {
+    let env = TestEnv::new("refused");
+    let port = env.sink().port;
+    env.write_config("max_attempts = 2\nretry_base_secs = 1\nheartbeat_secs = 1\nclaim_ttl_secs = 5\ndrain_wait_secs = 10");
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
+        .unwrap()
+        .replace(&format!("127.0.0.1:{port}\""), "127.0.0.1:9\"");
+    env.write("nurture.toml", &cfg);
+    env.import("email,plan\na@example.com,8x8\n", &["--enrolled-on", DATE]);
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!((s["dead"].as_u64(), s["failed"].as_u64()), (Some(1), Some(0)), "{s}");
+    let status = env.json(&["status"]);
+    assert!(
+        status["dead_letters"][0]["reason"].as_str().unwrap().contains("Connection refused"),
+        "{status}"
+    );
+}
+
+#[test]
+fn rate_limit_paces_sends() {
+    let env = TestEnv::new("rate");
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
+        .unwrap()
+        .replace("pool_size = 16", "pool_size = 4\nrate_per_second = 20");
+    env.write("nurture.toml", &cfg);
+    let mut csv = String::from("email,plan\n");
+    for i in 0..41 {
+        csv.push_str(&format!("p{i}@example.com,8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    let s = env.json(&["run", "--date", DATE]);
+    assert_eq!(s["sent"], 41, "{s}");
+    // 41 messages at 20/s need at least 2 s of sending.
+    assert!(s["deliver_secs"].as_f64().unwrap() >= 2.0, "{s}");
+}
