@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::compliance::{self, Refusal};
+use crate::contacts::Contact;
 use crate::ledger::{self, Claim, Outcome};
 use crate::plans::Channel;
 use crate::queue::{DeliveryJob, JobHandler, JobResult, Queue};
@@ -82,8 +83,14 @@ impl Deliverer {
         let cfg = &self.workspace.config;
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
         let run_date = job.run_date.to_string();
-        match ledger::claim(&self.store, &job.key, &owner, cfg.delivery.claim_ttl_secs * 1000).await? {
-            Claim::Claimed => {}
+        let channel = if job.channel == Channel::Email { "email" } else { "sms" };
+        let target = ledger::Target {
+            delivery_key: &job.key,
+            contact_id: &job.contact_id,
+            channel,
+        };
+        let (contact, suppressed) = match ledger::claim(&self.store, target, &owner, cfg.delivery.claim_ttl_secs * 1000).await? {
+            Claim::Claimed { contact, suppressed } => (contact, suppressed),
             Claim::Done(state) => {
                 tracing::debug!(key = %job.key, %state, "already done; skipped");
                 self.counters.add(&self.counters.duplicates);
@@ -97,8 +104,8 @@ impl Deliverer {
                 self.queue.enqueue(&[again], Some(at)).await.map_err(queue_error)?;
                 return Ok(JobResult::Done);
             }
-        }
-        let outcome = self.render_check_send(&job).await;
+        };
+        let outcome = self.render_check_send(&job, contact, suppressed).await;
         let now = Clock::unix_now();
         match outcome {
             Ok(()) => {
@@ -179,13 +186,13 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn render_check_send(&self, job: &DeliveryJob) -> Result<(), Failure> {
+    async fn render_check_send(&self, job: &DeliveryJob, contact: Option<String>, suppressed: bool) -> Result<(), Failure> {
         let ws = &self.workspace;
-        let contact = self
-            .store
-            .contact(&job.contact_id)
-            .await
-            .map_err(|e| Failure::Send(SendError::Transient(e.to_string())))?
+        let contact: Contact = contact
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| Failure::Render(format!("contact {}: stored record does not decode: {e}", job.contact_id)))?
             .ok_or_else(|| Failure::Render(format!("contact {} no longer exists", job.contact_id)))?;
         let ctx = ws.context(&contact, &job.plan, &job.touch, job.run_date);
         let arabic = contact.is_arabic();
@@ -194,7 +201,6 @@ impl Deliverer {
                 let name = ws.catalog.resolve(&job.template, Kind::Email, arabic);
                 let rendered = ws.catalog.render_email(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.email();
-                let suppressed = self.suppressed("email", to).await?;
                 let url = ws.unsubscribe_url(&contact);
                 let cleared =
                     compliance::check_email(rendered, to, suppressed, &url, &ws.config.sender.postal_address).map_err(Failure::Refused)?;
@@ -223,25 +229,9 @@ impl Deliverer {
                 let name = ws.catalog.resolve(&job.template, Kind::Sms, arabic);
                 let rendered = ws.catalog.render_sms(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.phone();
-                let suppressed = self.suppressed("sms", to).await?;
                 let cleared = compliance::check_sms(rendered, to, suppressed).map_err(Failure::Refused)?;
                 self.sms.send(&cleared, &job.key).await.map_err(Failure::Send)
             }
-        }
-    }
-}
-
-impl Deliverer {
-    /// Whether `to` is on the `channel` suppression list (no address: not suppressed, and the
-    /// compliance check refuses it for lack of an address).
-    async fn suppressed(&self, channel: &str, to: Option<&str>) -> Result<bool, Failure> {
-        match to {
-            Some(value) => self
-                .store
-                .is_suppressed(channel, value)
-                .await
-                .map_err(|e| Failure::Send(SendError::Transient(e.to_string()))),
-            None => Ok(false),
         }
     }
 }

@@ -10,15 +10,27 @@ use crate::store::{Store, StoreError};
 use redis::Script;
 use std::sync::LazyLock;
 
+/// Claim, and in the same round trip read the contact and check its address against the
+/// suppression list (three commands per message became one script call).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local v = redis.call('GET', KEYS[1])
-if not v or v == 'sending:' .. ARGV[1] then
-  redis.call('SET', KEYS[1], 'sending:' .. ARGV[1], 'PX', ARGV[2])
-  return {'claimed', 0}
+if v and v ~= 'sending:' .. ARGV[1] then
+  return {v, redis.call('PTTL', KEYS[1]), '', 0}
 end
-return {v, redis.call('PTTL', KEYS[1])}
+redis.call('SET', KEYS[1], 'sending:' .. ARGV[1], 'PX', ARGV[2])
+local c = redis.call('HGET', KEYS[2], ARGV[3])
+local suppressed = 0
+if c then
+  local ok, t = pcall(cjson.decode, c)
+  if ok and type(t) == 'table' and type(t.fields) == 'table' and type(t.fields[ARGV[4]]) == 'string' then
+    suppressed = redis.call('HEXISTS', KEYS[3], t.fields[ARGV[4]])
+  end
+else
+  c = ''
+end
+return {'claimed', 0, c, suppressed}
 "#,
     )
 });
@@ -48,7 +60,12 @@ return 0
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// This caller may send now.
-    Claimed,
+    Claimed {
+        /// The contact's stored JSON (`None` if the contact no longer exists).
+        contact: Option<String>,
+        /// True if the contact's address for the channel is suppressed (read at claim time).
+        suppressed: bool,
+    },
     /// Another worker holds a live lease; try again after `retry_in_ms`.
     Busy {
         /// Milliseconds left on the other lease.
@@ -91,16 +108,36 @@ impl Outcome {
     }
 }
 
-/// Tries to take the right to send `delivery_key` for `lease_ms`.
-pub async fn claim(store: &Store, delivery_key: &str, owner: &str, lease_ms: u64) -> Result<Claim, StoreError> {
-    let (state, ttl): (String, i64) = CLAIM
-        .key(store.keys.delivery(delivery_key))
+/// What a claim needs to know about the message.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The delivery key.
+    pub delivery_key: &'a str,
+    /// The contact.
+    pub contact_id: &'a str,
+    /// `email` or `sms` (the suppression list to check).
+    pub channel: &'a str,
+}
+
+/// Tries to take the right to send `target` for `lease_ms`; when granted, also returns the
+/// contact and whether its address is suppressed on the channel.
+pub async fn claim(store: &Store, target: Target<'_>, owner: &str, lease_ms: u64) -> Result<Claim, StoreError> {
+    let field = if target.channel == "email" { "email" } else { "phone" };
+    let (state, ttl, contact, suppressed): (String, i64, String, i64) = CLAIM
+        .key(store.keys.delivery(target.delivery_key))
+        .key(store.keys.contacts())
+        .key(store.keys.suppression(target.channel))
         .arg(owner)
         .arg(lease_ms)
+        .arg(target.contact_id)
+        .arg(field)
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(match state.as_str() {
-        "claimed" => Claim::Claimed,
+        "claimed" => Claim::Claimed {
+            contact: (!contact.is_empty()).then_some(contact),
+            suppressed: suppressed == 1,
+        },
         s if s.starts_with("sending:") => Claim::Busy {
             retry_in_ms: ttl.max(1) as u64,
         },
