@@ -152,6 +152,8 @@ pub struct SmsConfig {
     pub opt_out_text: String,
     /// JSON-lines outbox when `provider = "file"`.
     pub outbox: String,
+    /// Marketing SMS only to contacts with an `sms_consent` value (TCPA prior express consent).
+    pub require_consent: bool,
 }
 
 /// `[unsubscribe]`: links and their signing key.
@@ -172,6 +174,9 @@ pub struct UnsubscribeConfig {
 pub struct ServerConfig {
     /// Listen address of `nurture serve`.
     pub listen: String,
+    /// Public base URL of this server as the SMS provider calls it (signature checks);
+    /// empty = `[unsubscribe] base_url`.
+    pub public_url: String,
 }
 
 /// `[schedule]`
@@ -262,6 +267,7 @@ impl Default for SmsConfig {
             quiet_hours: "21:00-08:00".into(),
             opt_out_text: "Reply STOP to opt out".into(),
             outbox: "outbox/sms.jsonl".into(),
+            require_consent: true,
         }
     }
 }
@@ -278,6 +284,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
         }
     }
 }
@@ -407,6 +414,15 @@ impl Config {
         if self.sms.provider == "twilio" && (self.sms.account_sid.is_empty() || self.sms.from.is_empty()) {
             return Err(fail("[sms] account_sid and from: required when provider = \"twilio\"".into()));
         }
+        if let Err(e) = crate::compliance::sms::QuietHours::parse(&self.sms.quiet_hours) {
+            return Err(fail(format!("[sms] quiet_hours: {e}")));
+        }
+        if let Err(e) = self.schedule.cron.parse::<cron::Schedule>() {
+            return Err(fail(format!(
+                "[schedule] cron: {:?} is not a 6-field cron expression (sec min hour day month weekday): {e}",
+                self.schedule.cron
+            )));
+        }
         if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
             return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
         }
@@ -428,6 +444,16 @@ impl Config {
         } else {
             self.unsubscribe.secret.expose()
         }
+    }
+
+    /// The URL the SMS provider posts inbound messages to (signed by the provider).
+    pub fn sms_inbound_url(&self) -> String {
+        let base = if self.server.public_url.is_empty() {
+            &self.unsubscribe.base_url
+        } else {
+            &self.server.public_url
+        };
+        format!("{}/sms/inbound", base.trim_end_matches('/'))
     }
 
     /// Resolves a configured path against the config file's folder.

@@ -31,6 +31,10 @@ pub struct Counters {
     pub retried: AtomicU64,
     /// Found already done in the ledger (a second copy of a job).
     pub duplicates: AtomicU64,
+    /// SMS moved out of the contact's quiet hours.
+    pub deferred: AtomicU64,
+    /// SMS not sent: the contact has no recorded consent.
+    pub no_consent: AtomicU64,
 }
 
 impl Counters {
@@ -59,12 +63,14 @@ pub struct Deliverer {
     pub counters: Arc<Counters>,
     /// This worker's name (ledger lease owner prefix).
     pub owner: String,
+    /// "Now" for quiet hours.
+    pub clock: Clock,
     seq: AtomicU64,
 }
 
 impl Deliverer {
     /// Builds a deliverer; fails if a transport cannot be configured.
-    pub fn new(workspace: Arc<Workspace>, store: Store, queue: Queue, owner: String) -> Result<Deliverer, String> {
+    pub fn new(workspace: Arc<Workspace>, store: Store, queue: Queue, owner: String, clock: Clock) -> Result<Deliverer, String> {
         let email = EmailSender::from_config(&workspace.config)?;
         let sms = SmsSender::from_config(&workspace.config)?;
         Ok(Deliverer {
@@ -75,6 +81,7 @@ impl Deliverer {
             sms,
             counters: Arc::default(),
             owner,
+            clock,
             seq: AtomicU64::new(0),
         })
     }
@@ -105,8 +112,56 @@ impl Deliverer {
                 return Ok(JobResult::Done);
             }
         };
-        let outcome = self.render_check_send(&job, contact, suppressed).await;
         let now = Clock::unix_now();
+        let contact: Option<Contact> = match contact.as_deref().map(serde_json::from_str).transpose() {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .fail(
+                        &job,
+                        &run_date,
+                        Outcome::Refused,
+                        &format!("stored contact does not decode: {e}"),
+                        now,
+                    )
+                    .await;
+            }
+        };
+        let Some(contact) = contact else {
+            return self
+                .fail(
+                    &job,
+                    &run_date,
+                    Outcome::Refused,
+                    &format!("contact {} no longer exists", job.contact_id),
+                    now,
+                )
+                .await;
+        };
+        if job.channel == Channel::Sms {
+            if cfg.sms.require_consent && contact.get("sms_consent").is_none() {
+                ledger::finish(&self.store, &job.key, &run_date, Outcome::Refused, "no_consent", now).await?;
+                ledger::count(&self.store, &run_date, "no_consent").await?;
+                self.counters.add(&self.counters.no_consent);
+                return Ok(JobResult::Done);
+            }
+            if let Some(delay) = self.quiet_delay(&contact) {
+                // Outside the contact's sending window: move it to the next open slot, never drop it.
+                ledger::release(&self.store, &job.key, &owner).await?;
+                let mut later = job.clone();
+                later.requeue += 1;
+                let spread = spread_secs(&job.key, 300);
+                self.queue
+                    .enqueue(&[later], Some(now + delay + spread))
+                    .await
+                    .map_err(queue_error)?;
+                ledger::count(&self.store, &run_date, "deferred").await?;
+                self.counters.add(&self.counters.deferred);
+                tracing::debug!(key = %job.key, delay, "quiet hours: deferred");
+                return Ok(JobResult::Done);
+            }
+        }
+        let outcome = self.render_check_send(&job, &contact, suppressed).await;
         match outcome {
             Ok(()) => {
                 ledger::finish(&self.store, &job.key, &run_date, Outcome::Sent, "", now).await?;
@@ -186,14 +241,18 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn render_check_send(&self, job: &DeliveryJob, contact: Option<String>, suppressed: bool) -> Result<(), Failure> {
+    /// Seconds until the contact's SMS window opens (`None`: open now).
+    fn quiet_delay(&self, contact: &Contact) -> Option<i64> {
+        let cfg = &self.workspace.config;
+        let quiet = crate::compliance::sms::QuietHours::parse(&cfg.sms.quiet_hours).ok()?;
+        let fallback: chrono_tz::Tz = cfg.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let now = self.clock.now();
+        let open = quiet.next_open(now, contact.timezone(fallback))?;
+        Some((open - now).num_seconds().max(1))
+    }
+
+    async fn render_check_send(&self, job: &DeliveryJob, contact: &Contact, suppressed: bool) -> Result<(), Failure> {
         let ws = &self.workspace;
-        let contact: Contact = contact
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| Failure::Render(format!("contact {}: stored record does not decode: {e}", job.contact_id)))?
-            .ok_or_else(|| Failure::Render(format!("contact {} no longer exists", job.contact_id)))?;
         let ctx = ws.context(&contact, &job.plan, &job.touch, job.run_date);
         let arabic = contact.is_arabic();
         match job.channel {
@@ -240,6 +299,15 @@ enum Failure {
     Refused(Refusal),
     Render(String),
     Send(SendError),
+}
+
+/// A stable spread of `0..max` seconds per key, so deferred messages do not all fall due in
+/// the same second (apalis-redis fails on >= 8,000 ids due at once).
+fn spread_secs(key: &str, max: u64) -> i64 {
+    let h = key
+        .bytes()
+        .fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
+    (h % max.max(1)) as i64
 }
 
 /// Seconds before retry `attempt` (1-based): base × 2^(attempt-1), ±20 % jitter, capped.

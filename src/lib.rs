@@ -29,5 +29,6 @@ pub mod store;
 
 pub mod deliver;
 pub mod nightly;
+pub mod server;
 
 pub mod cli;

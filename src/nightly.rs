@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Worker concurrency.
     pub concurrency: usize,
+    /// "Now" for send-time rules (quiet hours); `--now` fixes it.
+    pub clock: crate::clock::Clock,
 }
 
 /// The run summary (`run --json`).
@@ -60,6 +62,10 @@ pub struct RunSummary {
     pub contacts: u64,
     /// Second copies of a job found already done (no second send).
     pub duplicates: u64,
+    /// SMS moved to the next open slot by quiet hours (by this process).
+    pub quiet_deferred: u64,
+    /// SMS not sent for lack of recorded consent.
+    pub no_consent: u64,
     /// True for `--dry-run`.
     pub dry_run: bool,
     /// Seconds spent expanding and enqueueing.
@@ -106,7 +112,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     }
     if !opts.enqueue_only {
         let t = Instant::now();
-        let deliverer = Deliverer::new(ws.clone(), store.clone(), queue.clone(), worker.clone()).map_err(anyhow::Error::msg)?;
+        let deliverer = Deliverer::new(ws.clone(), store.clone(), queue.clone(), worker.clone(), opts.clock).map_err(anyhow::Error::msg)?;
         let counters: Arc<Counters> = deliverer.counters.clone();
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let stop = async {
@@ -118,6 +124,8 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         s.failed = Counters::get(&counters.failed);
         s.dead = Counters::get(&counters.dead);
         s.duplicates = Counters::get(&counters.duplicates);
+        s.quiet_deferred = Counters::get(&counters.deferred);
+        s.no_consent = Counters::get(&counters.no_consent);
         s.deliver_secs = t.elapsed().as_secs_f64();
     }
     s.deferred = inspect::backlog(&queue).await?.scheduled;

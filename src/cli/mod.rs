@@ -4,6 +4,7 @@
 mod import;
 mod inspect;
 mod run;
+mod serve;
 mod suppress;
 
 use crate::clock::Clock;
@@ -49,6 +50,8 @@ pub enum Command {
     Suppress(suppress::SuppressArgs),
     /// Contacts, queue depths, dead letters, suppression size, last run.
     Status(inspect::StatusArgs),
+    /// HTTP server (unsubscribe, SMS webhook, health, metrics) + worker + scheduled run.
+    Serve(serve::ServeArgs),
 }
 
 /// Entry point of the binary.
@@ -82,6 +85,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agenda(a) => inspect::agenda(config, a).await,
         Command::Suppress(a) => suppress::suppress(config, a).await,
         Command::Status(a) => inspect::status(config, a).await,
+        Command::Serve(a) => serve::serve(config, a).await,
     }
 }
 

@@ -39,10 +39,13 @@ pub struct WorkArgs {
     /// Jobs delivered at once (default: [delivery] concurrency).
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// Fix the clock (RFC 3339) for send-time rules such as quiet hours.
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
 }
 
 pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
-    let (_clock, date) = clock_and_date(&config, a.date, a.now);
+    let (clock, date) = clock_and_date(&config, a.date, a.now);
     let ws = Arc::new(load_workspace(config)?);
     let store = connect(&ws.config).await?;
     let q = queue(&ws.config, &store);
@@ -51,6 +54,7 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         enqueue_only: a.enqueue_only,
         dry_run: a.dry_run,
         concurrency: a.concurrency.unwrap_or(ws.config.delivery.concurrency),
+        clock,
     };
     let name = worker_name(&ws.config.redis.prefix, "run");
     let s = nightly::run(ws, store, q, name, opts).await?;
@@ -88,7 +92,14 @@ pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode
     let q = queue(&ws.config, &store);
     let name = worker_name(&ws.config.redis.prefix, "work");
     let concurrency = a.concurrency.unwrap_or(ws.config.delivery.concurrency);
-    let deliverer = Deliverer::new(ws.clone(), store, q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
+    let deliverer = Deliverer::new(
+        ws.clone(),
+        store,
+        q.clone(),
+        name.clone(),
+        clock_and_date(&ws.config, None, a.now).0,
+    )
+    .map_err(anyhow::Error::msg)?;
     tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
     let handler = Arc::new(Handler(Arc::new(deliverer)));
     let stop = async {

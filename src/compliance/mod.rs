@@ -2,6 +2,7 @@
 //! rendered message into a [`Cleared`] one. `send` accepts nothing else, so a suppressed or
 //! non-compliant message cannot reach a transport.
 
+pub mod sms;
 pub mod token;
 
 use crate::render::{RenderedEmail, RenderedSms};

@@ -49,6 +49,14 @@ impl Keys {
     pub fn agenda(&self, date: &str) -> String {
         format!("{}:agenda:{date}", self.prefix)
     }
+    /// LIST of opt-out / opt-in events (JSON), newest first.
+    pub fn events(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+    /// STRING lock taken by the scheduled run of one date (so many `serve`s run it once).
+    pub fn run_lock(&self, date: &str) -> String {
+        format!("{}:lock:run:{date}", self.prefix)
+    }
     /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
     pub fn queue(&self) -> String {
         format!("{}:jobs", self.prefix)
@@ -72,6 +80,8 @@ mod tests {
             k.last_run(),
             k.agenda("d"),
             k.queue(),
+            k.events(),
+            k.run_lock("d"),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }

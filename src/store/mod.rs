@@ -229,6 +229,34 @@ impl Store {
         Ok(self.conn.clone().hvals(self.keys.agenda(date)).await?)
     }
 
+    /// Records an opt-out / opt-in event (the newest 10,000 are kept).
+    pub async fn record_event(&self, json: &str) -> Result<(), StoreError> {
+        let _: () = redis::pipe()
+            .lpush(self.keys.events(), json)
+            .ltrim(self.keys.events(), 0, 9_999)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The most recent events (JSON), newest first.
+    pub async fn events(&self, limit: isize) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().lrange(self.keys.events(), 0, limit - 1).await?)
+    }
+
+    /// Takes a lock for `ttl_secs`; false if someone holds it.
+    pub async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, StoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg("1")
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl_secs)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// The most recent permanent failures (JSON), newest first.
     pub async fn failures(&self, limit: isize) -> Result<Vec<String>, StoreError> {
         Ok(self.conn.clone().lrange(self.keys.failures(), 0, limit - 1).await?)

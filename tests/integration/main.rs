@@ -9,6 +9,8 @@ use std::time::Duration;
 use support::{TestEnv, header};
 
 const DATE: &str = "2026-11-20";
+/// Noon in Chicago on DATE: inside every contact's SMS window.
+const NOW: &str = "2026-11-20T18:00:00Z";
 
 fn parse(raw: &str) -> mail_parser::Message<'_> {
     MessageParser::default().parse(raw.as_bytes()).expect("a parsable message")
@@ -18,10 +20,10 @@ fn message_ids(env: &TestEnv) -> Vec<String> {
     env.sink().messages().iter().filter_map(|m| header(m, "Message-ID")).collect()
 }
 
-const CONTACTS: &str = "first_name,last_name,email,phone,locale,plan,pet\n\
-Olivia,Bennett,Olivia.Bennett@Example.com,(217) 201-0142,en,8x8,cat\n\
-أحمد,العلي,ahmed@example.com,+966 50 123 4567,ar,8x8,\n\
-Grace,Kim,grace@example.com,,en,8x8,\n";
+const CONTACTS: &str = "first_name,last_name,email,phone,locale,plan,pet,sms_consent\n\
+Olivia,Bennett,Olivia.Bennett@Example.com,(217) 201-0142,en,8x8,cat,2026-10-01 web form\n\
+أحمد,العلي,ahmed@example.com,+966 50 123 4567,ar,8x8,,2026-10-02 open house\n\
+Grace,Kim,grace@example.com,,en,8x8,,\n";
 
 #[test]
 fn run_delivers_email_and_sms_once_with_compliance_headers() {
@@ -29,7 +31,7 @@ fn run_delivers_email_and_sms_once_with_compliance_headers() {
     let report = env.import(CONTACTS, &["--enrolled-on", "2026-11-03"]);
     assert_eq!(report["created"], 3, "{report}");
     // enrolled 17 days before DATE: the w3-checkin SMS (17d) is due; 2w email fell due 3 days ago (grace).
-    let s = env.json(&["run", "--date", DATE]);
+    let s = env.json(&["run", "--now", NOW]);
     assert_eq!(s["date"], DATE);
     for k in ["due", "queued", "sent", "suppressed", "deferred", "failed", "dead", "agenda"] {
         assert!(s.get(k).is_some(), "run --json lacks {k}: {s}");
@@ -214,16 +216,18 @@ fn sms_429_is_retried_and_4xx_is_permanent() {
     let env = TestEnv::new("sms");
     // 12-direct sends an SMS in month 2 (day 30).
     env.import(
-        "phone,plan\n+12172010429,12-direct\n+12172010400,12-direct\n+12172010111,12-direct\n",
+        "phone,plan,sms_consent\n+12172010429,12-direct,yes\n+12172010400,12-direct,yes\n+12172010111,12-direct,\n",
         &["--enrolled-on", "2026-10-21"],
     );
-    let s = env.json(&["run", "--date", DATE]);
-    assert_eq!(s["sent"], 2, "{s}");
+    let s = env.json(&["run", "--now", NOW]);
+    assert_eq!(s["no_consent"], 1, "the third number has no recorded consent: {s}");
+    assert_eq!(s["sent"], 1, "{s}");
     assert_eq!(s["failed"], 1, "{s}");
     let reqs = env.twilio().requests();
     let tries = |n: &str| reqs.iter().filter(|r| r["form"]["To"] == n).count();
     assert_eq!(tries("+12172010429"), 3, "two 429s then success");
     assert_eq!(tries("+12172010400"), 1, "4xx is never retried");
+    assert_eq!(tries("+12172010111"), 0, "no consent, no SMS");
     let list = env.json(&["suppress", "list"]);
     assert_eq!(list[0]["value"], "+12172010400", "error 21610 suppresses the number: {list}");
     assert_eq!(list[0]["channel"], "sms");
@@ -445,7 +449,7 @@ fn embedded_outboxes_write_eml_and_jsonl_files() {
         .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
     env.write("nurture.toml", &cfg);
     env.import(CONTACTS, &["--enrolled-on", "2026-11-03"]);
-    let s = env.json(&["run", "--date", DATE]);
+    let s = env.json(&["run", "--now", NOW]);
     assert_eq!(s["sent"], 5, "{s}");
     let emls: Vec<_> = std::fs::read_dir(env.path().join("out"))
         .unwrap()

@@ -1,0 +1,124 @@
+//! `nurture serve`: the HTTP server, a delivery worker and the `[schedule]` nightly run in
+//! one process, until SIGTERM (graceful: the server stops accepting, jobs in flight finish).
+
+use super::{clock_and_date, connect, load_workspace, queue};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::deliver::{Deliverer, Handler};
+use crate::nightly::{self, RunOptions};
+use crate::queue::worker_name;
+use crate::server::{AppState, Metrics, router};
+use clap::Args;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (default: [server] listen).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Do not run the `[schedule]` nightly run in this process.
+    #[arg(long)]
+    pub no_schedule: bool,
+    /// Do not deliver queued jobs in this process.
+    #[arg(long)]
+    pub no_worker: bool,
+}
+
+pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let ws = Arc::new(load_workspace(config)?);
+    let store = connect(&ws.config).await?;
+    let q = queue(&ws.config, &store);
+    let listen = a.listen.clone().unwrap_or_else(|| ws.config.server.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    // The address actually bound (port 0 picks one), for scripts and tests.
+    println!("listening on http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let mut tasks = Vec::new();
+    if !a.no_worker {
+        let name = worker_name(&ws.config.redis.prefix, "serve");
+        let deliverer = Deliverer::new(ws.clone(), store.clone(), q.clone(), name.clone(), Clock::System).map_err(anyhow::Error::msg)?;
+        let handler = Arc::new(Handler(Arc::new(deliverer)));
+        let (q2, concurrency, rx) = (q.clone(), ws.config.delivery.concurrency, stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            q2.work(name, concurrency, handler, false, stopped(rx))
+                .await
+                .map_err(anyhow::Error::from)
+        }));
+    }
+    if !a.no_schedule {
+        let (ws2, store2, q2, rx) = (ws.clone(), store.clone(), q.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move { schedule(ws2, store2, q2, rx).await }));
+    }
+
+    let state = AppState {
+        workspace: ws.clone(),
+        store,
+        queue: q,
+        metrics: Arc::new(Metrics::default()),
+    };
+    let signal = async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
+        tracing::info!("stopping: finishing requests and jobs in flight");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, router(state)).with_graceful_shutdown(signal).await?;
+    for t in tasks {
+        t.await??;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fires the nightly run at each `[schedule] cron` time (sender's timezone). Many `serve`
+/// processes may run: a Redis lock per date lets one of them run it.
+async fn schedule(
+    ws: Arc<crate::workspace::Workspace>,
+    store: crate::store::Store,
+    q: crate::queue::Queue,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let cfg = &ws.config;
+    let tz: chrono_tz::Tz = cfg.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let schedule = cron::Schedule::from_str(&cfg.schedule.cron)?;
+    loop {
+        let now = Clock::System.now().with_timezone(&tz);
+        let Some(next) = schedule.after(&now).next() else { return Ok(()) };
+        let wait = (next.with_timezone(&chrono::Utc) - Clock::System.now())
+            .to_std()
+            .unwrap_or_default();
+        tracing::info!(next = %next, "next scheduled run");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        let (_, date) = clock_and_date(cfg, Some(next.date_naive()), None);
+        if !store.try_lock(&store.keys.run_lock(&date.to_string()), 23 * 3600).await? {
+            tracing::info!(%date, "another process runs this date");
+            continue;
+        }
+        let opts = RunOptions {
+            date,
+            enqueue_only: true,
+            dry_run: false,
+            concurrency: cfg.delivery.concurrency,
+            clock: Clock::System,
+        };
+        match nightly::run(ws.clone(), store.clone(), q.clone(), worker_name(&cfg.redis.prefix, "cron"), opts).await {
+            Ok(s) => tracing::info!(%date, due = s.due, queued = s.queued, agenda = s.agenda, "scheduled run queued its jobs"),
+            Err(e) => tracing::error!(%date, error = %e, "scheduled run failed"),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `nurture serve`'s HTTP side (axum): one-click unsubscribe pages, the SMS provider's inbound
+//! webhook, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
+//! once and answer without internals; a bad token is a plain 404.
+
+mod pages;
+mod sms;
+
+use crate::compliance::token;
+use crate::queue::{Queue, inspect};
+use crate::store::{Store, Suppression};
+use crate::workspace::Workspace;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of this process, exported by `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Unsubscribe confirmations shown (GET).
+    pub unsubscribe_pages: AtomicU64,
+    /// Unsubscribes (POST), one-click or by the button.
+    pub unsubscribes: AtomicU64,
+    /// Requests with a forged or malformed token.
+    pub bad_tokens: AtomicU64,
+    /// Inbound SMS accepted.
+    pub sms_inbound: AtomicU64,
+    /// Inbound SMS with a bad signature.
+    pub sms_bad_signature: AtomicU64,
+    /// Numbers suppressed by STOP keywords.
+    pub sms_stops: AtomicU64,
+    /// Numbers re-subscribed by START keywords.
+    pub sms_starts: AtomicU64,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Config, plans, templates.
+    pub workspace: Arc<Workspace>,
+    /// Redis.
+    pub store: Store,
+    /// The queue (for `/metrics`).
+    pub queue: Queue,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/sms/inbound", axum::routing::post(sms::inbound))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not found\n").into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "request failed");
+    (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable, please try again.\n").into_response()
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Token → contact id, or `None` (forged, truncated, altered).
+fn verify(state: &AppState, token: &str) -> Option<String> {
+    let id = token::verify(state.workspace.config.unsubscribe_secret(), token);
+    if id.is_none() {
+        state.metrics.bad_tokens.fetch_add(1, Ordering::Relaxed);
+    }
+    id
+}
+
+async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(id) = verify(&state, &token) else { return not_found() };
+    let contact = match state.store.contact(&id).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    state.metrics.unsubscribe_pages.fetch_add(1, Ordering::Relaxed);
+    let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
+    let email = contact.as_ref().and_then(|c| c.email().map(str::to_string));
+    no_store(Html(pages::confirm(&state.workspace.config.sender.name, email.as_deref(), arabic)).into_response())
+}
+
+/// Any POST unsubscribes (RFC 8058 one-click sends `List-Unsubscribe=One-Click`, urlencoded or
+/// multipart; the page's button sends a plain form). 200, no redirect, no cookie.
+async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(id) = verify(&state, &token) else { return not_found() };
+    let contact = match state.store.contact(&id).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let now = crate::clock::Clock::System.now().to_rfc3339();
+    if let Some(email) = contact.as_ref().and_then(|c| c.email()) {
+        let entry = Suppression {
+            value: email.to_string(),
+            channel: "email".into(),
+            reason: "unsubscribe".into(),
+            at: now.clone(),
+        };
+        if let Err(e) = state.store.suppress(&entry).await {
+            return unavailable(e);
+        }
+    }
+    let one_click = String::from_utf8_lossy(&body).contains("One-Click");
+    let event = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
+    if let Err(e) = state.store.record_event(&event.to_string()).await {
+        return unavailable(e);
+    }
+    state.metrics.unsubscribes.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(contact_id = %id, one_click, "unsubscribed");
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if one_click && !wants_html {
+        return no_store((StatusCode::OK, "Unsubscribed.\n").into_response());
+    }
+    let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
+    no_store(Html(pages::done(&state.workspace.config.sender.name, arabic)).into_response())
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match redis::cmd("PING").query_async::<String>(&mut state.store.conn.clone()).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, v: &AtomicU64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    };
+    counter(
+        "nurture_unsubscribe_pages_total",
+        "Unsubscribe confirmation pages shown.",
+        &m.unsubscribe_pages,
+    );
+    counter("nurture_unsubscribes_total", "Unsubscribe requests (POST).", &m.unsubscribes);
+    counter(
+        "nurture_bad_tokens_total",
+        "Requests with a forged or malformed unsubscribe token.",
+        &m.bad_tokens,
+    );
+    counter("nurture_sms_inbound_total", "Inbound SMS accepted.", &m.sms_inbound);
+    counter(
+        "nurture_sms_bad_signature_total",
+        "Inbound SMS rejected for a bad signature.",
+        &m.sms_bad_signature,
+    );
+    counter(
+        "nurture_sms_stop_total",
+        "Numbers suppressed by an SMS opt-out keyword.",
+        &m.sms_stops,
+    );
+    counter(
+        "nurture_sms_start_total",
+        "Numbers re-subscribed by an SMS opt-in keyword.",
+        &m.sms_starts,
+    );
+    let snapshot = async {
+        let b = inspect::backlog(&state.queue).await.map_err(|e| e.to_string())?;
+        let email = state.store.suppression_count("email").await.map_err(|e| e.to_string())?;
+        let sms = state.store.suppression_count("sms").await.map_err(|e| e.to_string())?;
+        let contacts = state.store.contact_count().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((b, email, sms, contacts))
+    };
+    match snapshot.await {
+        Ok((b, email, sms, contacts)) => {
+            let mut gauge = |name: &str, help: &str, labels: &str, v: u64| {
+                if !out.contains(&format!("# TYPE {name} ")) {
+                    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+                }
+                out.push_str(&format!("{name}{labels} {v}\n"));
+            };
+            gauge("nurture_contacts", "Contacts stored.", "", contacts);
+            gauge(
+                "nurture_queue_jobs",
+                "Jobs in the queue by state.",
+                "{state=\"waiting\"}",
+                b.waiting + b.due,
+            );
+            gauge("nurture_queue_jobs", "", "{state=\"in_flight\"}", b.in_flight);
+            gauge("nurture_queue_jobs", "", "{state=\"scheduled\"}", b.scheduled);
+            gauge("nurture_queue_jobs", "", "{state=\"dead\"}", b.dead);
+            gauge(
+                "nurture_suppressed",
+                "Suppression list size by channel.",
+                "{channel=\"email\"}",
+                email,
+            );
+            gauge("nurture_suppressed", "", "{channel=\"sms\"}", sms);
+        }
+        Err(e) => return unavailable(e),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}

@@ -1,0 +1,69 @@
+//! `POST /sms/inbound`: the SMS provider's webhook (Twilio form fields `From`, `Body`).
+//! Opt-out keywords suppress the number at once, opt-in keywords lift it; every event is
+//! recorded. The provider sends the confirmation text itself, so the answer is empty TwiML.
+
+use super::{AppState, unavailable};
+use crate::compliance::sms::{Keyword, keyword, verify_twilio};
+use crate::contacts::E164;
+use crate::store::Suppression;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::Ordering;
+
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let params: Vec<(String, String)> = form_urlencoded_pairs(&body);
+    let config = &state.workspace.config;
+    let token = config.sms.auth_token.expose();
+    if !token.is_empty() {
+        let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !verify_twilio(token, &config.sms_inbound_url(), &params, signature) {
+            state.metrics.sms_bad_signature.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("inbound SMS with a bad signature rejected");
+            return (StatusCode::FORBIDDEN, "Forbidden\n").into_response();
+        }
+    }
+    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+    let Ok(from) = E164::parse(field("From"), &config.contacts.default_region) else {
+        return (StatusCode::BAD_REQUEST, "From is not a phone number\n").into_response();
+    };
+    state.metrics.sms_inbound.fetch_add(1, Ordering::Relaxed);
+    let now = crate::clock::Clock::System.now().to_rfc3339();
+    let kind = keyword(field("Body"));
+    let result = match kind {
+        Keyword::Stop => {
+            state.metrics.sms_stops.fetch_add(1, Ordering::Relaxed);
+            let entry = Suppression {
+                value: from.as_str().into(),
+                channel: "sms".into(),
+                reason: "stop".into(),
+                at: now.clone(),
+            };
+            state.store.suppress(&entry).await.map(|_| "stop")
+        }
+        Keyword::Start => {
+            state.metrics.sms_starts.fetch_add(1, Ordering::Relaxed);
+            state.store.unsuppress("sms", from.as_str()).await.map(|_| "start")
+        }
+        Keyword::Other => Ok("reply"),
+    };
+    let event = match result {
+        Ok(e) => e,
+        Err(e) => return unavailable(e),
+    };
+    let record = serde_json::json!({ "event": event, "channel": "sms", "number": from.as_str(), "at": now });
+    if let Err(e) = state.store.record_event(&record.to_string()).await {
+        return unavailable(e);
+    }
+    tracing::info!(event, "inbound SMS");
+    ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response()
+}
+
+fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
