@@ -253,14 +253,14 @@ impl Deliverer {
 
     async fn render_check_send(&self, job: &DeliveryJob, contact: &Contact, suppressed: bool) -> Result<(), Failure> {
         let ws = &self.workspace;
-        let ctx = ws.context(&contact, &job.plan, &job.touch, job.run_date);
+        let ctx = ws.context(contact, &job.plan, &job.touch, job.run_date);
         let arabic = contact.is_arabic();
         match job.channel {
             Channel::Email => {
                 let name = ws.catalog.resolve(&job.template, Kind::Email, arabic);
                 let rendered = ws.catalog.render_email(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.email();
-                let url = ws.unsubscribe_url(&contact);
+                let url = ws.unsubscribe_url(contact);
                 let cleared =
                     compliance::check_email(rendered, to, suppressed, &url, &ws.config.sender.postal_address).map_err(Failure::Refused)?;
                 let to_name = [contact.get("first_name"), contact.get("last_name")]
