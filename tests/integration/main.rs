@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `nurture` binary against a real Redis, a real SMTP server
 //! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
 
+mod compliance;
 mod support;
 
 use mail_parser::MessageParser;
@@ -8,9 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 use support::{TestEnv, header};
 
-const DATE: &str = "2026-11-20";
+pub(crate) const DATE: &str = "2026-11-20";
 /// Noon in Chicago on DATE: inside every contact's SMS window.
-const NOW: &str = "2026-11-20T18:00:00Z";
+pub(crate) const NOW: &str = "2026-11-20T18:00:00Z";
 
 fn parse(raw: &str) -> mail_parser::Message<'_> {
     MessageParser::default().parse(raw.as_bytes()).expect("a parsable message")
@@ -20,7 +21,7 @@ fn message_ids(env: &TestEnv) -> Vec<String> {
     env.sink().messages().iter().filter_map(|m| header(m, "Message-ID")).collect()
 }
 
-const CONTACTS: &str = "first_name,last_name,email,phone,locale,plan,pet,sms_consent\n\
+pub(crate) const CONTACTS: &str = "first_name,last_name,email,phone,locale,plan,pet,sms_consent\n\
 Olivia,Bennett,Olivia.Bennett@Example.com,(217) 201-0142,en,8x8,cat,2026-10-01 web form\n\
 أحمد,العلي,ahmed@example.com,+966 50 123 4567,ar,8x8,,2026-10-02 open house\n\
 Grace,Kim,grace@example.com,,en,8x8,,\n";

@@ -1,0 +1,283 @@
+//! Opt-out paths end to end: unsubscribe links served by `nurture serve`, SMS STOP/START
+//! through the provider webhook, quiet hours, and the browser flow.
+
+use crate::support::{TestEnv, header, http};
+use crate::{CONTACTS, DATE, NOW};
+use std::time::Duration;
+
+fn unsubscribe_path(raw: &str) -> String {
+    let h = header(raw, "List-Unsubscribe").unwrap();
+    let url = h.trim_matches(|c| c == '<' || c == '>');
+    url.strip_prefix("http://127.0.0.1:8080").unwrap().to_string()
+}
+
+fn link_for(env: &TestEnv, to: &str) -> String {
+    let m = env
+        .sink()
+        .messages()
+        .into_iter()
+        .find(|m| header(m, "X-Rcpt-Args").as_deref() == Some(&format!("<{to}>")))
+        .unwrap();
+    unsubscribe_path(&m)
+}
+
+fn suppressed(env: &TestEnv) -> Vec<(String, String, String)> {
+    env.json(&["suppress", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["channel"].as_str().unwrap().into(),
+                e["value"].as_str().unwrap().into(),
+                e["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
+    let env = TestEnv::new("unsub");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let olivia = link_for(&env, "olivia.bennett@example.com");
+    let ahmed = link_for(&env, "ahmed@example.com");
+
+    // A GET shows the page and changes nothing (mail scanners fetch links).
+    let page = http("GET", &format!("{}{olivia}", server.base), &[], "");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<form method=\"post\">") && page.body.contains("olivia.bennett@example.com"),
+        "{}",
+        page.body
+    );
+    assert!(suppressed(&env).is_empty());
+    let ar = http("GET", &format!("{}{ahmed}", server.base), &[], "");
+    assert!(
+        ar.body.contains("dir=\"rtl\"") && ar.body.contains("lang=\"ar\"") && ar.body.contains("إلغاء الاشتراك"),
+        "{}",
+        ar.body
+    );
+
+    // Forged, truncated, altered, or A's signature on B's id: 404, nothing changes.
+    let (id_part, tag) = olivia.trim_start_matches("/u/").split_once('.').unwrap();
+    let (ahmed_id, _) = ahmed.trim_start_matches("/u/").split_once('.').unwrap();
+    for bad in [
+        format!("/u/{id_part}.{}", &tag[..tag.len() - 1]),
+        format!("/u/{ahmed_id}.{tag}"),
+        "/u/garbage".into(),
+        format!("/u/{id_part}"),
+    ] {
+        let r = http(
+            "POST",
+            &format!("{}{bad}", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click",
+        );
+        assert_eq!(r.status, 404, "{bad}");
+    }
+    assert!(suppressed(&env).is_empty());
+
+    // RFC 8058 one-click: urlencoded, 200, no redirect, no cookie; repeating is harmless.
+    for _ in 0..2 {
+        let r = http(
+            "POST",
+            &format!("{}{olivia}", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click",
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        let h = r.headers.to_ascii_lowercase();
+        assert!(!h.contains("\r\nlocation:") && !h.contains("set-cookie"), "{h}");
+    }
+    // Multipart one-click.
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XyZ--\r\n";
+    let r = http(
+        "POST",
+        &format!("{}{ahmed}", server.base),
+        &[("Content-Type", "multipart/form-data; boundary=XyZ")],
+        body,
+    );
+    assert_eq!(r.status, 200);
+    let list = suppressed(&env);
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().all(|(c, _, r)| c == "email" && r == "unsubscribe"));
+
+    // The next touch (a week later) reaches Grace only.
+    let s = env.json(&["run", "--date", "2026-11-27", "--now", "2026-11-27T18:00:00Z"]);
+    assert_eq!((s["sent"].as_u64(), s["suppressed"].as_u64()), (Some(1), Some(2)), "{s}");
+    let last: Vec<String> = env.sink().messages().iter().filter_map(|m| header(m, "X-Rcpt-Args")).collect();
+    assert_eq!(
+        last.iter().filter(|r| r.contains("olivia")).count(),
+        1,
+        "Olivia got only the first email"
+    );
+
+    // Health, metrics, graceful stop.
+    assert_eq!(http("GET", &format!("{}/healthz", server.base), &[], "").status, 200);
+    let m = http("GET", &format!("{}/metrics", server.base), &[], "").body;
+    assert!(
+        m.contains("nurture_unsubscribes_total 3") && m.contains("nurture_bad_tokens_total 4"),
+        "{m}"
+    );
+    assert!(m.contains("nurture_suppressed{channel=\"email\"} 2"), "{m}");
+    assert!(server.terminate().success(), "serve exits 0 on SIGTERM");
+}
+
+#[test]
+fn sms_stop_and_start_through_the_signed_webhook() {
+    let env = TestEnv::new("smsstop");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let url = "http://127.0.0.1:8080/sms/inbound";
+    let post = |from: &str, body: &str, sign: bool| {
+        let params = vec![
+            ("From".to_string(), from.to_string()),
+            ("Body".to_string(), body.to_string()),
+            ("To".to_string(), "+15005550006".to_string()),
+        ];
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
+        let sig = if sign {
+            nurture::compliance::sms::twilio_signature("test-token", url, &params)
+        } else {
+            "bm9wZQ==".into()
+        };
+        http(
+            "POST",
+            &format!("{}/sms/inbound", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", &sig)],
+            &form,
+        )
+    };
+    let forged = post("+12172010142", "STOP", false);
+    assert_eq!(forged.status, 403);
+    assert!(suppressed(&env).is_empty());
+    let r = post("+12172010142", "  Stop ", true);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("<Response></Response>"),
+        "no confirmation text of our own: {}",
+        r.body
+    );
+    assert_eq!(post("+966501234567", "توقف", true).status, 200);
+    assert_eq!(post("+12172010199", "Thanks, call me tomorrow", true).status, 200);
+    let list = suppressed(&env);
+    assert_eq!(
+        list,
+        vec![
+            ("sms".into(), "+12172010142".into(), "stop".into()),
+            ("sms".into(), "+966501234567".into(), "stop".into())
+        ]
+    );
+    assert_eq!(post("+12172010142", "unstop", true).status, 200);
+    assert_eq!(suppressed(&env).len(), 1);
+    let m = http("GET", &format!("{}/metrics", server.base), &[], "").body;
+    assert!(
+        m.contains("nurture_sms_stop_total 2")
+            && m.contains("nurture_sms_start_total 1")
+            && m.contains("nurture_sms_bad_signature_total 1"),
+        "{m}"
+    );
+    // A stopped number gets nothing even if its job was queued before.
+    env.import(
+        "phone,plan,sms_consent\n+966501234567,12-direct,yes\n",
+        &["--enrolled-on", "2026-10-21"],
+    );
+    let s = env.json(&["run", "--now", NOW]);
+    assert_eq!(s["suppressed"], 1, "{s}");
+    assert!(env.twilio().requests().is_empty());
+}
+
+#[test]
+fn quiet_hours_defer_sms_to_the_next_open_slot_exactly_once() {
+    let env = TestEnv::new("quiet");
+    env.import(
+        "phone,timezone,plan,sms_consent\n+12172010142,America/Chicago,12-direct,2026-10-01\n",
+        &["--enrolled-on", "2026-10-21"],
+    );
+    // 22:30 in Chicago: inside quiet hours (21:00-08:00).
+    let s = env.json(&["run", "--now", "2026-11-21T04:30:00Z", "--date", DATE]);
+    assert_eq!(s["quiet_deferred"], 1, "{s}");
+    assert_eq!(s["deferred"], 1, "still scheduled when the run ends: {s}");
+    assert!(env.twilio().requests().is_empty(), "nothing sent at night");
+    // The job waits for 08:00 Chicago (9.5 h later, plus a spread of < 5 min).
+    let mut r = env.redis();
+    let scores: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(format!("{}:jobs:scheduled", env.prefix))
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut r)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let wait = scores[0].1 - now;
+    assert!((9.5 * 3600.0 - 10.0..9.5 * 3600.0 + 310.0).contains(&wait), "deferred by {wait} s");
+    // Time passes: make it due, and run again at 08:05 Chicago.
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{}:jobs:scheduled", env.prefix))
+        .arg(0)
+        .arg(&scores[0].0)
+        .query(&mut r)
+        .unwrap();
+    let s = env.json(&["run", "--now", "2026-11-21T14:05:00Z", "--date", DATE]);
+    assert_eq!(s["sent"], 1, "{s}");
+    let again = env.json(&["run", "--now", "2026-11-21T14:10:00Z", "--date", DATE]);
+    assert_eq!(again["sent"], 0);
+    assert_eq!(env.twilio().requests().len(), 1, "exactly once");
+}
+
+/// Real browser: open the link of a delivered email in headless Chromium, click the button,
+/// read the confirmation; a later run sends that address nothing.
+#[test]
+fn browser_unsubscribe_flow() {
+    let Some(driver) = crate::support::browser::Driver::start() else {
+        panic!("chromium and chromedriver are required (Debian: apt-get install chromium chromium-driver)");
+    };
+    let env = TestEnv::new("browser");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &server.base);
+    env.write("nurture.toml", &cfg);
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    env.json(&["run", "--now", NOW]);
+    let m = env
+        .sink()
+        .messages()
+        .into_iter()
+        .find(|m| m.contains("<olivia.bennett@example.com>"))
+        .unwrap();
+    let link = header(&m, "List-Unsubscribe")
+        .unwrap()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    assert!(link.starts_with(&server.base));
+    let session = driver.session();
+    session.goto(&link);
+    assert!(session.text("body").contains("Stop receiving emails"));
+    session.click("#unsubscribe");
+    std::thread::sleep(Duration::from_millis(300));
+    let done = session.text("#done");
+    assert_eq!(done, "You are unsubscribed");
+    session.screenshot(&env.path().join("unsubscribed.png"));
+    eprintln!("screenshot: {}", env.path().join("unsubscribed.png").display());
+    assert_eq!(
+        suppressed(&env),
+        vec![("email".into(), "olivia.bennett@example.com".into(), "unsubscribe".into())]
+    );
+    let s = env.json(&["run", "--date", "2026-11-27", "--now", "2026-11-27T18:00:00Z"]);
+    assert_eq!(s["suppressed"], 1, "{s}");
+    assert!(
+        !env.sink()
+            .messages()
+            .iter()
+            .filter(|m| m.contains("market-stats") || header(m, "Subject").is_some_and(|s| s.contains("really sold")))
+            .any(|m| m.contains("<olivia.bennett@example.com>"))
+    );
+}

@@ -1,0 +1,116 @@
+//! Headless Chromium driven through chromedriver's W3C WebDriver HTTP API.
+
+use super::{free_port_pub, http, wait_for_port_pub};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A running chromedriver.
+pub struct Driver {
+    child: Child,
+    base: String,
+    profile: tempfile::TempDir,
+}
+
+impl Driver {
+    /// Starts chromedriver, or `None` when Chromium or chromedriver is not installed.
+    pub fn start() -> Option<Driver> {
+        let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        if !Path::new("/usr/bin/chromium").exists() {
+            return None;
+        }
+        let port = free_port_pub();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        wait_for_port_pub(port);
+        Some(Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            profile: tempfile::tempdir().ok()?,
+        })
+    }
+
+    /// A new headless browser session.
+    pub fn session(&self) -> Session {
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=900,700",
+                     format!("--user-data-dir={}", self.profile.path().display())]
+        }}}});
+        let v = call(&format!("{}/session", self.base), "POST", Some(caps));
+        let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        Session {
+            base: format!("{}/session/{id}", self.base),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser session.
+pub struct Session {
+    base: String,
+}
+
+fn call(url: &str, method: &str, body: Option<Value>) -> Value {
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    let r = http(method, url, &[("Content-Type", "application/json")], &text);
+    let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("webdriver {url}: {e}: {}", r.body));
+    assert!(r.status == 200, "webdriver {method} {url}: {} {v}", r.status);
+    v["value"].clone()
+}
+
+impl Session {
+    /// Opens `url`.
+    pub fn goto(&self, url: &str) {
+        call(&format!("{}/url", self.base), "POST", Some(json!({"url": url})));
+    }
+    fn element(&self, css: &str) -> String {
+        let v = call(
+            &format!("{}/element", self.base),
+            "POST",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+    /// Clicks the first element matching `css`.
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        call(&format!("{}/element/{id}/click", self.base), "POST", Some(json!({})));
+    }
+    /// The visible text of the first element matching `css`.
+    pub fn text(&self, css: &str) -> String {
+        let id = self.element(css);
+        call(&format!("{}/element/{id}/text", self.base), "GET", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    /// Saves a PNG screenshot.
+    pub fn screenshot(&self, path: &Path) {
+        let v = call(&format!("{}/screenshot", self.base), "GET", None);
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = http("DELETE", &self.base, &[], "");
+    }
+}
