@@ -288,7 +288,7 @@ impl Deliverer {
                 let name = ws.catalog.resolve(&job.template, Kind::Sms, arabic);
                 let rendered = ws.catalog.render_sms(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.phone();
-                let cleared = compliance::check_sms(rendered, to, suppressed).map_err(Failure::Refused)?;
+                let cleared = compliance::check_sms(rendered, to, suppressed, &ws.config.sms.opt_out_text).map_err(Failure::Refused)?;
                 self.sms.send(&cleared, &job.key).await.map_err(Failure::Send)
             }
         }

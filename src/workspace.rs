@@ -36,6 +36,7 @@ impl Workspace {
             catalog,
             diagnostics,
         };
+        ws.check_sender();
         ws.check_references();
         ws
     }
@@ -93,6 +94,32 @@ impl Workspace {
         token::unsubscribe_url(&self.config.unsubscribe.base_url, self.config.unsubscribe_secret(), &contact.id.0)
     }
 
+    /// A From address at a free-mail domain fails DMARC when sent from any other server.
+    fn check_sender(&mut self) {
+        let domain = self
+            .config
+            .sender
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        if crate::compliance::FREE_MAIL.contains(&domain.as_str()) {
+            let file = self.config.source.clone();
+            let line = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| t.lines().position(|l| l.trim_start().starts_with("email")))
+                .map_or(1, |i| i + 1);
+            let message = format!(
+                "[sender] email: {domain} is a free-mail domain; its DMARC policy rejects mail sent from other servers — use your own domain"
+            );
+            self.diagnostics.push(if self.config.smtp.url.expose().starts_with("file://") {
+                Diagnostic::warning(file, line, 1, message)
+            } else {
+                Diagnostic::error(file, line, 1, message)
+            });
+        }
+    }
+
     fn check_references(&mut self) {
         let mut used: BTreeSet<String> = BTreeSet::new();
         let sample = self.sample_contact();
@@ -139,8 +166,24 @@ impl Workspace {
                             if !crate::compliance::mentions(&e.text, addr) {
                                 found.push(self.at(variant, suffix, "the email must render {{sender.postal_address}} (CAN-SPAM)"));
                             }
+                            if crate::compliance::is_reply_subject(&e.subject) {
+                                found.push(self.at(
+                                    variant,
+                                    suffix,
+                                    "subject: a subject starting with Re: or Fwd: misrepresents the message (CAN-SPAM)",
+                                ));
+                            }
                         }),
-                        _ => self.catalog.render_sms(variant, &ctx).map(|_| ()),
+                        _ => self.catalog.render_sms(variant, &ctx).map(|s| {
+                            let opt_out = &self.config.sms.opt_out_text;
+                            if !s.body.contains(opt_out.as_str()) {
+                                found.push(self.at(
+                                    variant,
+                                    suffix,
+                                    &format!("the SMS must contain the opt-out text {opt_out:?} ([sms] opt_out_text)"),
+                                ));
+                            }
+                        }),
                     };
                     if let Err(e) = result {
                         let msg = format!("{} (used by {} touch {:?})", e.message, plan.id, touch.id);

@@ -72,14 +72,39 @@ pub fn check_email(
     })
 }
 
-/// Checks a rendered SMS: number known and not suppressed.
-pub fn check_sms(sms: RenderedSms, to: Option<&str>, suppressed: bool) -> Result<Cleared<RenderedSms>, Refusal> {
+/// Free-mail domains whose DMARC policy makes them unusable as a bulk From address.
+pub const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+];
+
+/// True for a subject that pretends to be a reply or a forward.
+pub fn is_reply_subject(subject: &str) -> bool {
+    let s = subject.trim_start().to_ascii_lowercase();
+    ["re:", "re :", "fwd:", "fw:", "fwd :", "fw :"].iter().any(|p| s.starts_with(p))
+}
+
+/// Checks a rendered SMS: number known and not suppressed, opt-out instructions present.
+pub fn check_sms(sms: RenderedSms, to: Option<&str>, suppressed: bool, opt_out_text: &str) -> Result<Cleared<RenderedSms>, Refusal> {
     let to = to.ok_or(Refusal::NoAddress("phone"))?;
     if suppressed {
         return Err(Refusal::Suppressed);
     }
     if sms.body.trim().is_empty() {
         return Err(Refusal::NotCompliant(format!("{}: empty SMS", sms.template)));
+    }
+    if !sms.body.contains(opt_out_text) {
+        return Err(Refusal::NotCompliant(format!(
+            "{}: the SMS lacks the opt-out text {opt_out_text:?}",
+            sms.template
+        )));
     }
     Ok(Cleared {
         message: sms,
@@ -126,6 +151,21 @@ mod tests {
             Refusal::Suppressed
         );
         assert!(check_email(e, Some("a@b.c"), false, "http://u/1", "1 Main").is_ok());
+    }
+
+    #[test]
+    fn reply_subjects_and_sms_opt_out() {
+        assert!(is_reply_subject("RE: your home") && is_reply_subject("  Fwd: x") && is_reply_subject("fw: x"));
+        assert!(!is_reply_subject("Results are in") && !is_reply_subject("Refinance tips"));
+        let sms = |b: &str| RenderedSms {
+            body: b.into(),
+            template: "t".into(),
+        };
+        assert!(check_sms(sms("Hi. Reply STOP to opt out"), Some("+1"), false, "Reply STOP to opt out").is_ok());
+        assert!(matches!(
+            check_sms(sms("Hi."), Some("+1"), false, "Reply STOP to opt out"),
+            Err(Refusal::NotCompliant(_))
+        ));
     }
 
     #[test]

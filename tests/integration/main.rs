@@ -417,6 +417,39 @@ fn shipped_plans_and_templates_pass_lint() {
 }
 
 #[test]
+fn lint_enforces_compliance_rules() {
+    let env = TestEnv::new("lintrules");
+    env.write("templates/8x8/checkin.sms.hbs", "Hi {{sender.name}} here!\n");
+    env.write(
+        "templates/8x8/home-tip.email.hbs",
+        "subject: RE: your question\n---\n{{#> layouts/email}}<p>Tip</p>{{/layouts/email}}\n",
+    );
+    env.write(
+        "templates/8x8/market-stats.email.hbs",
+        "subject: Stats\n---\n<p>No footer here</p>\n",
+    );
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
+        .unwrap()
+        .replace("sara@example.com", "sara.realty@gmail.com");
+    env.write("nurture.toml", &cfg);
+    let out = env.nurture(&["lint"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "templates/8x8/checkin.sms.hbs:1:1: error: the SMS must contain the opt-out text",
+        "templates/8x8/home-tip.email.hbs:1:1: error: subject: a subject starting with Re: or Fwd:",
+        "templates/8x8/market-stats.email.hbs:1:1: error: the email must render {{unsubscribe_url}}",
+        "templates/8x8/market-stats.email.hbs:1:1: error: the email must render {{sender.postal_address}}",
+        "nurture.toml:7:1: error: [sender] email: gmail.com is a free-mail domain",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    assert!(!env.nurture(&["run", "--now", NOW]).status.success(), "run refuses to start");
+    assert_eq!(env.sink().count(), 0);
+}
+
+#[test]
 fn lint_reports_plan_problems_with_positions() {
     let env = TestEnv::new("lintplan");
     env.write("jobs/bad.toml", "name = \"bad\"\nthen = \"nowhere\"\n\n[[touch]]\nid = \"a\"\nafter = \"3x\"\nchannel = \"fax\"\n\n[[touch]]\nid = \"b\"\nafter = \"1d\"\nchannel = \"email\"\ntemplate = \"missing/one\"\n");
