@@ -84,6 +84,8 @@ pub struct Config {
     pub contacts: ContactsConfig,
     /// `[paths]`
     pub paths: PathsConfig,
+    /// `[privacy]`
+    pub privacy: PrivacyConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -217,6 +219,14 @@ pub struct ContactsConfig {
     pub default_region: String,
 }
 
+/// `[privacy]`: erasure.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Secret pepper of the hashes kept of forgotten addresses; empty = `[unsubscribe] secret`.
+    pub pepper: Secret,
+}
+
 /// `[paths]`: where plans and templates are read from (relative to the config file).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -337,6 +347,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             contacts: ContactsConfig::default(),
             paths: PathsConfig::default(),
+            privacy: PrivacyConfig::default(),
             base_dir: PathBuf::from("."),
             source: "(embedded defaults)".into(),
         }
@@ -446,6 +457,15 @@ impl Config {
         }
     }
 
+    /// The pepper of erasure hashes.
+    pub fn pepper(&self) -> &str {
+        if self.privacy.pepper.is_empty() {
+            self.unsubscribe_secret()
+        } else {
+            self.privacy.pepper.expose()
+        }
+    }
+
     /// The URL the SMS provider posts inbound messages to (signed by the provider).
     pub fn sms_inbound_url(&self) -> String {
         let base = if self.server.public_url.is_empty() {
@@ -480,6 +500,7 @@ fn invalid(path: &str, e: toml::de::Error) -> ConfigError {
 /// `NURTURE_LOG` or `NURTURE_CONFIG`) are not configuration overrides.
 const SECTIONS: &[&str] = &[
     "redis",
+    "privacy",
     "sender",
     "smtp",
     "sms",

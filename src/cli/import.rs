@@ -1,6 +1,7 @@
 //! `nurture import FILE`: parse, merge into stored contacts, report.
 
 use super::{clock_and_date, connect, print_json};
+use crate::compliance::erasure::address_hash;
 use crate::config::Config;
 use crate::contacts::Contact;
 use crate::contacts::import::{ImportOptions, Rejection, Rows};
@@ -77,6 +78,43 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         }
         if chunk.is_empty() {
             break;
+        }
+        // People who asked to be forgotten are never imported again.
+        let hashes: Vec<Vec<String>> = chunk
+            .iter()
+            .map(|c| {
+                let mut h = Vec::new();
+                h.extend(c.email().map(|e| address_hash(config.pepper(), "email", e)));
+                h.extend(c.phone().map(|p| address_hash(config.pepper(), "sms", p)));
+                h
+            })
+            .collect();
+        let flat: Vec<String> = hashes.iter().flatten().cloned().collect();
+        let known: std::collections::HashSet<&String> = flat
+            .iter()
+            .zip(store.forgotten_among(&flat).await?)
+            .filter(|(_, f)| *f)
+            .map(|(h, _)| h)
+            .collect();
+        if !known.is_empty() {
+            let mut kept = Vec::new();
+            for (c, h) in chunk.into_iter().zip(&hashes) {
+                if h.iter().any(|x| known.contains(x)) {
+                    let r = Rejection {
+                        file: a.file.display().to_string(),
+                        line: 0,
+                        column: "email".into(),
+                        reason: format!("contact {} asked to be forgotten (`nurture forget`); not imported", c.id),
+                    };
+                    if !a.json {
+                        eprintln!("{r}");
+                    }
+                    rejected.push(r);
+                } else {
+                    kept.push(c);
+                }
+            }
+            chunk = kept;
         }
         let ids: Vec<String> = chunk.iter().map(|c| c.id.0.clone()).collect();
         let existing = store.contacts(&ids).await?;

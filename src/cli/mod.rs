@@ -1,6 +1,8 @@
 //! The command line: clap types and one file per group of commands. The only place that
 //! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
 
+mod export;
+mod forget;
 mod import;
 mod inspect;
 mod run;
@@ -52,6 +54,10 @@ pub enum Command {
     Status(inspect::StatusArgs),
     /// HTTP server (unsubscribe, SMS webhook, health, metrics) + worker + scheduled run.
     Serve(serve::ServeArgs),
+    /// Every contact as CSV, with suppressed_email / suppressed_sms columns.
+    Export,
+    /// Erase a person: contact, queued jobs, agenda, records; keep only keyed hashes.
+    Forget(forget::ForgetArgs),
 }
 
 /// Entry point of the binary.
@@ -86,6 +92,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Suppress(a) => suppress::suppress(config, a).await,
         Command::Status(a) => inspect::status(config, a).await,
         Command::Serve(a) => serve::serve(config, a).await,
+        Command::Forget(a) => forget::forget(config, a).await,
+        Command::Export => export::export(config).await,
     }
 }
 

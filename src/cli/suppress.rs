@@ -38,6 +38,17 @@ pub enum Action {
         #[arg(long)]
         json: bool,
     },
+    /// Add every address of a file: one per line, or CSV with a `value` (or `email`/`phone`)
+    /// column and an optional `reason` column.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Reason for rows without one.
+        #[arg(long, default_value = "import")]
+        reason: String,
+    },
+    /// Print the list as CSV (`channel,value,reason,at`).
+    Export,
 }
 
 /// `email` + normalized address, or `sms` + E.164 number.
@@ -67,6 +78,72 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
             let (channel, value) = normalize(&value, region)?;
             let existed = store.unsuppress(channel, &value).await?;
             println!("{} {value} ({channel})", if existed { "removed" } else { "was not suppressed:" });
+        }
+        Action::Import { file, reason } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let mut rows = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            let mut header: Option<Vec<String>> = None;
+            let (mut added, mut kept, mut bad) = (0, 0, 0);
+            let at = Clock::System.now().to_rfc3339();
+            for (i, record) in rows.records().enumerate() {
+                let line = i + 1;
+                let record = record?;
+                let cells: Vec<String> = record.iter().map(str::to_string).collect();
+                if i == 0
+                    && cells
+                        .iter()
+                        .any(|c| ["value", "email", "phone"].contains(&c.to_lowercase().as_str()))
+                {
+                    header = Some(cells.iter().map(|c| c.to_lowercase()).collect());
+                    continue;
+                }
+                let col = |name: &str| {
+                    header
+                        .as_ref()
+                        .and_then(|h| h.iter().position(|c| c == name))
+                        .and_then(|i| cells.get(i))
+                        .filter(|v| !v.is_empty())
+                };
+                let value = ["value", "email", "phone"]
+                    .iter()
+                    .find_map(|n| col(n))
+                    .or(if header.is_none() { cells.first() } else { None });
+                let Some(value) = value else { continue };
+                match normalize(value, region) {
+                    Ok((channel, value)) => {
+                        let reason = col("reason").cloned().unwrap_or_else(|| reason.clone());
+                        let entry = Suppression {
+                            value,
+                            channel: channel.into(),
+                            reason,
+                            at: at.clone(),
+                        };
+                        if store.suppress(&entry).await? { added += 1 } else { kept += 1 }
+                    }
+                    Err(e) => {
+                        eprintln!("{}:{line}: {e}", file.display());
+                        bad += 1;
+                    }
+                }
+            }
+            println!("{added} added, {kept} already suppressed, {bad} rejected");
+            if bad > 0 {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Action::Export => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(["channel", "value", "reason", "at"])?;
+            for channel in ["email", "sms"] {
+                for s in store.suppressions(channel).await? {
+                    w.write_record([s.channel, s.value, s.reason, s.at])?;
+                }
+            }
+            w.flush()?;
         }
         Action::List { json } => {
             let mut all = store.suppressions("email").await?;

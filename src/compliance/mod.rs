@@ -2,6 +2,7 @@
 //! rendered message into a [`Cleared`] one. `send` accepts nothing else, so a suppressed or
 //! non-compliant message cannot reach a transport.
 
+pub mod erasure;
 pub mod sms;
 pub mod token;
 

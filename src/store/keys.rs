@@ -49,6 +49,10 @@ impl Keys {
     pub fn agenda(&self, date: &str) -> String {
         format!("{}:agenda:{date}", self.prefix)
     }
+    /// SET of keyed hashes of forgotten addresses.
+    pub fn forgotten(&self) -> String {
+        format!("{}:forgotten", self.prefix)
+    }
     /// LIST of opt-out / opt-in events (JSON), newest first.
     pub fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -81,6 +85,7 @@ mod tests {
             k.agenda("d"),
             k.queue(),
             k.events(),
+            k.forgotten(),
             k.run_lock("d"),
         ] {
             assert!(key.starts_with("p1:"), "{key}");

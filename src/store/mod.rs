@@ -1,6 +1,7 @@
 //! Redis: the one connection manager per process (5 s timeouts, auto-reconnect), and the
 //! stored data — contacts, suppression list, run records, agenda. Key names are in [`keys`].
 
+pub mod erase;
 pub mod keys;
 
 use crate::contacts::Contact;

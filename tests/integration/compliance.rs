@@ -281,3 +281,96 @@ fn browser_unsubscribe_flow() {
             .any(|m| m.contains("<olivia.bennett@example.com>"))
     );
 }
+
+#[test]
+fn suppression_import_export_and_contact_export_mark_opt_outs() {
+    let env = TestEnv::new("supio");
+    env.write(
+        "list.csv",
+        "email,reason\n  OLIVIA.Bennett@example.com ,complaint\nnot-an-address,\n+1 (217) 201-0199,\n",
+    );
+    let out = env.nurture(&["suppress", "import", "list.csv"]);
+    assert_eq!(out.status.code(), Some(2), "one bad line");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("list.csv:3:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = env.ok(&["suppress", "export"]);
+    assert!(csv.starts_with("channel,value,reason,at\n"));
+    assert!(
+        csv.contains("email,olivia.bennett@example.com,complaint,") && csv.contains("sms,+12172010199,import,"),
+        "{csv}"
+    );
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    let export = env.ok(&["export"]);
+    let olivia = export.lines().find(|l| l.contains("olivia.bennett@example.com")).unwrap();
+    assert!(olivia.ends_with(",yes,"), "{olivia}");
+    let grace = export.lines().find(|l| l.contains("grace@example.com")).unwrap();
+    assert!(grace.ends_with(",,"), "{grace}");
+    assert!(export.lines().next().unwrap().ends_with("suppressed_email,suppressed_sms"));
+}
+
+#[test]
+fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
+    let env = TestEnv::new("forget");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    // Queue (not send) so there are pending jobs and agenda items to erase.
+    env.json(&["run", "--date", DATE, "--enqueue-only"]);
+    env.ok(&["suppress", "add", "olivia.bennett@example.com"]);
+    let out = env.json(&["forget", "Olivia.Bennett@example.com"]);
+    assert_eq!(out["erased"]["contacts"], 1, "{out}");
+    assert_eq!(out["erased"]["jobs"], 1, "{out}");
+    assert_eq!(out["erased"]["agenda_items"], 1, "{out}");
+    assert_eq!(out["hashes_kept"], 2, "email and phone");
+    // Nothing in Redis mentions her any more.
+    let mut r = env.redis();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", env.prefix)).query(&mut r).unwrap();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut r).unwrap();
+        let dump: String = match kind.as_str() {
+            "string" => redis::cmd("GET").arg(&key).query(&mut r).unwrap(),
+            "hash" => redis::cmd("HGETALL").arg(&key).query::<Vec<String>>(&mut r).unwrap().join(" "),
+            "list" => redis::cmd("LRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query::<Vec<String>>(&mut r)
+                .unwrap()
+                .join(" "),
+            "set" => redis::cmd("SMEMBERS").arg(&key).query::<Vec<String>>(&mut r).unwrap().join(" "),
+            "zset" => redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query::<Vec<String>>(&mut r)
+                .unwrap()
+                .join(" "),
+            _ => String::new(),
+        };
+        assert!(
+            !key.contains("olivia") && !dump.contains("olivia") && !dump.contains("2172010142") && !dump.contains("Bennett"),
+            "{key} still mentions her"
+        );
+        if key.ends_with(":forgotten") {
+            assert!(
+                dump.split(' ').all(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())),
+                "{dump}"
+            );
+        }
+    }
+    // The rest of the queue still goes out; she gets nothing.
+    let s = env.json(&["run", "--date", DATE, "--now", NOW]);
+    assert_eq!(s["sent"], 2, "{s}");
+    assert!(!env.sink().messages().iter().any(|m| m.contains("olivia")));
+    // Importing her again (any case) is refused.
+    let r = env.import(
+        "email,first_name,plan\nOLIVIA.BENNETT@example.com,Olivia,8x8\nnew@example.com,New,8x8\n",
+        &[],
+    );
+    assert_eq!(r["created"], 1, "{r}");
+    assert!(
+        r["rejected"][0]["reason"].as_str().unwrap().contains("asked to be forgotten"),
+        "{r}"
+    );
+}

@@ -1,0 +1,180 @@
+//! Deleting one person's data: contact record, queued jobs, agenda items, ledger entries,
+//! events and failure records that name them, and their plain suppression entries (replaced
+//! by keyed hashes in the `forgotten` set).
+
+use super::{Store, StoreError};
+use redis::AsyncCommands;
+
+/// What was removed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Erased {
+    /// Contact records deleted.
+    pub contacts: u64,
+    /// Queued jobs deleted.
+    pub jobs: u64,
+    /// Agenda items deleted.
+    pub agenda_items: u64,
+    /// Ledger entries deleted.
+    pub deliveries: u64,
+    /// Event and failure records deleted.
+    pub records: u64,
+}
+
+static DROP_JOB: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('LREM', KEYS[2], 0, ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4] .. ':' .. ARGV[1])
+return 1
+"#,
+    )
+});
+
+impl Store {
+    /// Deletes everything stored about `contact_id` whose text mentions any of `needles`
+    /// (the id, email and phone). `queue_keys` = [scheduled, active, data, meta prefix, done,
+    /// dead, idempotency prefix].
+    pub async fn erase(&self, contact_id: &str, needles: &[String], queue_keys: [String; 7]) -> Result<Erased, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut out = Erased {
+            contacts: conn.hdel(self.keys.contacts(), contact_id).await?,
+            ..Default::default()
+        };
+        let mentions = |s: &str| needles.iter().any(|n| !n.is_empty() && s.contains(n.as_str()));
+        // Queued jobs (payloads name the contact).
+        let [scheduled, active, data, meta, done, dead, idempotency] = queue_keys;
+        let mut cursor = 0u64;
+        loop {
+            let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+                .arg(&data)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            for pair in flat.chunks(2) {
+                if let [id, payload] = pair
+                    && mentions(payload)
+                {
+                    let _: i64 = DROP_JOB
+                        .key(&scheduled)
+                        .key(&active)
+                        .key(&data)
+                        .key(&meta)
+                        .key(&done)
+                        .key(&dead)
+                        .arg(id)
+                        .invoke_async(&mut conn)
+                        .await?;
+                    out.jobs += 1;
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // Agenda items and ledger entries are keyed by `contact|plan|touch|date`.
+        let prefix = format!("{contact_id}|");
+        let agenda_keys = self.scan_keys(&format!("{}:agenda:*", self.keys.prefix())).await?;
+        for key in agenda_keys {
+            let fields: Vec<String> = conn.hkeys(&key).await?;
+            let mine: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
+            if !mine.is_empty() {
+                out.agenda_items += conn.hdel::<_, _, u64>(&key, mine).await?;
+            }
+        }
+        let ledger = self
+            .scan_keys(&format!("{}{}*", self.keys.delivery(""), redis_glob_escape(&prefix)))
+            .await?;
+        for chunk in ledger.chunks(500) {
+            out.deliveries += conn.del::<_, u64>(chunk).await?;
+        }
+        let idem = self.scan_keys(&format!("{idempotency}:{}*", redis_glob_escape(&prefix))).await?;
+        for chunk in idem.chunks(500) {
+            let _: u64 = conn.del(chunk).await?;
+        }
+        for list in [self.keys.events(), self.keys.failures()] {
+            let items: Vec<String> = conn.lrange(&list, 0, -1).await?;
+            for item in items.iter().filter(|i| mentions(i)) {
+                out.records += conn.lrem::<_, _, u64>(&list, 0, item).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            out.extend(keys);
+            if next == 0 {
+                return Ok(out);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Adds keyed hashes of a forgotten person's addresses.
+    pub async fn remember_forgotten(&self, hashes: &[String]) -> Result<(), StoreError> {
+        if !hashes.is_empty() {
+            let _: () = self.conn.clone().sadd(self.keys.forgotten(), hashes).await?;
+        }
+        Ok(())
+    }
+
+    /// Which of `hashes` belong to forgotten people.
+    pub async fn forgotten_among(&self, hashes: &[String]) -> Result<Vec<bool>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(redis::cmd("SMISMEMBER")
+            .arg(self.keys.forgotten())
+            .arg(hashes)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    /// Finds the contact with this id, email or phone (a scan when it is not the id).
+    pub async fn find_contact(&self, needle: &str) -> Result<Option<crate::contacts::Contact>, StoreError> {
+        if let Some(c) = self.contact(needle).await? {
+            return Ok(Some(c));
+        }
+        let mut cursor = 0u64;
+        loop {
+            let (next, page) = self.scan_contacts(cursor, 5000).await?;
+            if let Some(c) = page.into_iter().find(|c| c.email() == Some(needle) || c.phone() == Some(needle)) {
+                return Ok(Some(c));
+            }
+            if next == 0 {
+                return Ok(None);
+            }
+            cursor = next;
+        }
+    }
+}
+
+fn redis_glob_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
