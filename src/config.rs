@@ -86,6 +86,8 @@ pub struct Config {
     pub paths: PathsConfig,
     /// `[privacy]`
     pub privacy: PrivacyConfig,
+    /// `[dkim]`
+    pub dkim: DkimSettings,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -219,6 +221,21 @@ pub struct ContactsConfig {
     pub default_region: String,
 }
 
+/// `[dkim]`: optional DKIM signing (off while `domain` is empty).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DkimSettings {
+    /// Signing domain (`d=`).
+    pub domain: String,
+    /// Selector (`s=`); the public key is published at `{selector}._domainkey.{domain}`.
+    pub selector: String,
+    /// Private key file: PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`) for `rsa`, base64 of the
+    /// 32-byte key for `ed25519`.
+    pub private_key_file: PathBuf,
+    /// `rsa` (default) or `ed25519`.
+    pub algorithm: String,
+}
+
 /// `[privacy]`: erasure.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -348,6 +365,7 @@ impl Default for Config {
             contacts: ContactsConfig::default(),
             paths: PathsConfig::default(),
             privacy: PrivacyConfig::default(),
+            dkim: DkimSettings::default(),
             base_dir: PathBuf::from("."),
             source: "(embedded defaults)".into(),
         }
@@ -501,6 +519,7 @@ fn invalid(path: &str, e: toml::de::Error) -> ConfigError {
 const SECTIONS: &[&str] = &[
     "redis",
     "privacy",
+    "dkim",
     "sender",
     "smtp",
     "sms",

@@ -65,6 +65,8 @@ pub struct Deliverer {
     pub owner: String,
     /// "Now" for quiet hours.
     pub clock: Clock,
+    /// DKIM signer, when configured.
+    dkim: Option<crate::send::dkim::Signer>,
     seq: AtomicU64,
 }
 
@@ -73,6 +75,7 @@ impl Deliverer {
     pub fn new(workspace: Arc<Workspace>, store: Store, queue: Queue, owner: String, clock: Clock) -> Result<Deliverer, String> {
         let email = EmailSender::from_config(&workspace.config)?;
         let sms = SmsSender::from_config(&workspace.config)?;
+        let dkim = crate::send::dkim::Signer::from_config(&workspace.config)?;
         Ok(Deliverer {
             workspace,
             store,
@@ -82,6 +85,7 @@ impl Deliverer {
             counters: Arc::default(),
             owner,
             clock,
+            dkim,
             seq: AtomicU64::new(0),
         })
     }
@@ -276,8 +280,11 @@ impl Deliverer {
                     unsubscribe_mailto: &ws.config.unsubscribe.mailto,
                     delivery_key: &job.key,
                 };
-                let message =
+                let mut message =
                     mime::build(&cleared, &headers).map_err(|m| Failure::Send(SendError::Permanent { message: m, bounce: false }))?;
+                if let Some(signer) = &self.dkim {
+                    signer.sign(&mut message);
+                }
                 let id = mime::message_id(&job.key, &ws.config.sender.email);
                 self.email
                     .send(cleared.to(), &ws.config.sender.email, &id, message.formatted())

@@ -2,6 +2,7 @@
 //! transports ([`SmsSender`]: Twilio API or JSON-lines outbox). Every error is classified as
 //! permanent (record, never retry) or transient (retry with backoff).
 
+pub mod dkim;
 pub mod mime;
 pub mod outbox;
 pub mod smtp;

@@ -374,3 +374,71 @@ fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
         "{r}"
     );
 }
+
+#[test]
+fn dkim_signature_covers_list_unsubscribe_and_verifies_independently() {
+    let env = TestEnv::new("dkim");
+    let key = env.path().join("dkim.pem");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "openssl: {}", String::from_utf8_lossy(&ok.stderr));
+    let der = std::process::Command::new("openssl")
+        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der.stdout);
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    env.write(
+        "nurture.toml",
+        &format!("{cfg}\n[dkim]\ndomain = \"example.com\"\nselector = \"s1\"\nprivate_key_file = \"dkim.pem\"\n"),
+    );
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3);
+    let dumps = std::fs::read_dir(env.path().join("sink"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect::<Vec<_>>();
+    assert_eq!(dumps.len(), 3);
+    for file in dumps {
+        let raw = std::fs::read_to_string(&file).unwrap();
+        let sig = header(&raw, "DKIM-Signature").expect("signed");
+        let signed = sig
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("h="))
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            signed.contains("list-unsubscribe") && signed.contains("list-unsubscribe-post"),
+            "{sig}"
+        );
+        assert!(sig.contains("d=example.com") && sig.contains("s=s1"), "{sig}");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/dkim_verify.py");
+        let v = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&file)
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "dkimpy: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+    // A bad key file is a clear error before anything is sent.
+    env.write("dkim.pem", "not a key");
+    let out = env.nurture(&["run", "--date", "2026-11-27"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[dkim] private_key_file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
