@@ -58,12 +58,19 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
     let mut rejected: Vec<Rejection> = Vec::new();
     loop {
         // 1,000 rows at a time: constant memory whatever the file size.
+        let mut lines: Vec<u64> = Vec::with_capacity(1000);
         let mut chunk: Vec<Contact> = Vec::with_capacity(1000);
         for row in rows.by_ref() {
             match row {
-                Ok(c) => match chunk.iter_mut().find(|x| x.id == c.id) {
-                    Some(same) => *same = c,
-                    None => chunk.push(c),
+                Ok((line, c)) => match chunk.iter().position(|x| x.id == c.id) {
+                    Some(i) => {
+                        chunk[i] = c;
+                        lines[i] = line;
+                    }
+                    None => {
+                        chunk.push(c);
+                        lines.push(line);
+                    }
                 },
                 Err(r) => {
                     if !a.json {
@@ -98,13 +105,13 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             .collect();
         if !known.is_empty() {
             let mut kept = Vec::new();
-            for (c, h) in chunk.into_iter().zip(&hashes) {
+            for ((c, h), line) in chunk.into_iter().zip(&hashes).zip(&lines) {
                 if h.iter().any(|x| known.contains(x)) {
                     let r = Rejection {
                         file: a.file.display().to_string(),
-                        line: 0,
-                        column: "email".into(),
-                        reason: format!("contact {} asked to be forgotten (`nurture forget`); not imported", c.id),
+                        line: *line,
+                        column: if c.email().is_some() { "email".into() } else { "phone".into() },
+                        reason: "this person asked to be forgotten (`nurture forget`); not imported".into(),
                     };
                     if !a.json {
                         eprintln!("{r}");

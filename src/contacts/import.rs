@@ -127,7 +127,8 @@ impl<R: std::io::Read> Rows<R> {
 }
 
 impl<R: std::io::Read> Iterator for Rows<R> {
-    type Item = Result<Contact, Rejection>;
+    /// A contact with its line number, or a rejected row.
+    type Item = Result<(u64, Contact), Rejection>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -149,12 +150,16 @@ impl<R: std::io::Read> Iterator for Rows<R> {
             }
             let line = self.record.position().map(|p| p.line()).unwrap_or(0);
             let raw: Vec<(&str, &str)> = self.headers.iter().map(String::as_str).zip(self.record.iter()).collect();
-            return Some(normalize_row(&raw, &self.opts).map_err(|(column, reason)| Rejection {
-                file: self.file.clone(),
-                line,
-                column,
-                reason,
-            }));
+            return Some(
+                normalize_row(&raw, &self.opts)
+                    .map(|c| (line, c))
+                    .map_err(|(column, reason)| Rejection {
+                        file: self.file.clone(),
+                        line,
+                        column,
+                        reason,
+                    }),
+            );
         }
     }
 }
@@ -165,7 +170,7 @@ pub fn parse<R: std::io::Read>(reader: csv::Reader<R>, file: &str, opts: &Import
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for row in Rows::new(reader, file, opts)? {
         match row {
-            Ok(contact) => match index.get(&contact.id.0) {
+            Ok((_, contact)) => match index.get(&contact.id.0) {
                 Some(&i) => out.contacts[i] = contact,
                 None => {
                     index.insert(contact.id.0.clone(), out.contacts.len());

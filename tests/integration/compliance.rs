@@ -373,6 +373,7 @@ fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
         r["rejected"][0]["reason"].as_str().unwrap().contains("asked to be forgotten"),
         "{r}"
     );
+    assert_eq!(r["rejected"][0]["line"], 2, "{r}");
 }
 
 #[test]
