@@ -158,6 +158,8 @@ pub struct SmsConfig {
     pub outbox: String,
     /// Marketing SMS only to contacts with an `sms_consent` value (TCPA prior express consent).
     pub require_consent: bool,
+    /// `lint` warns when an SMS template renders to more parts than this.
+    pub max_segments: usize,
 }
 
 /// `[unsubscribe]`: links and their signing key.
@@ -295,6 +297,7 @@ impl Default for SmsConfig {
             opt_out_text: "Reply STOP to opt out".into(),
             outbox: "outbox/sms.jsonl".into(),
             require_consent: true,
+            max_segments: 3,
         }
     }
 }

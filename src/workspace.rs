@@ -183,6 +183,19 @@ impl Workspace {
                                     &format!("the SMS must contain the opt-out text {opt_out:?} ([sms] opt_out_text)"),
                                 ));
                             }
+                            let seg = crate::render::segments::count(&s.body);
+                            if seg.parts > self.config.sms.max_segments {
+                                let mut d = self.at(
+                                    variant,
+                                    suffix,
+                                    &format!(
+                                        "the SMS is {} parts ({} {} units for a sample contact); [sms] max_segments is {}",
+                                        seg.parts, seg.units, seg.encoding, self.config.sms.max_segments
+                                    ),
+                                );
+                                d.severity = crate::diagnostic::Severity::Warning;
+                                found.push(d);
+                            }
                         }),
                     };
                     if let Err(e) = result {

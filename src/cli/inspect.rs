@@ -129,11 +129,14 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
     } else if ws.catalog.has(&a.template, Kind::Sms) {
         let name = ws.catalog.resolve(&a.template, Kind::Sms, arabic);
         let sms = ws.catalog.render_sms(&name, &ctx)?;
+        let seg = crate::render::segments::count(&sms.body);
         println!(
-            "To: {}\nTemplate: {}\nCharacters: {}\n\n{}",
+            "To: {}\nTemplate: {}\nEncoding: {}\nCharacters: {}\nSegments: {}\n\n{}",
             contact.phone().unwrap_or("(no phone)"),
             sms.template,
-            sms.body.chars().count(),
+            seg.encoding,
+            seg.units,
+            seg.parts,
             sms.body
         );
     } else {

@@ -6,6 +6,7 @@
 //! naming the template file, line and variable, so an empty string never goes out.
 
 pub mod context;
+pub mod segments;
 
 use crate::diagnostic::Diagnostic;
 use handlebars::{Handlebars, RenderErrorReason};

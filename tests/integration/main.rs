@@ -450,6 +450,30 @@ fn lint_enforces_compliance_rules() {
 }
 
 #[test]
+fn preview_shows_sms_encoding_and_segments_and_lint_warns_on_long_sms() {
+    let env = TestEnv::new("segments");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    let ar = env.ok(&["preview", "8x8/checkin", "--contact", "ahmed@example.com"]);
+    assert!(
+        ar.contains("Encoding: UCS-2") && ar.contains("Segments: 2") && ar.contains("مرحباً أحمد"),
+        "{ar}"
+    );
+    let en = env.ok(&["preview", "8x8/checkin", "--contact", "olivia.bennett@example.com"]);
+    assert!(en.contains("Encoding: GSM-7") && en.contains("Segments: 1"), "{en}");
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
+        .unwrap()
+        .replace("[sms]\n", "[sms]\nmax_segments = 1\n");
+    env.write("nurture.toml", &cfg);
+    let out = env.nurture(&["lint"]);
+    assert!(out.status.success(), "warnings do not fail lint");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("templates/8x8/checkin.ar.sms.hbs:1:1: warning: the SMS is 2 parts"),
+        "{text}"
+    );
+}
+
+#[test]
 fn lint_reports_plan_problems_with_positions() {
     let env = TestEnv::new("lintplan");
     env.write("jobs/bad.toml", "name = \"bad\"\nthen = \"nowhere\"\n\n[[touch]]\nid = \"a\"\nafter = \"3x\"\nchannel = \"fax\"\n\n[[touch]]\nid = \"b\"\nafter = \"1d\"\nchannel = \"email\"\ntemplate = \"missing/one\"\n");
