@@ -6,6 +6,7 @@ mod forget;
 mod import;
 mod inspect;
 mod run;
+mod send_test;
 mod serve;
 mod suppress;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Status(inspect::StatusArgs),
     /// HTTP server (unsubscribe, SMS webhook, health, metrics) + worker + scheduled run.
     Serve(serve::ServeArgs),
+    /// Send one rendered message (subject prefixed [TEST]) to an address, outside the plans.
+    SendTest(send_test::SendTestArgs),
     /// Every contact as CSV, with suppressed_email / suppressed_sms columns.
     Export,
     /// Erase a person: contact, queued jobs, agenda, records; keep only keyed hashes.
@@ -94,6 +97,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::serve(config, a).await,
         Command::Forget(a) => forget::forget(config, a).await,
         Command::Export => export::export(config).await,
+        Command::SendTest(a) => send_test::send_test(config, a).await,
     }
 }
 

@@ -73,6 +73,17 @@ pub fn check_email(
     })
 }
 
+/// Clears a test message for the operator's own address (`nurture send-test`): the content
+/// checks apply, the suppression list does not (the recipient is not a contact).
+pub fn check_test_email(
+    email: RenderedEmail,
+    to: &str,
+    unsubscribe_url: &str,
+    postal_address: &str,
+) -> Result<Cleared<RenderedEmail>, Refusal> {
+    check_email(email, Some(to), false, unsubscribe_url, postal_address)
+}
+
 /// Free-mail domains whose DMARC policy makes them unusable as a bulk From address.
 pub const FREE_MAIL: &[&str] = &[
     "gmail.com",

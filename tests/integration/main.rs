@@ -474,6 +474,34 @@ fn preview_shows_sms_encoding_and_segments_and_lint_warns_on_long_sms() {
 }
 
 #[test]
+fn send_test_delivers_one_marked_message_outside_the_plans() {
+    let env = TestEnv::new("sendtest");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    env.ok(&[
+        "send-test",
+        "8x8/free-report",
+        "--to",
+        "Me@Agency.example",
+        "--contact",
+        "ahmed@example.com",
+    ]);
+    let m = env.sink().messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(header(&m[0], "X-Rcpt-Args").as_deref(), Some("<me@agency.example>"));
+    assert_eq!(
+        parse(&m[0]).subject(),
+        Some("[TEST] تقرير مجاني: 5 أخطاء يقع فيها البائعون وكيف تتجنبها")
+    );
+    env.ok(&["send-test", "12-direct/checkin", "--to", "(217) 201-0177"]);
+    let sms = env.twilio().requests();
+    assert_eq!(sms[0]["form"]["To"], "+12172010177");
+    // Outside the ledger and the plans: the real run still sends everything.
+    let s = env.json(&["run", "--now", NOW]);
+    assert_eq!(s["sent"], 3, "{s}");
+    assert_eq!(env.json(&["status"])["last_run_deliveries"]["sent"], 3);
+}
+
+#[test]
 fn lint_reports_plan_problems_with_positions() {
     let env = TestEnv::new("lintplan");
     env.write("jobs/bad.toml", "name = \"bad\"\nthen = \"nowhere\"\n\n[[touch]]\nid = \"a\"\nafter = \"3x\"\nchannel = \"fax\"\n\n[[touch]]\nid = \"b\"\nafter = \"1d\"\nchannel = \"email\"\ntemplate = \"missing/one\"\n");
