@@ -82,14 +82,7 @@ pub(super) fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
 
 pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<ExitCode> {
     let ws = load_workspace(config)?;
-    let contact = match &a.contact {
-        Some(id) => connect(&ws.config)
-            .await?
-            .contact(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no contact {id:?}"))?,
-        None => ws.sample_contact(),
-    };
+    let contact = super::contact_or_sample(&ws, a.contact.as_deref()).await?;
     let (_, today) = clock_and_date(&ws.config, None, None);
     let (plan, touch) = ws
         .plans

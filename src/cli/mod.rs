@@ -163,6 +163,18 @@ fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime
     (clock, date.unwrap_or_else(|| clock.today(tz)))
 }
 
+/// The stored contact `id`, or the workspace's sample contact when none is given.
+async fn contact_or_sample(ws: &Workspace, id: Option<&str>) -> anyhow::Result<crate::contacts::Contact> {
+    match id {
+        Some(id) => connect(&ws.config)
+            .await?
+            .contact(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no contact {id:?}")),
+        None => Ok(ws.sample_contact()),
+    }
+}
+
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

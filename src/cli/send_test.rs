@@ -1,7 +1,7 @@
 //! `nurture send-test TEMPLATE --to ADDRESS [--contact ID]`: one rendered message to the
 //! operator, subject prefixed `[TEST]`, outside the ledger and the plans.
 
-use super::{clock_and_date, connect, load_workspace};
+use super::{clock_and_date, load_workspace};
 use crate::compliance;
 use crate::config::Config;
 use crate::contacts::{E164, Email};
@@ -26,14 +26,7 @@ pub struct SendTestArgs {
 
 pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result<ExitCode> {
     let ws = load_workspace(config)?;
-    let contact = match &a.contact {
-        Some(id) => connect(&ws.config)
-            .await?
-            .contact(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no contact {id:?}"))?,
-        None => ws.sample_contact(),
-    };
+    let contact = super::contact_or_sample(&ws, a.contact.as_deref()).await?;
     let (_, today) = clock_and_date(&ws.config, None, None);
     let ctx = ws.context(&contact, "test", "test", today);
     let key = format!("test|{}|{}|{}", a.template, contact.id, crate::clock::Clock::unix_now());
