@@ -27,8 +27,28 @@ pub struct PreviewArgs {
     /// Template name, e.g. `8x8/welcome` (the locale variant is picked for the contact).
     pub template: String,
     /// Render for this stored contact (default: a sample contact).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sample")]
     pub contact: Option<String>,
+    /// Render for a sample contact with every known column filled (the default).
+    #[arg(long)]
+    pub sample: bool,
+    /// What to print for an email: a readable summary (default), the raw `eml` exactly as it
+    /// would be sent, only the `html` part, or only the `text` part.
+    #[arg(long, value_enum, default_value = "summary")]
+    pub format: PreviewFormat,
+}
+
+/// `preview --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreviewFormat {
+    /// Headers, decoded subject, text part and HTML part.
+    Summary,
+    /// The RFC 5322 message as sent.
+    Eml,
+    /// The HTML part.
+    Html,
+    /// The plain-text part.
+    Text,
 }
 
 /// Agenda output formats.
@@ -111,14 +131,19 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
         let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
         let head = raw.split("\r\n\r\n").next().unwrap_or("");
         let m = cleared.message();
-        println!(
-            "{}\n\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
-            head.replace("\r\n", "\n"),
-            m.subject,
-            m.template,
-            m.text,
-            m.html
-        );
+        match a.format {
+            PreviewFormat::Eml => print!("{raw}"),
+            PreviewFormat::Html => println!("{}", m.html),
+            PreviewFormat::Text => println!("{}", m.text),
+            PreviewFormat::Summary => println!(
+                "{}\n\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
+                head.replace("\r\n", "\n"),
+                m.subject,
+                m.template,
+                m.text,
+                m.html
+            ),
+        }
     } else if ws.catalog.has(&a.template, Kind::Sms) {
         let name = ws.catalog.resolve(&a.template, Kind::Sms, arabic);
         let sms = ws.catalog.render_sms(&name, &ctx)?;

@@ -458,6 +458,17 @@ fn preview_shows_sms_encoding_and_segments_and_lint_warns_on_long_sms() {
         ar.contains("Encoding: UCS-2") && ar.contains("Segments: 2") && ar.contains("مرحباً أحمد"),
         "{ar}"
     );
+    let eml = env.ok(&["preview", "8x8/welcome", "--contact", "ahmed@example.com", "--format", "eml"]);
+    let m = parse(&eml);
+    assert_eq!(m.subject(), Some("أحمد، تقرير السوق العقاري في منطقتك"));
+    assert!(header(&eml.replace("\r\n", "\n"), "List-Unsubscribe-Post").is_some());
+    let html = env.ok(&["preview", "8x8/welcome", "--sample", "--format", "html"]);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Dear Sam,"), "{html}");
+    let text = env.ok(&["preview", "8x8/welcome", "--format", "text"]);
+    assert!(
+        text.contains("Unsubscribe (http://127.0.0.1:8080/u/") && !text.contains("<p>"),
+        "{text}"
+    );
     let en = env.ok(&["preview", "8x8/checkin", "--contact", "olivia.bennett@example.com"]);
     assert!(en.contains("Encoding: GSM-7") && en.contains("Segments: 1"), "{en}");
     let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
