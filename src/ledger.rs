@@ -188,11 +188,3 @@ pub async fn remember_failure(store: &Store, json: &str) -> Result<(), StoreErro
         .await?;
     Ok(())
 }
-
-/// The current state of a delivery key (`None` if never claimed).
-pub async fn state(store: &Store, delivery_key: &str) -> Result<Option<String>, StoreError> {
-    Ok(redis::cmd("GET")
-        .arg(store.keys.delivery(delivery_key))
-        .query_async(&mut store.conn.clone())
-        .await?)
-}

@@ -1,7 +1,7 @@
 //! CSV import: every row becomes a normalized [`Contact`] or a [`Rejection`] naming line,
 //! column and reason. A bad row never stops the good ones.
 
-use super::{Contact, ContactId, E164, Email, KNOWN_COLUMNS};
+use super::{Contact, ContactId, E164, Email};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -256,11 +256,6 @@ fn parse_day(value: &str) -> Result<String, String> {
         return Ok(d.format("%m-%d").to_string());
     }
     Err(format!("expected YYYY-MM-DD or MM-DD, got {value:?}"))
-}
-
-/// True for a column nurture understands (others are custom fields).
-pub fn is_known_column(c: &str) -> bool {
-    KNOWN_COLUMNS.contains(&c)
 }
 
 #[cfg(test)]

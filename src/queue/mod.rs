@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::Duration;
 
 /// Current payload version. Fields are only ever added, with `#[serde(default)]`, so a job
@@ -242,15 +242,7 @@ fn idempotency_key(job: &DeliveryJob) -> String {
     }
 }
 
-static JOBS_RUN: AtomicU64 = AtomicU64::new(0);
-
-/// Jobs handled by this process so far.
-pub fn jobs_run() -> u64 {
-    JOBS_RUN.load(Ordering::Relaxed)
-}
-
 async fn run_job(job: DeliveryJob, handler: Data<Arc<dyn JobHandler>>) -> Result<(), BoxDynError> {
-    JOBS_RUN.fetch_add(1, Ordering::Relaxed);
     match handler.handle(job).await {
         JobResult::Done => Ok(()),
         JobResult::Dead(reason) => Err(AbortError::new(reason).into()),

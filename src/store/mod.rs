@@ -240,11 +240,6 @@ impl Store {
         Ok(())
     }
 
-    /// The most recent events (JSON), newest first.
-    pub async fn events(&self, limit: isize) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().lrange(self.keys.events(), 0, limit - 1).await?)
-    }
-
     /// Takes a lock for `ttl_secs`; false if someone holds it.
     pub async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, StoreError> {
         let set: Option<String> = redis::cmd("SET")
