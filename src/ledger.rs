@@ -181,10 +181,5 @@ pub async fn count(store: &Store, run_date: &str, counter: &str) -> Result<(), S
 
 /// Remembers a permanent failure for `status` (the newest 1,000 are kept).
 pub async fn remember_failure(store: &Store, json: &str) -> Result<(), StoreError> {
-    let _: () = redis::pipe()
-        .lpush(store.keys.failures(), json)
-        .ltrim(store.keys.failures(), 0, 999)
-        .query_async(&mut store.conn.clone())
-        .await?;
-    Ok(())
+    store.push_capped(&store.keys.failures(), json, 1_000).await
 }

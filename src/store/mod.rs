@@ -232,9 +232,14 @@ impl Store {
 
     /// Records an opt-out / opt-in event (the newest 10,000 are kept).
     pub async fn record_event(&self, json: &str) -> Result<(), StoreError> {
+        self.push_capped(&self.keys.events(), json, 10_000).await
+    }
+
+    /// Pushes `json` at the head of the list `key`, keeping only the newest `keep` items.
+    pub async fn push_capped(&self, key: &str, json: &str, keep: isize) -> Result<(), StoreError> {
         let _: () = redis::pipe()
-            .lpush(self.keys.events(), json)
-            .ltrim(self.keys.events(), 0, 9_999)
+            .lpush(key, json)
+            .ltrim(key, 0, keep - 1)
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
