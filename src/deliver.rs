@@ -2,6 +2,7 @@
 //! Sequencing only; each step belongs to its stage.
 
 use crate::clock::Clock;
+use crate::compliance::sms::QuietHours;
 use crate::compliance::{self, Refusal};
 use crate::contacts::Contact;
 use crate::ledger::{self, Claim, Outcome};
@@ -67,6 +68,10 @@ pub struct Deliverer {
     pub clock: Clock,
     /// DKIM signer, when configured.
     dkim: Option<crate::send::dkim::Signer>,
+    /// `[sms] quiet_hours`, parsed once.
+    quiet_hours: QuietHours,
+    /// `[sender] timezone`, for contacts without one.
+    sender_tz: chrono_tz::Tz,
     seq: AtomicU64,
 }
 
@@ -76,6 +81,13 @@ impl Deliverer {
         let email = EmailSender::from_config(&workspace.config)?;
         let sms = SmsSender::from_config(&workspace.config)?;
         let dkim = crate::send::dkim::Signer::from_config(&workspace.config)?;
+        let quiet_hours = QuietHours::parse(&workspace.config.sms.quiet_hours).map_err(|e| format!("[sms] quiet_hours: {e}"))?;
+        let sender_tz = workspace
+            .config
+            .sender
+            .timezone
+            .parse()
+            .map_err(|_| "[sender] timezone: unknown timezone".to_string())?;
         Ok(Deliverer {
             workspace,
             store,
@@ -86,11 +98,13 @@ impl Deliverer {
             owner,
             clock,
             dkim,
+            quiet_hours,
+            sender_tz,
             seq: AtomicU64::new(0),
         })
     }
 
-    async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, crate::store::StoreError> {
+    async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
         let cfg = &self.workspace.config;
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
         let run_date = job.run_date.to_string();
@@ -112,7 +126,7 @@ impl Deliverer {
                 let mut again = job.clone();
                 again.requeue += 1;
                 let at = Clock::unix_now() + (retry_in_ms / 1000) as i64 + 1;
-                self.queue.enqueue(&[again], Some(at)).await.map_err(queue_error)?;
+                self.queue.enqueue(&[again], Some(at)).await?;
                 return Ok(JobResult::Done);
             }
         };
@@ -155,10 +169,7 @@ impl Deliverer {
                 let mut later = job.clone();
                 later.requeue += 1;
                 let spread = spread_secs(&job.key, 300);
-                self.queue
-                    .enqueue(&[later], Some(now + delay + spread))
-                    .await
-                    .map_err(queue_error)?;
+                self.queue.enqueue(&[later], Some(now + delay + spread)).await?;
                 ledger::count(&self.store, &run_date, "deferred").await?;
                 self.counters.add(&self.counters.deferred);
                 tracing::debug!(key = %job.key, delay, "quiet hours: deferred");
@@ -182,7 +193,7 @@ impl Deliverer {
             Err(Failure::Render(m)) => self.fail(&job, &run_date, Outcome::Refused, &m, now).await,
             Err(Failure::Send(SendError::Permanent { message, bounce })) => {
                 if bounce {
-                    self.suppress_bounce(&job).await?;
+                    self.suppress_bounce(&contact, job.channel).await?;
                 }
                 self.fail(&job, &run_date, Outcome::Failed, &message, now).await
             }
@@ -198,7 +209,7 @@ impl Deliverer {
                 let delay = backoff(cfg.delivery.retry_base_secs, cfg.delivery.retry_max_secs, attempts, &job.key);
                 let mut retry = job.clone();
                 retry.attempt = attempts;
-                self.queue.enqueue(&[retry], Some(now + delay as i64)).await.map_err(queue_error)?;
+                self.queue.enqueue(&[retry], Some(now + delay as i64)).await?;
                 ledger::count(&self.store, &run_date, "retried").await?;
                 self.counters.add(&self.counters.retried);
                 tracing::info!(key = %job.key, attempts, delay, error = %message, "transient failure; retry scheduled");
@@ -207,14 +218,7 @@ impl Deliverer {
         }
     }
 
-    async fn fail(
-        &self,
-        job: &DeliveryJob,
-        run_date: &str,
-        outcome: Outcome,
-        message: &str,
-        now: i64,
-    ) -> Result<JobResult, crate::store::StoreError> {
+    async fn fail(&self, job: &DeliveryJob, run_date: &str, outcome: Outcome, message: &str, now: i64) -> Result<JobResult, DeliverError> {
         ledger::finish(&self.store, &job.key, run_date, outcome, message, now).await?;
         let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": now });
         ledger::remember_failure(&self.store, &record.to_string()).await?;
@@ -223,11 +227,8 @@ impl Deliverer {
         Ok(JobResult::Done)
     }
 
-    async fn suppress_bounce(&self, job: &DeliveryJob) -> Result<(), crate::store::StoreError> {
-        let Some(contact) = self.store.contact(&job.contact_id).await? else {
-            return Ok(());
-        };
-        let (channel, value) = match job.channel {
+    async fn suppress_bounce(&self, contact: &Contact, channel: Channel) -> Result<(), crate::store::StoreError> {
+        let (channel, value) = match channel {
             Channel::Email => ("email", contact.email()),
             _ => ("sms", contact.phone()),
         };
@@ -247,11 +248,8 @@ impl Deliverer {
 
     /// Seconds until the contact's SMS window opens (`None`: open now).
     fn quiet_delay(&self, contact: &Contact) -> Option<i64> {
-        let cfg = &self.workspace.config;
-        let quiet = crate::compliance::sms::QuietHours::parse(&cfg.sms.quiet_hours).ok()?;
-        let fallback: chrono_tz::Tz = cfg.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
         let now = self.clock.now();
-        let open = quiet.next_open(now, contact.timezone(fallback))?;
+        let open = self.quiet_hours.next_open(now, contact.timezone(self.sender_tz))?;
         Some((open - now).num_seconds().max(1))
     }
 
@@ -280,16 +278,7 @@ impl Deliverer {
                     unsubscribe_mailto: &ws.config.unsubscribe.mailto,
                     delivery_key: &job.key,
                 };
-                let mut message =
-                    mime::build(&cleared, &headers).map_err(|m| Failure::Send(SendError::Permanent { message: m, bounce: false }))?;
-                if let Some(signer) = &self.dkim {
-                    signer.sign(&mut message);
-                }
-                let id = mime::message_id(&job.key, &ws.config.sender.email);
-                self.email
-                    .send(cleared.to(), &ws.config.sender.email, &id, message.formatted())
-                    .await
-                    .map_err(Failure::Send)
+                self.email.send(&cleared, &headers, self.dkim.as_ref()).await.map_err(Failure::Send)
             }
             _ => {
                 let name = ws.catalog.resolve(&job.template, Kind::Sms, arabic);
@@ -300,6 +289,17 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// Infrastructure that failed mid-delivery (the job goes back to the backend's retry).
+#[derive(Debug, thiserror::Error)]
+enum DeliverError {
+    /// Redis, through the store.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Redis, through the queue.
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
 }
 
 enum Failure {
@@ -330,13 +330,6 @@ pub fn backoff(base: u64, max: u64, attempt: u32, key: &str) -> u64 {
         0
     };
     ((raw as i64 + offset).max(1) as u64).min(max.max(1))
-}
-
-fn queue_error(e: crate::queue::QueueError) -> crate::store::StoreError {
-    crate::store::StoreError::Corrupt {
-        key: "queue".into(),
-        message: e.to_string(),
-    }
 }
 
 /// The job handler: an `Arc<Deliverer>` so every job's future can own it.

@@ -45,13 +45,9 @@ pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result
             unsubscribe_mailto: &ws.config.unsubscribe.mailto,
             delivery_key: &key,
         };
-        let mut message = mime::build(&cleared, &headers).map_err(anyhow::Error::msg)?;
-        if let Some(signer) = crate::send::dkim::Signer::from_config(&ws.config).map_err(anyhow::Error::msg)? {
-            signer.sign(&mut message);
-        }
+        let signer = crate::send::dkim::Signer::from_config(&ws.config).map_err(anyhow::Error::msg)?;
         let sender = EmailSender::from_config(&ws.config).map_err(anyhow::Error::msg)?;
-        let id = mime::message_id(&key, &ws.config.sender.email);
-        sender.send(cleared.to(), &ws.config.sender.email, &id, message.formatted()).await?;
+        sender.send(&cleared, &headers, signer.as_ref()).await?;
         println!("sent {} to {} via {}", name, to.as_str(), sender.describe());
     } else if ws.catalog.has(&a.template, Kind::Sms) {
         let to = E164::parse(&a.to, &ws.config.contacts.default_region).map_err(anyhow::Error::msg)?;

@@ -10,7 +10,7 @@ pub mod twilio;
 
 use crate::compliance::Cleared;
 use crate::config::Config;
-use crate::render::RenderedSms;
+use crate::render::{RenderedEmail, RenderedSms};
 
 /// A failed send, classified.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,11 +47,26 @@ impl EmailSender {
         Ok(EmailSender::Smtp(Box::new(smtp::SmtpPool::from_config(&config.smtp)?)))
     }
 
-    /// Sends one MIME message to the cleared recipient.
-    pub async fn send(&self, to: &str, from: &str, message_id: &str, formatted: Vec<u8>) -> Result<(), SendError> {
+    /// Builds the MIME message of a cleared email, DKIM-signs it when a signer is given, and
+    /// sends it. A message that cannot be built is a permanent failure.
+    pub async fn send(
+        &self,
+        email: &Cleared<RenderedEmail>,
+        headers: &mime::Headers<'_>,
+        signer: Option<&dkim::Signer>,
+    ) -> Result<(), SendError> {
+        let mut message = mime::build(email, headers).map_err(|message| SendError::Permanent { message, bounce: false })?;
+        if let Some(signer) = signer {
+            signer.sign(&mut message);
+        }
+        let formatted = message.formatted();
         match self {
-            EmailSender::Smtp(pool) => pool.send(to, from, formatted).await,
-            EmailSender::Outbox(outbox) => outbox.write(message_id, &formatted).await,
+            EmailSender::Smtp(pool) => pool.send(email.to(), headers.from_email, formatted).await,
+            EmailSender::Outbox(outbox) => {
+                outbox
+                    .write(&mime::message_id(headers.delivery_key, headers.from_email), &formatted)
+                    .await
+            }
         }
     }
 
