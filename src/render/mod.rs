@@ -298,6 +298,12 @@ fn split_email(source: &str) -> Result<(String, String), String> {
     Ok((subject.trim().to_string(), format!("\n\n{body}")))
 }
 
+/// HTML-escapes `s` exactly as the templates' `{{...}}` expressions do (handlebars' own
+/// escaper), so a rendered value can be found again in the HTML.
+pub fn escape_html(s: &str) -> String {
+    handlebars::html_escape(s)
+}
+
 /// The plain-text twin of an HTML template: tags become text layout (links become
 /// footnotes), `{{...}}` expressions pass through as text. Lines are not wrapped, so no
 /// expression is split.

@@ -1,12 +1,7 @@
 //! The two unsubscribe pages: a confirmation with one button (no JavaScript, no login, no
 //! cookie), and the answer after the button. Arabic contacts get them right-to-left.
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::render::escape_html;
 
 fn page(lang: &str, dir: &str, title: &str, body: &str) -> String {
     format!(
@@ -23,8 +18,8 @@ fn page(lang: &str, dir: &str, title: &str, body: &str) -> String {
 
 /// The confirmation page (GET): one button that POSTs to the same URL.
 pub fn confirm(sender: &str, email: Option<&str>, arabic: bool) -> String {
-    let sender = escape(sender);
-    let who = email.map(escape);
+    let sender = escape_html(sender);
+    let who = email.map(escape_html);
     if arabic {
         let who = who.map(|w| format!(" (<bdi>{w}</bdi>)")).unwrap_or_default();
         page(
@@ -52,7 +47,7 @@ pub fn confirm(sender: &str, email: Option<&str>, arabic: bool) -> String {
 
 /// The answer after unsubscribing.
 pub fn done(sender: &str, arabic: bool) -> String {
-    let sender = escape(sender);
+    let sender = escape_html(sender);
     if arabic {
         page(
             "ar",
