@@ -4,7 +4,7 @@
 use super::{connect, print_json, queue};
 use crate::compliance::erasure::address_hash;
 use crate::config::Config;
-use crate::contacts::{E164, Email};
+use crate::contacts::parse_address;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -22,23 +22,13 @@ pub(super) async fn forget(config: Config, a: ForgetArgs) -> anyhow::Result<Exit
     let store = connect(&config).await?;
     let q = queue(&config, &store);
     let who = a.who.trim();
-    let as_email = who.contains('@').then(|| Email::parse(who).ok()).flatten();
-    let as_phone = (!who.contains('@'))
-        .then(|| E164::parse(who, &config.contacts.default_region).ok())
-        .flatten();
-    let needle = as_email
-        .as_ref()
-        .map(|e| e.as_str().to_string())
-        .or_else(|| as_phone.as_ref().map(|p| p.as_str().to_string()))
-        .unwrap_or(who.to_string());
-    let contact = store.find_contact(&needle).await?.or(store.find_contact(who).await?);
-    let mut addresses: Vec<(&str, String)> = Vec::new();
-    if let Some(e) = &as_email {
-        addresses.push(("email", e.as_str().to_string()));
-    }
-    if let Some(p) = &as_phone {
-        addresses.push(("sms", p.as_str().to_string()));
-    }
+    let given = parse_address(who, &config.contacts.default_region).ok();
+    let needle = given.as_ref().map_or(who.to_string(), |(_, value)| value.clone());
+    let contact = match store.find_contact(&needle).await? {
+        None if needle != who => store.find_contact(who).await?,
+        found => found,
+    };
+    let mut addresses: Vec<(&str, String)> = given.into_iter().collect();
     if let Some(c) = &contact {
         addresses.extend(c.email().map(|e| ("email", e.to_string())));
         addresses.extend(c.phone().map(|p| ("sms", p.to_string())));

@@ -3,7 +3,7 @@
 use super::{connect, print_json};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::contacts::{E164, Email};
+use crate::contacts::parse_address;
 use crate::store::Suppression;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -53,10 +53,7 @@ pub enum Action {
 
 /// `email` + normalized address, or `sms` + E.164 number.
 fn normalize(value: &str, region: &str) -> anyhow::Result<(&'static str, String)> {
-    if value.contains('@') {
-        return Ok(("email", Email::parse(value).map_err(anyhow::Error::msg)?.as_str().to_string()));
-    }
-    Ok(("sms", E164::parse(value, region).map_err(anyhow::Error::msg)?.as_str().to_string()))
+    parse_address(value, region).map_err(anyhow::Error::msg)
 }
 
 pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<ExitCode> {

@@ -84,6 +84,16 @@ impl E164 {
     }
 }
 
+/// Normalizes an address given by a person: `("email", address)` when it contains `@`,
+/// else `("sms", E.164 number)`.
+pub fn parse_address(raw: &str, default_region: &str) -> Result<(&'static str, String), String> {
+    if raw.contains('@') {
+        Ok(("email", Email::parse(raw)?.as_str().to_string()))
+    } else {
+        Ok(("sms", E164::parse(raw, default_region)?.as_str().to_string()))
+    }
+}
+
 /// One contact as stored. `fields` holds every non-empty column (known and custom) as text,
 /// normalized; typed accessors read from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
