@@ -65,28 +65,13 @@ fn pack(weights: impl Iterator<Item = usize>, size: usize) -> usize {
 
 /// Counts the segments of `body`.
 pub fn count(body: &str) -> Segments {
-    let gsm: Option<Vec<usize>> = body.chars().map(gsm_weight).collect();
-    match gsm {
-        Some(weights) => {
-            let units: usize = weights.iter().sum();
-            let parts = if units <= 160 { 1 } else { pack(weights.into_iter(), 153) };
-            Segments {
-                encoding: Encoding::Gsm7,
-                units,
-                parts,
-            }
-        }
-        None => {
-            let weights: Vec<usize> = body.chars().map(char::len_utf16).collect();
-            let units: usize = weights.iter().sum();
-            let parts = if units <= 70 { 1 } else { pack(weights.into_iter(), 67) };
-            Segments {
-                encoding: Encoding::Ucs2,
-                units,
-                parts,
-            }
-        }
-    }
+    let (encoding, weights, single, per_part) = match body.chars().map(gsm_weight).collect::<Option<Vec<usize>>>() {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, body.chars().map(char::len_utf16).collect(), 70, 67),
+    };
+    let units: usize = weights.iter().sum();
+    let parts = if units <= single { 1 } else { pack(weights.into_iter(), per_part) };
+    Segments { encoding, units, parts }
 }
 
 #[cfg(test)]
