@@ -260,7 +260,7 @@ impl Deliverer {
         match job.channel {
             Channel::Email => {
                 let name = ws.catalog.resolve(&job.template, Kind::Email, arabic);
-                let rendered = ws.catalog.render_email(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
+                let rendered = ws.catalog.render_email(&name, ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.email();
                 let url = ws.unsubscribe_url(contact);
                 let cleared =

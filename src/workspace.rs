@@ -153,7 +153,7 @@ impl Workspace {
                     }
                     let ctx = self.context(&sample, &plan.id, &touch.id, today);
                     let result = match kind {
-                        Kind::Email => self.catalog.render_email(variant, &ctx).map(|e| {
+                        Kind::Email => self.catalog.render_email(variant, ctx).map(|e| {
                             let url = self.unsubscribe_url(&sample);
                             let addr = &self.config.sender.postal_address;
                             if !e.text.contains(&url) || !e.html.contains(&url) {

@@ -115,7 +115,7 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
     let arabic = contact.is_arabic();
     if ws.catalog.has(&a.template, Kind::Email) {
         let name = ws.catalog.resolve(&a.template, Kind::Email, arabic);
-        let email = ws.catalog.render_email(&name, &ctx)?;
+        let email = ws.catalog.render_email(&name, ctx)?;
         let url = ws.unsubscribe_url(&contact);
         let cleared = compliance::check_email(email, contact.email(), false, &url, &ws.config.sender.postal_address)?;
         let key = format!("{}|{plan}|{touch}|{today}", contact.id);

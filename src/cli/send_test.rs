@@ -33,7 +33,7 @@ pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result
     if ws.catalog.has(&a.template, Kind::Email) {
         let to = Email::parse(&a.to).map_err(anyhow::Error::msg)?;
         let name = ws.catalog.resolve(&a.template, Kind::Email, contact.is_arabic());
-        let mut email = ws.catalog.render_email(&name, &ctx)?;
+        let mut email = ws.catalog.render_email(&name, ctx)?;
         email.subject = format!("[TEST] {}", email.subject);
         let url = ws.unsubscribe_url(&contact);
         let cleared = compliance::check_test_email(email, to.as_str(), &url, &ws.config.sender.postal_address)?;

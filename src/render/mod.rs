@@ -196,14 +196,15 @@ impl Catalog {
         }
     }
 
-    /// Renders `NAME.email` (+ `NAME.text` if present) with `ctx`.
-    pub fn render_email(&self, name: &str, ctx: &serde_json::Value) -> Result<RenderedEmail, RenderError> {
+    /// Renders `NAME.email` (+ `NAME.text` if present) with `ctx` (taken by value: it becomes
+    /// the handlebars context without a copy).
+    pub fn render_email(&self, name: &str, ctx: serde_json::Value) -> Result<RenderedEmail, RenderError> {
         let base = format!("{name}.email");
         if !self.files.contains_key(&base) {
             return Err(self.missing(&base));
         }
         // One context for the three renders (render() would clone the data each time).
-        let ctx = handlebars::Context::from(ctx.clone());
+        let ctx = handlebars::Context::from(ctx);
         let subject = self
             .text
             .render_with_context(&format!("{base}{SUBJECT}"), &ctx)
@@ -366,7 +367,7 @@ mod tests {
     fn strict_mode_names_file_line_and_variable() {
         let (_d, c, diags) = catalog(&[("w.email.hbs", "subject: Hi\n---\n<p>\nHello {{contact.nick}}</p>\n")]);
         assert!(diags.is_empty());
-        let e = c.render_email("w", &json!({"contact": {"first_name": "A"}})).unwrap_err();
+        let e = c.render_email("w", json!({"contact": {"first_name": "A"}})).unwrap_err();
         assert!(e.file.ends_with("w.email.hbs"));
         assert_eq!(e.line, 4);
         assert!(e.message.contains("nick"), "{}", e.message);
@@ -379,7 +380,7 @@ mod tests {
             "subject: Hi {{contact.first_name}}\n---\n<p>{{contact.first_name}}</p>\n",
         )]);
         let r = c
-            .render_email("w", &json!({"contact": {"first_name": "<b>A\r\nBcc: x@y.z"}}))
+            .render_email("w", json!({"contact": {"first_name": "<b>A\r\nBcc: x@y.z"}}))
             .unwrap();
         assert!(r.html.contains("&lt;b&gt;A"));
         assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
