@@ -108,7 +108,7 @@ impl Deliverer {
         let cfg = &self.workspace.config;
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
         let run_date = job.run_date.to_string();
-        let channel = if job.channel == Channel::Email { "email" } else { "sms" };
+        let channel = job.channel.suppression_list();
         let target = ledger::Target {
             delivery_key: &job.key,
             contact_id: &job.contact_id,
@@ -228,16 +228,12 @@ impl Deliverer {
     }
 
     async fn suppress_bounce(&self, contact: &Contact, channel: Channel) -> Result<(), crate::store::StoreError> {
-        let (channel, value) = match channel {
-            Channel::Email => ("email", contact.email()),
-            _ => ("sms", contact.phone()),
-        };
-        if let Some(value) = value {
+        if let Some(value) = channel.address(contact) {
             let at = Clock::System.now().to_rfc3339();
             self.store
                 .suppress(&Suppression {
                     value: value.to_string(),
-                    channel: channel.into(),
+                    channel: channel.suppression_list().into(),
                     reason: "bounce".into(),
                     at,
                 })

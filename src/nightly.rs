@@ -158,7 +158,7 @@ async fn expand_page(
             if t.channel.is_manual() {
                 let item = AgendaItem::new(t, &contact);
                 agenda.push((item.id.clone(), serde_json::to_string(&item)?));
-            } else if !has_address(&contact, t.channel) {
+            } else if t.channel.address(&contact).is_none() {
                 s.skipped += 1;
             } else if let Some(template) = &t.template {
                 jobs.push(DeliveryJob {
@@ -202,13 +202,4 @@ async fn expand_page(
     store.add_agenda(&date, &agenda).await?;
     store.put_contacts(&moved).await?;
     Ok(())
-}
-
-/// True when the contact can be reached on `channel` (email address / phone number).
-fn has_address(contact: &Contact, channel: crate::plans::Channel) -> bool {
-    match channel {
-        crate::plans::Channel::Email => contact.email().is_some(),
-        crate::plans::Channel::Sms => contact.phone().is_some(),
-        _ => true,
-    }
 }

@@ -32,6 +32,19 @@ impl Channel {
     pub fn is_manual(self) -> bool {
         !matches!(self, Channel::Email | Channel::Sms)
     }
+    /// The suppression list that governs this channel: `sms` for SMS, `email` otherwise.
+    pub fn suppression_list(self) -> &'static str {
+        if self == Channel::Sms { "sms" } else { "email" }
+    }
+    /// Where `contact` is reached on this channel (email address, E.164 phone); `None` for a
+    /// queued channel the contact has no address for. Manual channels need none.
+    pub fn address(self, contact: &crate::contacts::Contact) -> Option<&str> {
+        match self {
+            Channel::Email => contact.email(),
+            Channel::Sms => contact.phone(),
+            _ => Some(""),
+        }
+    }
     /// Lower-case name, as in plan files.
     pub fn as_str(self) -> &'static str {
         match self {
