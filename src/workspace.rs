@@ -155,16 +155,8 @@ impl Workspace {
                     let result = match kind {
                         Kind::Email => self.catalog.render_email(variant, ctx).map(|e| {
                             let url = self.unsubscribe_url(&sample);
-                            let addr = &self.config.sender.postal_address;
-                            if !e.text.contains(&url) || !e.html.contains(&url) {
-                                found.push(self.at(
-                                    variant,
-                                    suffix,
-                                    "the email must render {{unsubscribe_url}} in the HTML and the text part",
-                                ));
-                            }
-                            if !crate::compliance::mentions(&e.text, addr) {
-                                found.push(self.at(variant, suffix, "the email must render {{sender.postal_address}} (CAN-SPAM)"));
+                            for problem in crate::compliance::email_problems(&e, &url, &self.config.sender.postal_address) {
+                                found.push(self.at(variant, suffix, problem));
                             }
                             if crate::compliance::is_reply_subject(&e.subject) {
                                 found.push(self.at(
@@ -175,13 +167,8 @@ impl Workspace {
                             }
                         }),
                         _ => self.catalog.render_sms(variant, &ctx).map(|s| {
-                            let opt_out = &self.config.sms.opt_out_text;
-                            if !s.body.contains(opt_out.as_str()) {
-                                found.push(self.at(
-                                    variant,
-                                    suffix,
-                                    &format!("the SMS must contain the opt-out text {opt_out:?} ([sms] opt_out_text)"),
-                                ));
+                            if let Some(problem) = crate::compliance::sms_problem(&s.body, &self.config.sms.opt_out_text) {
+                                found.push(self.at(variant, suffix, &problem));
                             }
                             let seg = crate::render::segments::count(&s.body);
                             if seg.parts > self.config.sms.max_segments {

@@ -53,24 +53,34 @@ pub fn check_email(
     if suppressed {
         return Err(Refusal::Suppressed);
     }
-    let html_has_link = email.html.contains(unsubscribe_url) || email.html.contains(&escape_html(unsubscribe_url));
-    if !html_has_link || !email.text.contains(unsubscribe_url) {
-        return Err(Refusal::NotCompliant(format!(
-            "{}: the unsubscribe link is missing from the HTML or text part",
-            email.template
-        )));
-    }
-    let address_in = |s: &str| mentions(s, postal_address) || mentions(s, &escape_html(postal_address));
-    if !address_in(&email.html) || !mentions(&email.text, postal_address) {
-        return Err(Refusal::NotCompliant(format!(
-            "{}: the sender's postal address is missing",
-            email.template
-        )));
+    if let Some(problem) = email_problems(&email, unsubscribe_url, postal_address).first() {
+        return Err(Refusal::NotCompliant(format!("{}: {problem}", email.template)));
     }
     Ok(Cleared {
         message: email,
         to: to.to_string(),
     })
+}
+
+/// What a rendered email lacks (empty when compliant): the unsubscribe link in both parts, the
+/// sender's postal address in both parts. `lint` reports them all; the send-time check refuses
+/// on the first.
+pub fn email_problems(email: &RenderedEmail, unsubscribe_url: &str, postal_address: &str) -> Vec<&'static str> {
+    let mut problems = Vec::new();
+    let html_has_link = email.html.contains(unsubscribe_url) || email.html.contains(&escape_html(unsubscribe_url));
+    if !html_has_link || !email.text.contains(unsubscribe_url) {
+        problems.push("the email must render {{unsubscribe_url}} in the HTML and the text part");
+    }
+    let html_has_address = mentions(&email.html, postal_address) || mentions(&email.html, &escape_html(postal_address));
+    if !html_has_address || !mentions(&email.text, postal_address) {
+        problems.push("the email must render {{sender.postal_address}} (CAN-SPAM)");
+    }
+    problems
+}
+
+/// What a rendered SMS lacks: the configured opt-out instructions.
+pub fn sms_problem(body: &str, opt_out_text: &str) -> Option<String> {
+    (!body.contains(opt_out_text)).then(|| format!("the SMS must contain the opt-out text {opt_out_text:?} ([sms] opt_out_text)"))
 }
 
 /// Clears a test message for the operator's own address (`nurture send-test`): the content
@@ -112,11 +122,8 @@ pub fn check_sms(sms: RenderedSms, to: Option<&str>, suppressed: bool, opt_out_t
     if sms.body.trim().is_empty() {
         return Err(Refusal::NotCompliant(format!("{}: empty SMS", sms.template)));
     }
-    if !sms.body.contains(opt_out_text) {
-        return Err(Refusal::NotCompliant(format!(
-            "{}: the SMS lacks the opt-out text {opt_out_text:?}",
-            sms.template
-        )));
+    if let Some(problem) = sms_problem(&sms.body, opt_out_text) {
+        return Err(Refusal::NotCompliant(format!("{}: {problem}", sms.template)));
     }
     Ok(Cleared {
         message: sms,
