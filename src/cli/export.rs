@@ -3,6 +3,7 @@
 
 use super::connect;
 use crate::config::Config;
+use futures::TryStreamExt;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
@@ -10,17 +11,12 @@ pub(super) async fn export(config: Config) -> anyhow::Result<ExitCode> {
     let store = connect(&config).await?;
     let mut contacts = Vec::new();
     let mut columns: BTreeSet<String> = BTreeSet::new();
-    let mut cursor = 0;
-    loop {
-        let (next, page) = store.scan_contacts(cursor, 5000).await?;
+    let mut pages = std::pin::pin!(store.contact_pages(5000));
+    while let Some(page) = pages.try_next().await? {
         for c in &page {
             columns.extend(c.fields.keys().cloned());
         }
         contacts.extend(page);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
     }
     contacts.sort_by(|a, b| a.id.cmp(&b.id));
     let known: Vec<String> = crate::contacts::KNOWN_COLUMNS.iter().map(|s| s.to_string()).collect();

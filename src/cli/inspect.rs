@@ -11,6 +11,7 @@ use crate::send::mime;
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
+use futures::TryStreamExt;
 use std::process::ExitCode;
 
 /// `lint` flags.
@@ -181,18 +182,13 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
             grace_days: 0,
             last_run: None,
         };
-        let mut cursor = 0;
-        loop {
-            let (next, page) = store.scan_contacts(cursor, 2000).await?;
+        let mut pages = std::pin::pin!(store.contact_pages(2000));
+        while let Some(page) = pages.try_next().await? {
             for c in &page {
                 for t in expand(c, &ws.plans, &window).due.iter().filter(|t| t.channel.is_manual()) {
                     items.push(AgendaItem::new(t, c));
                 }
             }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
         }
     }
     agenda::sort(&mut items);

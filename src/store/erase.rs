@@ -153,17 +153,13 @@ impl Store {
         if let Some(c) = self.contact(needle).await? {
             return Ok(Some(c));
         }
-        let mut cursor = 0u64;
-        loop {
-            let (next, page) = self.scan_contacts(cursor, 5000).await?;
+        let mut pages = std::pin::pin!(self.contact_pages(5000));
+        while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
             if let Some(c) = page.into_iter().find(|c| c.email() == Some(needle) || c.phone() == Some(needle)) {
                 return Ok(Some(c));
             }
-            if next == 0 {
-                return Ok(None);
-            }
-            cursor = next;
         }
+        Ok(None)
     }
 }
 

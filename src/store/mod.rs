@@ -118,6 +118,16 @@ impl Store {
         Ok((next, contacts))
     }
 
+    /// Every contact, a page of about `count` at a time (HSCAN: contacts written meanwhile may
+    /// or may not appear, none appears twice in a page).
+    pub fn contact_pages(&self, count: usize) -> impl futures::Stream<Item = Result<Vec<Contact>, StoreError>> + '_ {
+        futures::stream::try_unfold(Some(0u64), move |cursor| async move {
+            let Some(cursor) = cursor else { return Ok(None) };
+            let (next, page) = self.scan_contacts(cursor, count).await?;
+            Ok(Some((page, (next != 0).then_some(next))))
+        })
+    }
+
     /// Number of contacts.
     pub async fn contact_count(&self) -> Result<u64, StoreError> {
         Ok(self.conn.clone().hlen(self.keys.contacts()).await?)
