@@ -38,11 +38,7 @@ impl AgendaItem {
     /// An agenda row for a manual touch of `contact`.
     pub fn new(t: &DueTouch, contact: &Contact) -> AgendaItem {
         let get = |c: &str| contact.get(c).unwrap_or("").to_string();
-        let name = [contact.get("first_name"), contact.get("last_name")]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name = contact.display_name().unwrap_or_default();
         let address = ["address", "city", "postal_code", "country"]
             .iter()
             .filter_map(|c| contact.get(c))

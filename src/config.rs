@@ -183,6 +183,8 @@ pub struct ServerConfig {
     /// Public base URL of this server as the SMS provider calls it (signature checks);
     /// empty = `[unsubscribe] base_url`.
     pub public_url: String,
+    /// Bearer token of the `/preview` pages; empty = `/preview` is off.
+    pub preview_token: Secret,
 }
 
 /// `[schedule]`
@@ -254,6 +256,8 @@ pub struct PathsConfig {
     pub jobs: PathBuf,
     /// Template files.
     pub templates: PathBuf,
+    /// `serve` and `work` look for edited plans and templates this often (seconds; 0 = never).
+    pub reload_secs: u64,
 }
 
 impl Default for RedisConfig {
@@ -315,6 +319,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
             public_url: String::new(),
+            preview_token: Secret::default(),
         }
     }
 }
@@ -351,6 +356,7 @@ impl Default for PathsConfig {
         PathsConfig {
             jobs: "jobs".into(),
             templates: "templates".into(),
+            reload_secs: 2,
         }
     }
 }
@@ -499,7 +505,11 @@ impl Config {
 
     /// Resolves a configured path against the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+        if p.is_absolute() || self.base_dir == Path::new(".") {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }
 

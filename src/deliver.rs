@@ -11,7 +11,7 @@ use crate::queue::{DeliveryJob, JobHandler, JobResult, Queue};
 use crate::render::Kind;
 use crate::send::{EmailSender, SendError, SmsSender, mime};
 use crate::store::{Store, Suppression};
-use crate::workspace::Workspace;
+use crate::workspace::{Live, Workspace};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use std::sync::Arc;
@@ -50,8 +50,8 @@ impl Counters {
 
 /// Everything a worker needs to deliver jobs.
 pub struct Deliverer {
-    /// Plans, templates and config.
-    pub workspace: Arc<Workspace>,
+    /// Plans, templates and config (each job uses the version current when it starts).
+    pub workspace: Arc<Live>,
     /// Redis.
     pub store: Store,
     /// The queue (for retries).
@@ -77,13 +77,13 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// Builds a deliverer; fails if a transport cannot be configured.
-    pub fn new(workspace: Arc<Workspace>, store: Store, queue: Queue, owner: String, clock: Clock) -> Result<Deliverer, String> {
-        let email = EmailSender::from_config(&workspace.config)?;
-        let sms = SmsSender::from_config(&workspace.config)?;
-        let dkim = crate::send::dkim::Signer::from_config(&workspace.config)?;
-        let quiet_hours = QuietHours::parse(&workspace.config.sms.quiet_hours).map_err(|e| format!("[sms] quiet_hours: {e}"))?;
-        let sender_tz = workspace
-            .config
+    pub fn new(workspace: Arc<Live>, store: Store, queue: Queue, owner: String, clock: Clock) -> Result<Deliverer, String> {
+        let config = workspace.get().config.clone();
+        let email = EmailSender::from_config(&config)?;
+        let sms = SmsSender::from_config(&config)?;
+        let dkim = crate::send::dkim::Signer::from_config(&config)?;
+        let quiet_hours = QuietHours::parse(&config.sms.quiet_hours).map_err(|e| format!("[sms] quiet_hours: {e}"))?;
+        let sender_tz = config
             .sender
             .timezone
             .parse()
@@ -105,7 +105,8 @@ impl Deliverer {
     }
 
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
-        let cfg = &self.workspace.config;
+        let ws = self.workspace.get();
+        let cfg = &ws.config;
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
         let run_date = job.run_date.to_string();
         let channel = job.channel.suppression_list();
@@ -176,7 +177,7 @@ impl Deliverer {
                 return Ok(JobResult::Done);
             }
         }
-        let outcome = self.render_check_send(&job, &contact, suppressed).await;
+        let outcome = self.render_check_send(&ws, &job, &contact, suppressed).await;
         match outcome {
             Ok(()) => {
                 ledger::finish(&self.store, &job.key, &run_date, Outcome::Sent, "", now).await?;
@@ -249,8 +250,7 @@ impl Deliverer {
         Some((open - now).num_seconds().max(1))
     }
 
-    async fn render_check_send(&self, job: &DeliveryJob, contact: &Contact, suppressed: bool) -> Result<(), Failure> {
-        let ws = &self.workspace;
+    async fn render_check_send(&self, ws: &Workspace, job: &DeliveryJob, contact: &Contact, suppressed: bool) -> Result<(), Failure> {
         let ctx = ws.context(contact, &job.plan, &job.touch, job.run_date);
         let arabic = contact.is_arabic();
         match job.channel {
@@ -261,15 +261,10 @@ impl Deliverer {
                 let url = ws.unsubscribe_url(contact);
                 let cleared =
                     compliance::check_email(rendered, to, suppressed, &url, &ws.config.sender.postal_address).map_err(Failure::Refused)?;
-                let to_name = [contact.get("first_name"), contact.get("last_name")]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
                 let headers = mime::Headers {
                     from_name: &ws.config.sender.name,
                     from_email: &ws.config.sender.email,
-                    to_name: Some(to_name),
+                    to_name: contact.display_name(),
                     unsubscribe_url: &url,
                     unsubscribe_mailto: &ws.config.unsubscribe.mailto,
                     delivery_key: &job.key,

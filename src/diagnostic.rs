@@ -1,7 +1,12 @@
-//! `file:line:col: severity: message` — the one shape of every problem found in a file.
+//! `file:line:col: severity: message` — the one shape of every problem found in a file — and
+//! its long form for people: the offending line of the file with a caret under the column,
+//! as rustc and cargo print them. (annotate-snippets puts the location on a second line,
+//! `--> file:line:col`; editors and CI parse the first-line form, so the snippet is drawn
+//! here, with `unicode-width` for columns of Arabic and wide characters.)
 
 use serde::Serialize;
 use std::fmt;
+use unicode_width::UnicodeWidthChar;
 
 /// How bad a problem is: errors stop `lint` and `run`, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +31,16 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// What is wrong, naming the field.
     pub message: String,
+    /// How to fix it, when there is an obvious way (`did you mean ...?`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Characters the problem spans from `col` (0 or 1: a single caret).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub len: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Diagnostic {
@@ -37,6 +52,8 @@ impl Diagnostic {
             col,
             severity: Severity::Error,
             message: message.into(),
+            help: None,
+            len: 0,
         }
     }
     /// A warning at `file:line:col`.
@@ -47,7 +64,24 @@ impl Diagnostic {
             col,
             severity: Severity::Warning,
             message: message.into(),
+            help: None,
+            len: 0,
         }
+    }
+    /// Adds a hint on how to fix it.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    /// Marks `len` characters from the column.
+    pub fn with_len(mut self, len: usize) -> Self {
+        self.len = len;
+        self
+    }
+    /// The same problem as a warning.
+    pub fn as_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
     /// True for errors.
     pub fn is_error(&self) -> bool {
@@ -62,6 +96,53 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         write!(f, "{}:{}:{}: {sev}: {}", self.file, self.line.max(1), self.col.max(1), self.message)
+    }
+}
+
+impl Diagnostic {
+    /// The one-line form, then the offending line of the file with a caret under the column,
+    /// then the help. Reads the file; without a readable file or a line, only the first line.
+    pub fn render(&self) -> String {
+        let source = std::fs::read_to_string(&self.file).ok();
+        self.render_with(source.as_deref())
+    }
+
+    /// [`Diagnostic::render`] with the file's text given.
+    pub fn render_with(&self, source: Option<&str>) -> String {
+        let mut out = self.to_string();
+        let line = source.filter(|_| self.line > 0).and_then(|s| s.lines().nth(self.line - 1));
+        if let Some(text) = line {
+            let number = self.line.to_string();
+            let pad = " ".repeat(number.len());
+            // Spaces of the same display width as the text before the column; tabs stay tabs.
+            let before: String = text
+                .chars()
+                .take(self.col.max(1) - 1)
+                .map(|c| {
+                    if c == '\t' {
+                        "\t".to_string()
+                    } else {
+                        " ".repeat(c.width().unwrap_or(0))
+                    }
+                })
+                .collect();
+            let marked: usize = text
+                .chars()
+                .skip(self.col.max(1) - 1)
+                .take(self.len.max(1))
+                .map(|c| c.width().unwrap_or(0))
+                .sum();
+            out.push_str(&format!(
+                "\n{pad} |\n{number} | {}\n{pad} | {before}{}",
+                text.trim_end(),
+                "^".repeat(marked.max(1))
+            ));
+        }
+        if let Some(help) = &self.help {
+            let pad = " ".repeat(self.line.max(1).to_string().len());
+            out.push_str(&format!("\n{pad} = help: {help}"));
+        }
+        out
     }
 }
 
@@ -82,6 +163,22 @@ mod tests {
     fn formats_like_a_compiler() {
         let d = Diagnostic::error("jobs/8x8.toml", 3, 7, "unknown channel \"fax\"");
         assert_eq!(d.to_string(), "jobs/8x8.toml:3:7: error: unknown channel \"fax\"");
+    }
+
+    #[test]
+    fn render_shows_the_line_and_a_caret() {
+        let d = Diagnostic::error("t.hbs", 2, 8, "missing variable `contact.nick`")
+            .with_len(12)
+            .with_help("did you mean `contact.first_name`?");
+        let src = "subject: hi\n<p>Hi {{contact.nick}}</p>\n";
+        assert_eq!(
+            d.render_with(Some(src)),
+            "t.hbs:2:8: error: missing variable `contact.nick`\n  |\n2 | <p>Hi {{contact.nick}}</p>\n  |        ^^^^^^^^^^^^\n  = help: did you mean `contact.first_name`?"
+        );
+        // Arabic letters are one column wide; the caret lands under the brace.
+        let ar = Diagnostic::error("a.hbs", 1, 7, "x").render_with(Some("مرحبا {{x}"));
+        assert!(ar.ends_with("1 | مرحبا {{x}\n  |       ^"), "{ar}");
+        assert_eq!(Diagnostic::error("gone.hbs", 3, 1, "x").render_with(None), "gone.hbs:3:1: error: x");
     }
 
     #[test]

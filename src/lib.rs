@@ -11,6 +11,7 @@
 //! step of a plan; a *DueTouch* is a touch due for a contact on a date; a *message* is a
 //! rendered touch; a *delivery* is a ledger entry.
 
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod diagnostic;
@@ -29,6 +30,7 @@ pub mod store;
 
 pub mod deliver;
 pub mod nightly;
+pub mod preview;
 pub mod server;
 
 pub mod cli;

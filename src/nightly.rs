@@ -112,7 +112,8 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     }
     if !opts.enqueue_only {
         let t = Instant::now();
-        let deliverer = Deliverer::new(ws.clone(), store.clone(), queue.clone(), worker.clone(), opts.clock).map_err(anyhow::Error::msg)?;
+        let live = Arc::new(crate::workspace::Live::new(ws.clone()));
+        let deliverer = Deliverer::new(live, store.clone(), queue.clone(), worker.clone(), opts.clock).map_err(anyhow::Error::msg)?;
         let counters: Arc<Counters> = deliverer.counters.clone();
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let stop = async {

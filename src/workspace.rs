@@ -2,14 +2,20 @@
 //! `lint` IS this loader, and `run`, `work` and `preview` use it too, so "run sends nothing
 //! when lint fails" holds by construction.
 
+mod check;
+pub mod live;
+
+pub use check::ColumnUse;
+pub use live::Live;
+
 use crate::compliance::token;
 use crate::config::Config;
 use crate::contacts::{Contact, ContactId, KNOWN_COLUMNS};
 use crate::diagnostic::Diagnostic;
-use crate::plans::{self, Channel, Plan};
-use crate::render::{Catalog, Kind, context};
+use crate::plans::{self, Plan};
+use crate::render::{Catalog, context};
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Everything a run needs from files.
 #[derive(Debug)]
@@ -22,6 +28,8 @@ pub struct Workspace {
     pub catalog: Catalog,
     /// Every problem found (errors and warnings).
     pub diagnostics: Vec<Diagnostic>,
+    /// The contact columns the templates need, and where.
+    pub columns: Vec<ColumnUse>,
 }
 
 impl Workspace {
@@ -35,6 +43,7 @@ impl Workspace {
             plans,
             catalog,
             diagnostics,
+            columns: Vec::new(),
         };
         ws.check_sender();
         ws.check_references();
@@ -53,6 +62,12 @@ impl Workspace {
 
     /// A contact with every known column filled, for checking templates.
     pub fn sample_contact(&self) -> Contact {
+        self.sample_contact_in("en")
+    }
+
+    /// The sample contact in a locale: Arabic (`ar...`) gets an Arabic name and locale.
+    pub fn sample_contact_in(&self, locale: &str) -> Contact {
+        let arabic = locale.to_ascii_lowercase().starts_with("ar");
         let mut fields = BTreeMap::new();
         for c in KNOWN_COLUMNS {
             let v = match *c {
@@ -61,8 +76,11 @@ impl Workspace {
                 "enrolled_on" => "2026-01-01",
                 "birthday" => "05-17",
                 "anniversary" => "2020-06-01",
+                "locale" => locale,
+                "first_name" if arabic => "سارة",
+                "last_name" if arabic => "العلي",
+                "timezone" if arabic => "Asia/Riyadh",
                 "timezone" => "America/Chicago",
-                "locale" => "en",
                 "first_name" => "Sam",
                 "last_name" => "Sample",
                 _ => "sample",
@@ -119,123 +137,4 @@ impl Workspace {
             });
         }
     }
-
-    fn check_references(&mut self) {
-        let mut used: BTreeSet<String> = BTreeSet::new();
-        let sample = self.sample_contact();
-        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
-        let mut found = Vec::new();
-        let mut checked: BTreeSet<String> = BTreeSet::new();
-        for plan in self.plans.values() {
-            for touch in &plan.touches {
-                let (Some(name), false) = (&touch.template, touch.channel.is_manual()) else {
-                    continue;
-                };
-                let kind = if touch.channel == Channel::Email { Kind::Email } else { Kind::Sms };
-                let suffix = if kind == Kind::Email { "email" } else { "sms" };
-                if !self.catalog.has(name, kind) {
-                    found.push(Diagnostic::error(
-                        &plan.file,
-                        touch.line,
-                        1,
-                        format!("touch {:?}: template {name}.{suffix}.hbs not found", touch.id),
-                    ));
-                    continue;
-                }
-                let variants = [name.clone(), format!("{name}.ar")];
-                for variant in variants.iter().filter(|v| self.catalog.has(v, kind)) {
-                    let parts = [format!("{variant}.{suffix}"), format!("{variant}.text")];
-                    if parts.iter().any(|p| self.catalog.is_broken(p)) || !checked.insert(format!("{variant}.{suffix}")) {
-                        continue;
-                    }
-                    for text in [format!("{variant}.{suffix}"), format!("{variant}.text")] {
-                        used.insert(text);
-                    }
-                    let ctx = self.context(&sample, &plan.id, &touch.id, today);
-                    let result = match kind {
-                        Kind::Email => self.catalog.render_email(variant, ctx).map(|e| {
-                            let url = self.unsubscribe_url(&sample);
-                            for problem in crate::compliance::email_problems(&e, &url, &self.config.sender.postal_address) {
-                                found.push(self.at(variant, suffix, problem));
-                            }
-                            if crate::compliance::is_reply_subject(&e.subject) {
-                                found.push(self.at(
-                                    variant,
-                                    suffix,
-                                    "subject: a subject starting with Re: or Fwd: misrepresents the message (CAN-SPAM)",
-                                ));
-                            }
-                        }),
-                        _ => self.catalog.render_sms(variant, &ctx).map(|s| {
-                            if let Some(problem) = crate::compliance::sms_problem(&s.body, &self.config.sms.opt_out_text) {
-                                found.push(self.at(variant, suffix, &problem));
-                            }
-                            let seg = crate::render::segments::count(&s.body);
-                            if seg.parts > self.config.sms.max_segments {
-                                let mut d = self.at(
-                                    variant,
-                                    suffix,
-                                    &format!(
-                                        "the SMS is {} parts ({} {} units for a sample contact); [sms] max_segments is {}",
-                                        seg.parts, seg.units, seg.encoding, self.config.sms.max_segments
-                                    ),
-                                );
-                                d.severity = crate::diagnostic::Severity::Warning;
-                                found.push(d);
-                            }
-                        }),
-                    };
-                    if let Err(e) = result {
-                        let msg = format!("{} (used by {} touch {:?})", e.message, plan.id, touch.id);
-                        found.push(if is_custom_field(&e.message) {
-                            Diagnostic::warning(
-                                &e.file,
-                                e.line,
-                                e.col,
-                                format!("{msg}; a custom field must be on every contact that gets this touch, or the message is not sent"),
-                            )
-                        } else {
-                            Diagnostic::error(&e.file, e.line, e.col, msg)
-                        });
-                    }
-                }
-            }
-        }
-        for name in self.catalog.names() {
-            let is_message = [".email", ".sms"].iter().any(|s| name.ends_with(s));
-            if is_message && !used.contains(name) {
-                let file = self.catalog.file(name).map(|p| p.display().to_string()).unwrap_or_default();
-                found.push(Diagnostic::warning(file, 1, 1, "no plan uses this template"));
-            }
-        }
-        self.diagnostics.extend(found);
-    }
-
-    fn at(&self, name: &str, suffix: &str, message: &str) -> Diagnostic {
-        let full = format!("{name}.{suffix}");
-        let file = self.catalog.file(&full).map(|p| p.display().to_string()).unwrap_or(full);
-        Diagnostic::error(file, 1, 1, message)
-    }
-}
-
-/// True when a render error is a missing `contact.<custom column>` (a warning: some contacts
-/// may have it); a missing known column or system variable is a typo (an error).
-fn is_custom_field(message: &str) -> bool {
-    let Some(var) = message.split('`').nth(1).filter(|_| message.starts_with("missing variable")) else {
-        return false;
-    };
-    let name = var.strip_prefix("contact.").unwrap_or(var);
-    let system = [
-        "sender",
-        "unsubscribe_url",
-        "plan",
-        "touch",
-        "today",
-        "contact",
-        "name",
-        "email",
-        "postal_address",
-        "id",
-    ];
-    !KNOWN_COLUMNS.contains(&name) && !system.contains(&name) && (var.starts_with("contact.") || !var.contains('.'))
 }

@@ -1,14 +1,12 @@
 //! `lint`, `preview`, `agenda` and `status`: commands that look and change nothing.
 
-use super::{clock_and_date, connect, load_workspace, print_json, queue};
+use super::{check_workspace, clock_and_date, connect, load_workspace, print_json, queue};
 use crate::agenda::{self, AgendaItem};
-use crate::compliance;
 use crate::config::Config;
+use crate::contacts::census::CensusMode;
 use crate::plans::expand::{Window, expand};
+use crate::preview::{self, Preview};
 use crate::queue::inspect;
-use crate::render::Kind;
-use crate::send::mime;
-use crate::workspace::Workspace;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use futures::TryStreamExt;
@@ -17,9 +15,12 @@ use std::process::ExitCode;
 /// `lint` flags.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Print diagnostics as JSON.
+    /// Print diagnostics as JSON (for editors and CI).
     #[arg(long)]
     pub json: bool,
+    /// Do not read the stored contacts (no Redis needed; custom fields are not counted).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `preview` flags.
@@ -33,6 +34,12 @@ pub struct PreviewArgs {
     /// Render for a sample contact with every known column filled (the default).
     #[arg(long)]
     pub sample: bool,
+    /// The sample contact's locale: `ar` renders the Arabic variant for an Arabic name.
+    #[arg(long, default_value = "en", conflicts_with = "contact")]
+    pub locale: String,
+    /// The day to render for (`{{today}}`; default: today in the sender's timezone).
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
     /// What to print for an email: a readable summary (default), the raw `eml` exactly as it
     /// would be sent, only the `html` part, or only the `text` part.
     #[arg(long, value_enum, default_value = "summary")]
@@ -82,13 +89,26 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub(super) fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::load(config);
+pub(super) async fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
+    let store = if a.offline {
+        None
+    } else {
+        match connect(&config).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("note: contacts not checked ({e:#}); `--offline` skips them");
+                None
+            }
+        }
+    };
+    let mut ws = check_workspace(config, store.as_ref(), CensusMode::Count).await?;
+    ws.diagnostics
+        .sort_by(|x, y| (&x.file, x.line, x.col).cmp(&(&y.file, y.line, y.col)));
     if a.json {
         print_json(&ws.diagnostics)?;
     } else {
         for d in &ws.diagnostics {
-            println!("{d}");
+            println!("{}\n", d.render());
         }
         let errors = ws.errors().count();
         let warnings = ws.diagnostics.len() - errors;
@@ -102,64 +122,50 @@ pub(super) fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<ExitCode> {
-    let ws = load_workspace(config)?;
-    let contact = super::contact_or_sample(&ws, a.contact.as_deref()).await?;
-    let (_, today) = clock_and_date(&ws.config, None, None);
-    let (plan, touch) = ws
-        .plans
-        .values()
-        .flat_map(|p| p.touches.iter().map(move |t| (p, t)))
-        .find(|(_, t)| t.template.as_deref() == Some(a.template.as_str()))
-        .map(|(p, t)| (p.id.clone(), t.id.clone()))
-        .unwrap_or_else(|| ("preview".into(), "preview".into()));
-    let ctx = ws.context(&contact, &plan, &touch, today);
-    let arabic = contact.is_arabic();
-    if ws.catalog.has(&a.template, Kind::Email) {
-        let name = ws.catalog.resolve(&a.template, Kind::Email, arabic);
-        let email = ws.catalog.render_email(&name, ctx)?;
-        let url = ws.unsubscribe_url(&contact);
-        let cleared = compliance::check_email(email, contact.email(), false, &url, &ws.config.sender.postal_address)?;
-        let key = format!("{}|{plan}|{touch}|{today}", contact.id);
-        let headers = mime::Headers {
-            from_name: &ws.config.sender.name,
-            from_email: &ws.config.sender.email,
-            to_name: contact.get("first_name").map(str::to_string),
-            unsubscribe_url: &url,
-            unsubscribe_mailto: &ws.config.unsubscribe.mailto,
-            delivery_key: &key,
-        };
-        let message = mime::build(&cleared, &headers).map_err(anyhow::Error::msg)?;
-        let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
-        let head = raw.split("\r\n\r\n").next().unwrap_or("");
-        let m = cleared.message();
-        match a.format {
-            PreviewFormat::Eml => print!("{raw}"),
-            PreviewFormat::Html => println!("{}", m.html),
-            PreviewFormat::Text => println!("{}", m.text),
-            PreviewFormat::Summary => println!(
-                "{}\n\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
-                head.replace("\r\n", "\n"),
-                m.subject,
-                m.template,
-                m.text,
-                m.html
-            ),
+    let store = match &a.contact {
+        Some(_) => Some(connect(&config).await?),
+        None => None,
+    };
+    let ws = load_workspace(config, store.as_ref()).await?;
+    let contact = match (&a.contact, &store) {
+        (Some(id), Some(store)) => super::find_contact(store, &ws, id).await?,
+        _ => ws.sample_contact_in(&a.locale),
+    };
+    let today = a.date.unwrap_or_else(|| clock_and_date(&ws.config, None, None).1);
+    match preview::render(&ws, &contact, &a.template, today)? {
+        Preview::Email(e) => {
+            let m = &e.message;
+            match a.format {
+                PreviewFormat::Eml => print!("{}", e.eml),
+                PreviewFormat::Html => println!("{}", m.html),
+                PreviewFormat::Text => println!("{}", m.text),
+                PreviewFormat::Summary => {
+                    for (k, v) in &e.headers {
+                        println!("{k}: {v}");
+                    }
+                    println!(
+                        "\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
+                        m.subject, m.template, m.text, m.html
+                    );
+                }
+            }
         }
-    } else if ws.catalog.has(&a.template, Kind::Sms) {
-        let name = ws.catalog.resolve(&a.template, Kind::Sms, arabic);
-        let sms = ws.catalog.render_sms(&name, &ctx)?;
-        let seg = crate::render::segments::count(&sms.body);
-        println!(
-            "To: {}\nTemplate: {}\nEncoding: {}\nCharacters: {}\nSegments: {}\n\n{}",
-            contact.phone().unwrap_or("(no phone)"),
-            sms.template,
-            seg.encoding,
-            seg.units,
-            seg.parts,
-            sms.body
-        );
-    } else {
-        anyhow::bail!("no template {0}.email.hbs or {0}.sms.hbs", a.template);
+        Preview::Sms(s) => {
+            println!(
+                "To: {}\nTemplate: {}\nEncoding: {}\nCharacters: {}\nSegments: {}\n\n{}",
+                s.to.as_deref().unwrap_or("(no phone)"),
+                s.message.template,
+                s.segments.encoding,
+                s.segments.units,
+                s.segments.parts,
+                s.message.body
+            );
+            if s.parts.len() > 1 {
+                for (i, part) in s.parts.iter().enumerate() {
+                    println!("\n--- part {}/{} ---\n{part}", i + 1, s.parts.len());
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -167,8 +173,8 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
 pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
     let (_, date) = clock_and_date(&config, a.date, None);
     let day = date.to_string();
-    let ws = load_workspace(config)?;
-    let store = connect(&ws.config).await?;
+    let store = connect(&config).await?;
+    let ws = load_workspace(config, Some(&store)).await?;
     let mut items: Vec<AgendaItem> = store
         .agenda(&day)
         .await?

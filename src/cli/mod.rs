@@ -5,6 +5,7 @@ mod export;
 mod forget;
 mod import;
 mod inspect;
+mod reload;
 mod run;
 mod send_test;
 mod serve;
@@ -12,6 +13,7 @@ mod suppress;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::contacts::census::CensusMode;
 use crate::queue::Queue;
 use crate::store::Store;
 use crate::workspace::Workspace;
@@ -87,7 +89,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Import(a) => import::import(config, a).await,
-        Command::Lint(a) => inspect::lint(config, a),
+        Command::Lint(a) => inspect::lint(config, a).await,
         Command::Preview(a) => inspect::preview(config, a).await,
         Command::Run(a) => run::run(config, a).await,
         Command::Work(a) => run::work(config, a).await,
@@ -120,11 +122,13 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
     Ok(Config::load(&path, explicit, &env)?)
 }
 
-/// Loads plans and templates; prints the diagnostics and fails on errors.
-fn load_workspace(config: Config) -> anyhow::Result<Workspace> {
-    let ws = Workspace::load(config);
+/// Loads plans and templates as `lint` does — with the stored contacts when `store` is given
+/// (only whether each custom column exists somewhere) — prints the problems, and fails on
+/// errors: nothing is queued or sent from a workspace `lint` would refuse.
+async fn load_workspace(config: Config, store: Option<&Store>) -> anyhow::Result<Workspace> {
+    let ws = check_workspace(config, store, CensusMode::Presence).await?;
     for d in &ws.diagnostics {
-        eprintln!("{d}");
+        eprintln!("{}", d.render());
     }
     if !ws.is_ok() {
         anyhow::bail!(
@@ -132,6 +136,24 @@ fn load_workspace(config: Config) -> anyhow::Result<Workspace> {
             ws.errors().count()
         );
     }
+    Ok(ws)
+}
+
+/// The `lint` loader: files, then what the stored contacts say about the columns the
+/// templates use (`Presence`: that each custom column exists; `Count`: how many lack each).
+async fn check_workspace(config: Config, store: Option<&Store>, mode: CensusMode) -> Result<Workspace, crate::store::StoreError> {
+    let mut ws = Workspace::load(config);
+    let census = match store {
+        Some(store) => {
+            let columns = match mode {
+                CensusMode::Presence => ws.custom_columns(),
+                CensusMode::Count => ws.needed_columns(),
+            };
+            Some(store.census(columns, mode).await?)
+        }
+        None => None,
+    };
+    ws.apply_census(census.as_ref());
     Ok(ws)
 }
 
@@ -163,16 +185,18 @@ fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime
     (clock, date.unwrap_or_else(|| clock.today(tz)))
 }
 
-/// The stored contact `id`, or the workspace's sample contact when none is given.
-async fn contact_or_sample(ws: &Workspace, id: Option<&str>) -> anyhow::Result<crate::contacts::Contact> {
-    match id {
-        Some(id) => connect(&ws.config)
-            .await?
-            .contact(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no contact {id:?}")),
-        None => Ok(ws.sample_contact()),
+/// The stored contact `id` (an email address or phone number works too: it is normalized
+/// the way `import` makes ids).
+async fn find_contact(store: &Store, ws: &Workspace, id: &str) -> anyhow::Result<crate::contacts::Contact> {
+    if let Some(c) = store.contact(id).await? {
+        return Ok(c);
     }
+    if let Ok((_, normalized)) = crate::contacts::parse_address(id, &ws.config.contacts.default_region)
+        && let Some(c) = store.contact(&normalized).await?
+    {
+        return Ok(c);
+    }
+    anyhow::bail!("no contact {id:?}")
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {

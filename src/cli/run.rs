@@ -5,10 +5,12 @@ use crate::config::Config;
 use crate::deliver::{Deliverer, Handler};
 use crate::nightly::{self, RunOptions};
 use crate::queue::worker_name;
+use crate::workspace::Live;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// `run` flags.
 #[derive(Debug, Args)]
@@ -46,8 +48,8 @@ pub struct WorkArgs {
 
 pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
     let (clock, date) = clock_and_date(&config, a.date, a.now);
-    let ws = Arc::new(load_workspace(config)?);
-    let store = connect(&ws.config).await?;
+    let store = connect(&config).await?;
+    let ws = Arc::new(load_workspace(config, Some(&store)).await?);
     let q = queue(&ws.config, &store);
     let opts = RunOptions {
         date,
@@ -87,29 +89,28 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
 }
 
 pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode> {
-    let ws = Arc::new(load_workspace(config)?);
-    let store = connect(&ws.config).await?;
+    let store = connect(&config).await?;
+    let ws = Arc::new(load_workspace(config, Some(&store)).await?);
     let q = queue(&ws.config, &store);
     let name = worker_name(&ws.config.redis.prefix, "work");
     let concurrency = a.concurrency.unwrap_or(ws.config.delivery.concurrency);
-    let deliverer = Deliverer::new(
-        ws.clone(),
-        store,
-        q.clone(),
-        name.clone(),
-        clock_and_date(&ws.config, None, a.now).0,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let clock = clock_and_date(&ws.config, None, a.now).0;
+    let live = Arc::new(Live::new(ws));
+    let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone(), clock).map_err(anyhow::Error::msg)?;
     tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
     let handler = Arc::new(Handler(Arc::new(deliverer)));
-    let stop = async {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(super::reload::watch(live, store, stop_rx.clone()));
+    let stop = async move {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(t) => t,
             Err(_) => return,
         };
         tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
         tracing::info!("stopping: finishing jobs in flight");
+        let _ = stop_tx.send(true);
     };
     q.work(name, concurrency, handler, false, stop).await?;
+    watcher.await?;
     Ok(ExitCode::SUCCESS)
 }

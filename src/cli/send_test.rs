@@ -25,8 +25,15 @@ pub struct SendTestArgs {
 }
 
 pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result<ExitCode> {
-    let ws = load_workspace(config)?;
-    let contact = super::contact_or_sample(&ws, a.contact.as_deref()).await?;
+    let store = match &a.contact {
+        Some(_) => Some(super::connect(&config).await?),
+        None => None,
+    };
+    let ws = load_workspace(config, store.as_ref()).await?;
+    let contact = match (&a.contact, &store) {
+        (Some(id), Some(store)) => super::find_contact(store, &ws, id).await?,
+        _ => ws.sample_contact(),
+    };
     let (_, today) = clock_and_date(&ws.config, None, None);
     let ctx = ws.context(&contact, "test", "test", today);
     let key = format!("test|{}|{}|{}", a.template, contact.id, crate::clock::Clock::unix_now());

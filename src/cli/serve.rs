@@ -8,6 +8,7 @@ use crate::deliver::{Deliverer, Handler};
 use crate::nightly::{self, RunOptions};
 use crate::queue::worker_name;
 use crate::server::{AppState, Metrics, router};
+use crate::workspace::Live;
 use clap::Args;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -29,8 +30,9 @@ pub struct ServeArgs {
 }
 
 pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let ws = Arc::new(load_workspace(config)?);
-    let store = connect(&ws.config).await?;
+    let store = connect(&config).await?;
+    let ws = Arc::new(load_workspace(config, Some(&store)).await?);
+    let live = Arc::new(Live::new(ws.clone()));
     let q = queue(&ws.config, &store);
     let listen = a.listen.clone().unwrap_or_else(|| ws.config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -46,7 +48,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
     let mut tasks = Vec::new();
     if !a.no_worker {
         let name = worker_name(&ws.config.redis.prefix, "serve");
-        let deliverer = Deliverer::new(ws.clone(), store.clone(), q.clone(), name.clone(), Clock::System).map_err(anyhow::Error::msg)?;
+        let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone(), Clock::System).map_err(anyhow::Error::msg)?;
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let (q2, concurrency, rx) = (q.clone(), ws.config.delivery.concurrency, stop_rx.clone());
         tasks.push(tokio::spawn(async move {
@@ -56,12 +58,17 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         }));
     }
     if !a.no_schedule {
-        let (ws2, store2, q2, rx) = (ws.clone(), store.clone(), q.clone(), stop_rx.clone());
-        tasks.push(tokio::spawn(async move { schedule(ws2, store2, q2, rx).await }));
+        let (live2, store2, q2, rx) = (live.clone(), store.clone(), q.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move { schedule(live2, store2, q2, rx).await }));
     }
+    let (live2, store2, rx) = (live.clone(), store.clone(), stop_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        super::reload::watch(live2, store2, rx).await;
+        Ok(())
+    }));
 
     let state = AppState {
-        workspace: ws.clone(),
+        workspace: live,
         store,
         queue: q,
         metrics: Arc::new(Metrics::default()),
@@ -85,12 +92,12 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
 /// Fires the nightly run at each `[schedule] cron` time (sender's timezone). Many `serve`
 /// processes may run: a Redis lock per date lets one of them run it.
 async fn schedule(
-    ws: Arc<crate::workspace::Workspace>,
+    live: Arc<Live>,
     store: crate::store::Store,
     q: crate::queue::Queue,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let cfg = &ws.config;
+    let cfg = live.get().config.clone();
     let tz: chrono_tz::Tz = cfg.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
     let schedule = cron::Schedule::from_str(&cfg.schedule.cron)?;
     loop {
@@ -104,7 +111,7 @@ async fn schedule(
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
-        let (_, date) = clock_and_date(cfg, Some(next.date_naive()), None);
+        let (_, date) = clock_and_date(&cfg, Some(next.date_naive()), None);
         if !store.try_lock(&store.keys.run_lock(&date.to_string()), 23 * 3600).await? {
             tracing::info!(%date, "another process runs this date");
             continue;
@@ -116,7 +123,8 @@ async fn schedule(
             concurrency: cfg.delivery.concurrency,
             clock: Clock::System,
         };
-        match nightly::run(ws.clone(), store.clone(), q.clone(), worker_name(&cfg.redis.prefix, "cron"), opts).await {
+        // The plans and templates in use now: the last good version of any live edit.
+        match nightly::run(live.get(), store.clone(), q.clone(), worker_name(&cfg.redis.prefix, "cron"), opts).await {
             Ok(s) => tracing::info!(%date, due = s.due, queued = s.queued, agenda = s.agenda, "scheduled run queued its jobs"),
             Err(e) => tracing::error!(%date, error = %e, "scheduled run failed"),
         }

@@ -1,6 +1,7 @@
 //! Contacts: the [`Contact`] record, its normalized identifiers ([`ContactId`], [`Email`], [`E164`]),
 //! and how an imported row merges into a stored one. Parsing files lives in [`import`].
 
+pub mod census;
 pub mod import;
 
 use chrono::NaiveDate;
@@ -119,6 +120,15 @@ impl Contact {
     /// The E.164 phone, if any.
     pub fn phone(&self) -> Option<&str> {
         self.get("phone")
+    }
+    /// First and last name, as a display name (`None` when both are empty).
+    pub fn display_name(&self) -> Option<String> {
+        let name = [self.get("first_name"), self.get("last_name")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!name.is_empty()).then_some(name)
     }
     /// The plan id the contact is on.
     pub fn plan(&self) -> Option<&str> {

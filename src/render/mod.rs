@@ -6,6 +6,7 @@
 //! naming the template file, line and variable, so an empty string never goes out.
 
 pub mod context;
+pub mod helpers;
 pub mod segments;
 
 use crate::diagnostic::Diagnostic;
@@ -26,6 +27,10 @@ pub struct RenderError {
     pub col: usize,
     /// What is wrong (e.g. `missing variable contact.first_name`).
     pub message: String,
+    /// The variable without a value, when that is the problem (`contact.first_name`).
+    pub missing: Option<String>,
+    /// The unknown helper, when that is the problem.
+    pub unknown_helper: Option<String>,
 }
 
 /// A rendered email, before compliance checks and MIME.
@@ -72,11 +77,14 @@ impl Kind {
 }
 
 /// Every template of the `templates/` folder, parsed and registered.
+#[derive(Clone)]
 pub struct Catalog {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
     files: BTreeMap<String, PathBuf>,
     broken: std::collections::BTreeSet<String>,
+    /// Email template → characters before its subject text on line 1.
+    subject_col: BTreeMap<String, usize>,
     /// Template names (`8x8/welcome.email`, `partials/footer`, ...).
     names: Vec<String>,
 }
@@ -97,6 +105,7 @@ impl Catalog {
             text: registry(false),
             files: BTreeMap::new(),
             broken: Default::default(),
+            subject_col: BTreeMap::new(),
             names: Vec::new(),
         };
         let mut diags = Vec::new();
@@ -126,6 +135,9 @@ impl Catalog {
             if name.ends_with(".email") {
                 match split_email(&source) {
                     Ok((subject, body)) => {
+                        let first = source.lines().next().unwrap_or("");
+                        let offset = first.find(subject.as_str()).map_or(0, |b| first[..b].chars().count());
+                        cat.subject_col.insert(name.clone(), offset);
                         cat.register(&format!("{name}{SUBJECT}"), &subject, &file, false, &mut diags);
                         cat.register(&name, &body, &file, true, &mut diags);
                     }
@@ -165,6 +177,20 @@ impl Catalog {
             let (line, col) = e.pos().unwrap_or((0, 0));
             diags.push(Diagnostic::error(file, line, col, format!("template syntax: {}", e.reason())));
         }
+    }
+
+    /// A copy with stand-ins for missing partials (empty) and layouts (just the body), so
+    /// `lint` can go on checking a template past a reference it has already reported.
+    pub fn with_stubs(&self, partials: &[String], layouts: &[String]) -> Catalog {
+        let mut copy = self.clone();
+        for (names, source) in [(partials, ""), (layouts, "{{> @partial-block}}")] {
+            for name in names {
+                for registry in [&mut copy.html, &mut copy.text] {
+                    let _ = registry.register_template_string(name, source);
+                }
+            }
+        }
+        copy
     }
 
     /// Every template name.
@@ -247,29 +273,45 @@ impl Catalog {
             line: 0,
             col: 0,
             message: "template not found".into(),
+            missing: None,
+            unknown_helper: None,
         }
     }
 
     fn error(&self, fallback: &str, e: handlebars::RenderError) -> RenderError {
         let name = e.template_name.clone().unwrap_or_else(|| fallback.to_string());
+        let in_subject = name.ends_with(SUBJECT);
         let name = name.trim_end_matches(SUBJECT).to_string();
         let file = self
             .files
             .get(&name)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| format!("templates/{name}.hbs"));
+        let (mut missing, mut unknown_helper) = (None, None);
         let message = match e.reason() {
             RenderErrorReason::MissingVariable(Some(v)) => {
+                missing = Some(v.clone());
                 format!("missing variable `{v}` (strict mode: every variable must have a value)")
             }
             RenderErrorReason::PartialNotFound(p) => format!("partial not found: {p}"),
+            RenderErrorReason::HelperNotFound(h) => {
+                unknown_helper = Some(h.clone());
+                format!("unknown helper `{h}`")
+            }
             other => other.to_string(),
+        };
+        let (line, col) = match (e.line_no, e.column_no) {
+            // The subject is its own template: place it on line 1 after `subject:`.
+            (Some(_), Some(c)) if in_subject => (1, c + self.subject_col.get(&name).copied().unwrap_or(0)),
+            (l, c) => (l.unwrap_or(0), c.unwrap_or(0)),
         };
         RenderError {
             file,
-            line: e.line_no.unwrap_or(0),
-            col: e.column_no.unwrap_or(0),
+            line,
+            col,
             message,
+            missing,
+            unknown_helper,
         }
     }
 }
@@ -280,6 +322,7 @@ fn registry(escape_html: bool) -> Handlebars<'static> {
     if !escape_html {
         h.register_escape_fn(handlebars::no_escape);
     }
+    helpers::register(&mut h);
     h
 }
 

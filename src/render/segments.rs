@@ -50,27 +50,57 @@ fn gsm_weight(c: char) -> Option<usize> {
     }
 }
 
-/// Packs weights into parts of `size` without splitting an item; returns the number of parts.
-fn pack(weights: impl Iterator<Item = usize>, size: usize) -> usize {
-    let (mut parts, mut used) = (1, 0);
-    for w in weights {
+/// Packs weighted items into parts of `size` without splitting an item; returns the index
+/// of the first item of every part after the first.
+fn pack(weights: impl Iterator<Item = usize>, size: usize) -> Vec<usize> {
+    let (mut starts, mut used) = (Vec::new(), 0);
+    for (i, w) in weights.enumerate() {
         if used + w > size {
-            parts += 1;
+            starts.push(i);
             used = 0;
         }
         used += w;
     }
-    parts
+    starts
+}
+
+/// Encoding, per-character weights, single-part limit and per-part limit of `body`.
+fn measure(body: &str) -> (Encoding, Vec<usize>, usize, usize) {
+    match body.chars().map(gsm_weight).collect::<Option<Vec<usize>>>() {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, body.chars().map(char::len_utf16).collect(), 70, 67),
+    }
+}
+
+/// The body cut where the network cuts it (one string when it fits in a single part).
+pub fn split(body: &str) -> Vec<String> {
+    let (_, weights, single, per_part) = measure(body);
+    if weights.iter().sum::<usize>() <= single {
+        return vec![body.to_string()];
+    }
+    let chars: Vec<char> = body.chars().collect();
+    let mut bounds = pack(weights.into_iter(), per_part);
+    bounds.push(chars.len());
+    let mut from = 0;
+    bounds
+        .into_iter()
+        .map(|to| {
+            let part: String = chars[from..to].iter().collect();
+            from = to;
+            part
+        })
+        .collect()
 }
 
 /// Counts the segments of `body`.
 pub fn count(body: &str) -> Segments {
-    let (encoding, weights, single, per_part) = match body.chars().map(gsm_weight).collect::<Option<Vec<usize>>>() {
-        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
-        None => (Encoding::Ucs2, body.chars().map(char::len_utf16).collect(), 70, 67),
-    };
+    let (encoding, weights, single, per_part) = measure(body);
     let units: usize = weights.iter().sum();
-    let parts = if units <= single { 1 } else { pack(weights.into_iter(), per_part) };
+    let parts = if units <= single {
+        1
+    } else {
+        pack(weights.into_iter(), per_part).len() + 1
+    };
     Segments { encoding, units, parts }
 }
 
@@ -125,5 +155,22 @@ mod tests {
         assert_eq!(count("café").encoding, Encoding::Gsm7, "é is in the GSM alphabet");
         assert_eq!(count("naïve").encoding, Encoding::Ucs2, "ï is not");
         assert_eq!(count("hi 🙂").units, 5, "an emoji is two UTF-16 units");
+    }
+
+    #[test]
+    fn split_cuts_where_the_network_cuts() {
+        assert_eq!(split("hello"), vec!["hello"]);
+        let ar = "ب".repeat(135);
+        let parts = split(&ar);
+        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![67, 67, 1]);
+        assert_eq!(parts.concat(), ar);
+        let body = format!("{}€{}", "a".repeat(152), "a".repeat(10));
+        assert_eq!(split(&body)[1], format!("€{}", "a".repeat(10)), "the € is not split");
+        let emoji = format!("{}🙂", "ب".repeat(66));
+        assert_eq!(
+            split(&format!("{emoji}{}", "ب".repeat(10)))[1].chars().next(),
+            Some('🙂'),
+            "a surrogate pair stays whole"
+        );
     }
 }

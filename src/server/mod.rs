@@ -3,12 +3,13 @@
 //! once and answer without internals; a bad token is a plain 404.
 
 mod pages;
+mod preview;
 mod sms;
 
 use crate::compliance::token;
 use crate::queue::{Queue, inspect};
 use crate::store::{Store, Suppression};
-use crate::workspace::Workspace;
+use crate::workspace::Live;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -40,8 +41,8 @@ pub struct Metrics {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Config, plans, templates.
-    pub workspace: Arc<Workspace>,
+    /// Config, plans, templates (the last good version of live edits).
+    pub workspace: Arc<Live>,
     /// Redis.
     pub store: Store,
     /// The queue (for `/metrics`).
@@ -55,6 +56,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/sms/inbound", axum::routing::post(sms::inbound))
+        .route("/preview", get(preview::index))
+        .route("/preview/login", axum::routing::post(preview::login))
+        .route("/preview/t/{*template}", get(preview::message))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -77,7 +81,7 @@ fn no_store(mut r: Response) -> Response {
 
 /// Token → contact id, or `None` (forged, truncated, altered).
 fn verify(state: &AppState, token: &str) -> Option<String> {
-    let id = token::verify(state.workspace.config.unsubscribe_secret(), token);
+    let id = token::verify(state.workspace.get().config.unsubscribe_secret(), token);
     if id.is_none() {
         state.metrics.bad_tokens.fetch_add(1, Ordering::Relaxed);
     }
@@ -93,7 +97,7 @@ async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<Strin
     state.metrics.unsubscribe_pages.fetch_add(1, Ordering::Relaxed);
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
     let email = contact.as_ref().and_then(|c| c.email().map(str::to_string));
-    no_store(Html(pages::confirm(&state.workspace.config.sender.name, email.as_deref(), arabic)).into_response())
+    no_store(Html(pages::confirm(&state.workspace.get().config.sender.name, email.as_deref(), arabic)).into_response())
 }
 
 /// Any POST unsubscribes (RFC 8058 one-click sends `List-Unsubscribe=One-Click`, urlencoded or
@@ -131,7 +135,7 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
         return no_store((StatusCode::OK, "Unsubscribed.\n").into_response());
     }
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
-    no_store(Html(pages::done(&state.workspace.config.sender.name, arabic)).into_response())
+    no_store(Html(pages::done(&state.workspace.get().config.sender.name, arabic)).into_response())
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

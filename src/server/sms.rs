@@ -16,7 +16,8 @@ const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><
 
 pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let params: Vec<(String, String)> = form_urlencoded_pairs(&body);
-    let config = &state.workspace.config;
+    let ws = state.workspace.get();
+    let config = &ws.config;
     let token = config.sms.auth_token.expose();
     if !token.is_empty() {
         let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -5,6 +5,7 @@ pub mod erase;
 pub mod keys;
 
 use crate::contacts::Contact;
+use crate::contacts::census::{Census, CensusMode};
 pub use keys::Keys;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -126,6 +127,26 @@ impl Store {
             let (next, page) = self.scan_contacts(cursor, count).await?;
             Ok(Some((page, (next != 0).then_some(next))))
         })
+    }
+
+    /// Counts the contacts having a value in each of `columns` (see [`CensusMode`]).
+    pub async fn census(&self, columns: impl IntoIterator<Item = String>, mode: CensusMode) -> Result<Census, StoreError> {
+        use futures::TryStreamExt;
+        let mut census = Census::new(columns);
+        if census.having.is_empty() {
+            census.contacts = self.contact_count().await?;
+            census.complete = true;
+            return Ok(census);
+        }
+        let mut pages = std::pin::pin!(self.contact_pages(5000));
+        while let Some(page) = pages.try_next().await? {
+            page.iter().for_each(|c| census.add(c));
+            if census.is_enough(mode) {
+                return Ok(census);
+            }
+        }
+        census.complete = true;
+        Ok(census)
     }
 
     /// Number of contacts.

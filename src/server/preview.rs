@@ -1,0 +1,386 @@
+//! `/preview`: the marketers' view of the templates in `nurture serve`. A list of the message
+//! templates and the touches that use them; each one rendered, for a stored contact or a
+//! sample one (English or Arabic), exactly as it would be sent — headers above, the HTML in a
+//! sandboxed frame, the text part and the raw message below; an SMS with its encoding and
+//! parts. Live edits show at the next reload.
+//!
+//! Off unless `[server] preview_token` is set. The token is given as `Authorization: Bearer`
+//! (scripts), or once in the login form, which sets an HttpOnly, SameSite=Strict cookie
+//! holding an HMAC of the token (never the token itself).
+
+use super::AppState;
+use crate::contacts::Contact;
+use crate::preview::{self, Preview, PreviewError};
+use crate::render::Kind;
+use crate::render::escape_html as esc;
+use crate::workspace::Workspace;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+const COOKIE: &str = "nurture_preview";
+
+/// The query of every preview page: whom to render for, and when.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Chooser {
+    /// A stored contact's id, email or phone; empty = the sample contact.
+    #[serde(default)]
+    contact: String,
+    /// The sample contact's locale (`en`, `ar`).
+    #[serde(default)]
+    locale: String,
+    /// The day to render for (`YYYY-MM-DD`; empty = today).
+    #[serde(default)]
+    date: String,
+}
+
+impl Chooser {
+    fn query(&self) -> String {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+        format!(
+            "?contact={}&locale={}&date={}",
+            enc(&self.contact),
+            enc(&self.locale),
+            enc(&self.date)
+        )
+    }
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub(super) struct Login {
+    token: String,
+}
+
+fn mac(key: &str) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
+    m.update(b"nurture-preview-v1");
+    m
+}
+
+/// The cookie value for a token.
+fn session(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(mac(token).finalize().into_bytes())
+}
+
+/// The configured token, or `None` when `/preview` is off.
+fn configured(state: &AppState) -> Option<String> {
+    let token = state.workspace.get().config.server.preview_token.expose().to_string();
+    (!token.is_empty()).then_some(token)
+}
+
+/// True when the request carries the token (bearer) or a session cookie made from it.
+fn authorized(token: &str, headers: &HeaderMap) -> bool {
+    let expected = mac(token).finalize().into_bytes();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| mac(given.trim()).verify_slice(&expected).is_ok());
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+        .any(|v| URL_SAFE_NO_PAD.decode(v).is_ok_and(|tag| mac(token).verify_slice(&tag).is_ok()));
+    bearer || cookie
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{title} · nurture preview</title>
+<style>
+body{{font-family:system-ui,Tahoma,sans-serif;margin:0;background:#f4f4f0;color:#222}}
+header{{background:#263238;color:#fff;padding:12px 24px}} header a{{color:#fff}}
+main{{padding:16px 24px;max-width:1100px}}
+table{{border-collapse:collapse;background:#fff;width:100%}} td,th{{border:1px solid #ddd;padding:6px 8px;text-align:start;vertical-align:top}}
+th{{background:#eceff1}} .headers th{{width:190px;white-space:nowrap}}
+iframe{{width:100%;height:720px;border:1px solid #bbb;background:#fff}}
+pre{{background:#fff;border:1px solid #ddd;padding:12px;white-space:pre-wrap;overflow-wrap:anywhere}}
+.error{{color:#8a1c1c}} .warn{{color:#8a5a00}} form.chooser{{margin:12px 0}} form.chooser input{{padding:4px}}
+</style>
+</head>
+<body><header><a href="/preview">nurture · templates</a></header><main>
+{body}
+</main></body>
+</html>
+"#
+    )
+}
+
+fn login_page(failed: bool) -> Response {
+    let note = if failed {
+        "<p class=\"error\" id=\"login-error\">That token is not right.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<h1>Template preview</h1>{note}<form method=\"post\" action=\"/preview/login\">\
+<label>Preview token <input id=\"token\" name=\"token\" type=\"password\" autofocus></label> \
+<button id=\"login\" type=\"submit\">Open</button></form>"
+    );
+    (StatusCode::UNAUTHORIZED, Html(page("Sign in", &body))).into_response()
+}
+
+fn chooser_form(action: &str, c: &Chooser) -> String {
+    let selected = |l: &str| if c.locale == l { " selected" } else { "" };
+    format!(
+        "<form class=\"chooser\" method=\"get\" action=\"{}\">\
+<label>Contact (id, email or phone; empty = sample) <input id=\"contact\" name=\"contact\" value=\"{}\"></label> \
+<label>Sample in <select name=\"locale\"><option value=\"en\"{}>English</option><option value=\"ar\"{}>العربية</option></select></label> \
+<label>Date <input name=\"date\" type=\"date\" value=\"{}\"></label> <button id=\"choose\" type=\"submit\">Render</button></form>",
+        esc(action),
+        esc(&c.contact),
+        selected("en"),
+        selected("ar"),
+        esc(&c.date)
+    )
+}
+
+/// `GET /preview`: the message templates and the touches that use them.
+pub(super) async fn index(State(state): State<AppState>, headers: HeaderMap, Query(c): Query<Chooser>) -> Response {
+    let Some(token) = configured(&state) else {
+        return super::not_found();
+    };
+    if !authorized(&token, &headers) {
+        return login_page(false);
+    }
+    let ws = state.workspace.get();
+    let mut rows = String::new();
+    for name in ws.catalog.names() {
+        let (base, kind) = match (name.strip_suffix(".email"), name.strip_suffix(".sms")) {
+            (Some(b), _) => (b, "email"),
+            (_, Some(b)) => (b, "SMS"),
+            _ => continue,
+        };
+        if base.ends_with(".ar") {
+            continue;
+        }
+        let k = if kind == "email" { Kind::Email } else { Kind::Sms };
+        let variants = if ws.catalog.has(&format!("{base}.ar"), k) {
+            "English, العربية"
+        } else {
+            "English"
+        };
+        let users: Vec<String> = ws
+            .plans
+            .values()
+            .flat_map(|p| p.touches.iter().map(move |t| (p, t)))
+            .filter(|(_, t)| t.template.as_deref() == Some(base))
+            .map(|(p, t)| format!("{} / {}", esc(&p.id), esc(&t.id)))
+            .collect();
+        rows.push_str(&format!(
+            "<tr><td><a class=\"template\" href=\"/preview/t/{}{}\">{}</a></td><td>{kind}</td><td>{variants}</td><td>{}</td></tr>",
+            esc(base),
+            esc(&c.query()),
+            esc(base),
+            if users.is_empty() {
+                "<span class=\"warn\">no plan uses it</span>".into()
+            } else {
+                users.join("<br>")
+            }
+        ));
+    }
+    let problems: String = ws
+        .diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "<li class=\"{}\">{}</li>",
+                if d.is_error() { "error" } else { "warn" },
+                esc(&d.to_string())
+            )
+        })
+        .collect();
+    let problems = if problems.is_empty() {
+        "<p>No problems found.</p>".to_string()
+    } else {
+        format!(
+            "<details><summary>{} warning(s)</summary><ul>{problems}</ul></details>",
+            ws.diagnostics.len()
+        )
+    };
+    let body = format!(
+        "<h1>Templates</h1><p>{} plan(s), {} template file(s). Edits to <code>templates/</code> and <code>jobs/</code> show here after the next reload.</p>{}{problems}\
+<table id=\"templates\"><tr><th>Template</th><th>Kind</th><th>Languages</th><th>Used by (plan / touch)</th></tr>{rows}</table>",
+        ws.plans.len(),
+        ws.catalog.names().len(),
+        chooser_form("/preview", &c)
+    );
+    no_store(Html(page("Templates", &body)).into_response())
+}
+
+/// `POST /preview/login`: trades the token for the session cookie.
+pub(super) async fn login(State(state): State<AppState>, axum::Form(form): axum::Form<Login>) -> Response {
+    let Some(token) = configured(&state) else {
+        return super::not_found();
+    };
+    let expected = mac(&token).finalize().into_bytes();
+    if mac(form.token.trim()).verify_slice(&expected).is_err() {
+        tracing::warn!("preview login with a wrong token");
+        return login_page(true);
+    }
+    let cookie = format!("{COOKIE}={}; Path=/preview; HttpOnly; SameSite=Strict", session(&token));
+    let mut r = Redirect::to("/preview").into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /preview/t/{template}`: one template rendered for the chosen contact.
+pub(super) async fn message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(template): Path<String>,
+    Query(c): Query<Chooser>,
+) -> Response {
+    let Some(token) = configured(&state) else {
+        return super::not_found();
+    };
+    if !authorized(&token, &headers) {
+        return login_page(false);
+    }
+    let ws = state.workspace.get();
+    let contact = match choose_contact(&state, &ws, &c).await {
+        Ok(contact) => contact,
+        Err(message) => return problem(&template, &c, StatusCode::NOT_FOUND, &message),
+    };
+    let today = match c.date.trim() {
+        "" => {
+            let tz: chrono_tz::Tz = ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+            crate::clock::Clock::System.today(tz)
+        }
+        d => match d.parse::<NaiveDate>() {
+            Ok(d) => d,
+            Err(_) => return problem(&template, &c, StatusCode::BAD_REQUEST, "date: expected YYYY-MM-DD"),
+        },
+    };
+    let who = match contact.display_name() {
+        Some(n) => format!("{} ({})", esc(&n), esc(&contact.id.0)),
+        None => esc(&contact.id.0),
+    };
+    let rendered = match preview::render(&ws, &contact, &template, today) {
+        Ok(p) => p,
+        Err(PreviewError::NotFound(_)) => return problem(&template, &c, StatusCode::NOT_FOUND, "no such template"),
+        Err(e) => return problem(&template, &c, StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    };
+    let action = format!("/preview/t/{template}");
+    let intro = format!(
+        "<h1>{}</h1><p>For {who} on {today}.</p>{}",
+        esc(&template),
+        chooser_form(&action, &c)
+    );
+    let body = match rendered {
+        Preview::Email(e) => {
+            let mut rows = format!(
+                "<tr><th>Subject</th><td id=\"subject\" dir=\"auto\">{}</td></tr><tr><th>Template file</th><td>{}.email.hbs</td></tr>",
+                esc(&e.message.subject),
+                esc(&e.message.template)
+            );
+            for (k, v) in &e.headers {
+                rows.push_str(&format!("<tr><th>{}</th><td><code>{}</code></td></tr>", esc(k), esc(v)));
+            }
+            format!(
+                "{intro}<table class=\"headers\" id=\"headers\">{rows}</table><h2>HTML</h2>\
+<iframe id=\"html\" title=\"HTML part\" sandbox srcdoc=\"{}\"></iframe>\
+<h2>Plain-text part</h2><pre id=\"text\" dir=\"auto\">{}</pre>\
+<details><summary>Raw message (as sent)</summary><pre id=\"eml\">{}</pre></details>",
+                esc(&e.message.html),
+                esc(&e.message.text),
+                esc(&e.eml)
+            )
+        }
+        Preview::Sms(s) => {
+            let parts: String = if s.parts.len() > 1 {
+                s.parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        format!(
+                            "<h3>Part {} of {}</h3><pre class=\"part\" dir=\"auto\">{}</pre>",
+                            i + 1,
+                            s.parts.len(),
+                            esc(p)
+                        )
+                    })
+                    .collect()
+            } else {
+                String::new()
+            };
+            format!(
+                "{intro}<table class=\"headers\" id=\"headers\"><tr><th>To</th><td>{}</td></tr><tr><th>Template file</th><td>{}.sms.hbs</td></tr>\
+<tr><th>Encoding</th><td id=\"encoding\">{}</td></tr><tr><th>Characters</th><td id=\"units\">{}</td></tr>\
+<tr><th>Segments</th><td id=\"segments\">{}</td></tr></table><h2>Message</h2><pre id=\"sms\" dir=\"auto\">{}</pre>{parts}",
+                esc(s.to.as_deref().unwrap_or("(no phone)")),
+                esc(&s.message.template),
+                s.segments.encoding,
+                s.segments.units,
+                s.segments.parts,
+                esc(&s.message.body)
+            )
+        }
+    };
+    no_store(Html(page(&template, &body)).into_response())
+}
+
+async fn choose_contact(state: &AppState, ws: &Workspace, c: &Chooser) -> Result<Contact, String> {
+    let id = c.contact.trim();
+    if id.is_empty() {
+        return Ok(ws.sample_contact_in(if c.locale.is_empty() { "en" } else { &c.locale }));
+    }
+    let lookup = |id: String| async move { state.store.contact(&id).await };
+    let mut found = lookup(id.to_string()).await.map_err(|e| {
+        tracing::error!(error = %e, "preview: reading a contact failed");
+        "contacts are unavailable right now".to_string()
+    })?;
+    if found.is_none()
+        && let Ok((_, normalized)) = crate::contacts::parse_address(id, &ws.config.contacts.default_region)
+    {
+        found = lookup(normalized).await.ok().flatten();
+    }
+    found.ok_or_else(|| format!("no contact {id:?}"))
+}
+
+fn problem(template: &str, c: &Chooser, status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<h1>{}</h1>{}<pre class=\"error\" id=\"problem\">{}</pre>",
+        esc(template),
+        chooser_form(&format!("/preview/t/{template}"), c),
+        esc(message)
+    );
+    (status, no_store(Html(page(template, &body)).into_response())).into_response()
+}
+
+fn no_store(r: Response) -> Response {
+    super::no_store(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_cookie_need_the_right_token() {
+        let mut h = HeaderMap::new();
+        assert!(!authorized("s3cret", &h));
+        h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(authorized("s3cret", &h));
+        h.insert(header::AUTHORIZATION, "Bearer s3cre".parse().unwrap());
+        assert!(!authorized("s3cret", &h));
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, format!("a=b; {COOKIE}={}", session("s3cret")).parse().unwrap());
+        assert!(authorized("s3cret", &h));
+        assert!(!authorized("other", &h), "a cookie made from another token");
+        assert!(!session("s3cret").contains("s3cret"));
+    }
+}
