@@ -19,13 +19,26 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The TOML is malformed, a key is unknown, missing, or has the wrong type.
-    #[error("{path}: {message}")]
+    #[error("{}", located(path, *line, *col, message))]
     Invalid {
         /// The file (or the environment variable that broke it).
         path: String,
+        /// 1-based line of the problem in the file (0: unknown, e.g. an environment variable).
+        line: usize,
+        /// 1-based column (0: unknown).
+        col: usize,
         /// What is wrong, naming the key.
         message: String,
     },
+}
+
+/// `file:line:col: message` when the position is known, else `file: message`.
+fn located(path: &str, line: usize, col: usize, message: &str) -> String {
+    if line > 0 {
+        format!("{path}:{line}:{}: {message}", col.max(1))
+    } else {
+        format!("{path}: {message}")
+    }
 }
 
 /// A secret value: printed as `***` by `Debug`, `Display` and `Serialize`.
@@ -410,6 +423,8 @@ impl Config {
             let names: Vec<String> = overrides.iter().map(|(k, _)| describe_override(k)).collect();
             table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
                 path: format!("{shown} (with {})", names.join(", ")),
+                line: 0,
+                col: 0,
                 message: e.message().to_string(),
             })?
         };
@@ -422,14 +437,20 @@ impl Config {
         } else {
             "(embedded defaults)".into()
         };
-        config.validate(&shown)?;
+        config.validate(&shown, text.as_deref())?;
         Ok(config)
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let fail = |message: String| ConfigError::Invalid {
-            path: path.to_string(),
-            message,
+    /// Checks values; an error names `[section] key` and, when the file sets it, its line.
+    fn validate(&self, path: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        let fail = |message: String| {
+            let (line, col) = text.map_or((0, 0), |t| key_position(t, &message));
+            ConfigError::Invalid {
+                path: path.to_string(),
+                line,
+                col,
+                message,
+            }
         };
         if self.sender.postal_address.trim().is_empty() {
             return Err(fail("[sender] postal_address: required (CAN-SPAM)".into()));
@@ -514,17 +535,45 @@ impl Config {
 }
 
 fn invalid(path: &str, e: toml::de::Error) -> ConfigError {
-    let message = match (e.span(), std::fs::read_to_string(path)) {
+    let (line, col) = match (e.span(), std::fs::read_to_string(path)) {
         (Some(span), Ok(text)) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}: {}", e.message())
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            (line, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
         }
-        _ => e.message().to_string(),
+        _ => (0, 0),
     };
     ConfigError::Invalid {
         path: path.to_string(),
-        message,
+        line,
+        col,
+        message: e.message().trim().to_string(),
     }
+}
+
+/// Where the file sets the key a message starts with (`[sender] postal_address: ...`): the
+/// line and the column of its value; `(0, 0)` when the file does not set it.
+fn key_position(text: &str, message: &str) -> (usize, usize) {
+    let Some((section, rest)) = message.strip_prefix('[').and_then(|m| m.split_once("] ")) else {
+        return (0, 0);
+    };
+    let key: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.trim().to_string();
+        } else if current == section
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim() == key
+        {
+            let col = line
+                .find('=')
+                .map_or(1, |b| line[b + 1..].len() - line[b + 1..].trim_start().len() + b + 2);
+            return (i + 1, col);
+        }
+    }
+    (0, 0)
 }
 
 /// Sections of `nurture.toml`; `NURTURE_<SECTION>_<KEY>` variables for other names (such as
@@ -564,6 +613,8 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
     let Some((section, key)) = rest.split_once('_') else {
         return Err(ConfigError::Invalid {
             path: name.to_string(),
+            line: 0,
+            col: 0,
             message: "expected NURTURE_<SECTION>_<KEY>".into(),
         });
     };
@@ -584,6 +635,8 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
         }
         _ => Err(ConfigError::Invalid {
             path: name.to_string(),
+            line: 0,
+            col: 0,
             message: format!("[{section}] is not a table"),
         }),
     }
@@ -609,6 +662,22 @@ mod tests {
         let env = vec![("NURTURE_SMTP_POOLSIZE".to_string(), "4".to_string())];
         let e = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap_err();
         assert!(e.to_string().contains("poolsize"), "{e}");
+    }
+
+    #[test]
+    fn errors_point_at_the_line_of_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nurture.toml");
+        std::fs::write(&path, "[sender]\nname = \"A\"\ntimezone = \"Mars/Olympus\"\n").unwrap();
+        let e = Config::load(&path, true, &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with(":3:12: [sender] timezone: unknown timezone \"Mars/Olympus\""),
+            "{e}"
+        );
+        std::fs::write(&path, "[smtp]\npool_size = \"x\"\n").unwrap();
+        let e = Config::load(&path, true, &[]).unwrap_err();
+        assert!(e.to_string().contains("nurture.toml:2:13: "), "{e}");
     }
 
     #[test]

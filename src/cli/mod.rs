@@ -12,7 +12,7 @@ mod serve;
 mod suppress;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::contacts::census::CensusMode;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -86,7 +86,13 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = load_config(cli.config.as_deref())?;
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", config_problem(&e));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     match cli.command {
         Command::Import(a) => import::import(config, a).await,
         Command::Lint(a) => inspect::lint(config, a).await,
@@ -113,13 +119,24 @@ fn init_logging() {
         .try_init();
 }
 
-fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let (path, explicit) = match path {
         Some(p) => (p.to_path_buf(), true),
         None => (PathBuf::from("nurture.toml"), false),
     };
-    Ok(Config::load(&path, explicit, &env)?)
+    Config::load(&path, explicit, &env)
+}
+
+/// A configuration error as `lint` prints problems: with the line and a caret when the file
+/// has the key, else one line.
+fn config_problem(e: &ConfigError) -> String {
+    match e {
+        ConfigError::Invalid {
+            path, line, col, message, ..
+        } if *line > 0 => crate::diagnostic::Diagnostic::error(path, *line, *col, message).render(),
+        other => format!("error: {other}"),
+    }
 }
 
 /// Loads plans and templates as `lint` does — with the stored contacts when `store` is given

@@ -15,13 +15,36 @@ use serde_json::Value;
 
 /// Registers every helper on `registry`.
 pub fn register(registry: &mut Handlebars<'static>) {
-    registry.register_helper("default", Box::new(DefaultHelper));
-    registry.register_helper("upper", Box::new(Case::Upper));
-    registry.register_helper("lower", Box::new(Case::Lower));
-    registry.register_helper("capitalize", Box::new(Case::Capitalize));
-    registry.register_helper("title", Box::new(Case::Title));
-    registry.register_helper("date", Box::new(DateHelper));
+    registry.register_helper("default", Box::new(ValueHelper(default_value)));
+    for (name, case) in [
+        ("upper", Case::Upper),
+        ("lower", Case::Lower),
+        ("capitalize", Case::Capitalize),
+        ("title", Case::Title),
+    ] {
+        registry.register_helper(name, Box::new(ValueHelper(move |h: &Helper<'_>, _: &Value| change_case(h, case))));
+    }
+    registry.register_helper("date", Box::new(ValueHelper(date)));
     registry.register_helper("plain", Box::new(PlainHelper));
+}
+
+/// A helper that computes a value from its parameters and the root data (escaped like any
+/// `{{value}}` in HTML).
+struct ValueHelper<F>(F);
+
+impl<F> HelperDef for ValueHelper<F>
+where
+    F: Fn(&Helper<'_>, &Value) -> Result<Value, RenderError> + Send + Sync,
+{
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        (self.0)(h, ctx.data()).map(ScopedJson::Derived)
+    }
 }
 
 /// True when a value counts as "no value": missing, null or an empty string.
@@ -65,29 +88,20 @@ fn helper_name(h: &Helper<'_>) -> &'static str {
 }
 
 /// `{{default contact.first_name "friend"}}`: the value, or the fallback when it is empty.
-struct DefaultHelper;
-
-impl HelperDef for DefaultHelper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let value = h.param(0).map(|p| p.value().clone()).unwrap_or(Value::Null);
-        if !is_blank(&value) {
-            return Ok(ScopedJson::Derived(value));
-        }
-        let fallback = h.param(1).ok_or(RenderErrorReason::ParamNotFoundForIndex("default", 1))?;
-        if fallback.is_value_missing() {
-            return Err(missing(fallback));
-        }
-        Ok(ScopedJson::Derived(fallback.value().clone()))
+fn default_value(h: &Helper<'_>, _: &Value) -> Result<Value, RenderError> {
+    let value = h.param(0).map(|p| p.value().clone()).unwrap_or(Value::Null);
+    if !is_blank(&value) {
+        return Ok(value);
     }
+    let fallback = h.param(1).ok_or(RenderErrorReason::ParamNotFoundForIndex("default", 1))?;
+    if fallback.is_value_missing() {
+        return Err(missing(fallback));
+    }
+    Ok(fallback.value().clone())
 }
 
 /// `upper`, `lower`, `capitalize` (first letter), `title` (every word).
+#[derive(Clone, Copy)]
 enum Case {
     Upper,
     Lower,
@@ -104,23 +118,14 @@ fn capitalize(word: &str) -> String {
     }
 }
 
-impl HelperDef for Case {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let s = text_param(h, 0)?;
-        let out = match self {
-            Case::Upper => s.to_uppercase(),
-            Case::Lower => s.to_lowercase(),
-            Case::Capitalize => capitalize(&s),
-            Case::Title => s.split(' ').map(|w| capitalize(&w.to_lowercase())).collect::<Vec<_>>().join(" "),
-        };
-        Ok(ScopedJson::Derived(Value::String(out)))
-    }
+fn change_case(h: &Helper<'_>, case: Case) -> Result<Value, RenderError> {
+    let s = text_param(h, 0)?;
+    Ok(Value::String(match case {
+        Case::Upper => s.to_uppercase(),
+        Case::Lower => s.to_lowercase(),
+        Case::Capitalize => capitalize(&s),
+        Case::Title => s.split(' ').map(|w| capitalize(&w.to_lowercase())).collect::<Vec<_>>().join(" "),
+    }))
 }
 
 /// A date value: a full date, or a month and day (birthdays without a year).
@@ -142,109 +147,95 @@ fn parse_date_value(s: &str) -> Option<DateValue> {
     NaiveDate::from_ymd_opt(2000, m, d).map(|_| DateValue::MonthDay(m, d))
 }
 
-/// `{{date contact.birthday "day-month"}}`, `{{date today "long" calendar="hijri"}}`.
-struct DateHelper;
-
 /// What `date` can write.
 const DATE_FORMATS: &str = "long, full, day-month, month, weekday, year, iso";
 
-impl DateHelper {
-    fn format(value: DateValue, format: &str, lang: Lang, hijri: bool) -> Result<String, String> {
-        if hijri {
-            let DateValue::Full(d) = value else {
-                return Err("a date without a year cannot be written in the Hijri calendar".into());
-            };
-            let h = calendar::to_hijri(d).ok_or("the date is outside the Hijri tables")?;
-            let month = calendar::hijri_month_name(h.month, lang);
-            let era = if lang == Lang::Ar { "هـ" } else { "AH" };
-            return Ok(match format {
-                "long" => format!("{} {month} {} {era}", h.day, h.year),
-                "full" => format!("{} {} {month} {} {era}", calendar::weekday_name(d.weekday(), lang), h.day, h.year),
-                "day-month" => format!("{} {month}", h.day),
-                "month" => month.to_string(),
-                "weekday" => calendar::weekday_name(d.weekday(), lang).to_string(),
-                "year" => h.year.to_string(),
-                "iso" => format!("{:04}-{:02}-{:02}", h.year, h.month, h.day),
-                other => return Err(format!("unknown format {other:?} ({DATE_FORMATS})")),
-            });
-        }
-        let (month, day) = match value {
-            DateValue::Full(d) => (d.month(), d.day()),
-            DateValue::MonthDay(m, d) => (m, d),
+/// Writes a date in a format, language and calendar.
+fn format_date(value: DateValue, format: &str, lang: Lang, hijri: bool) -> Result<String, String> {
+    if hijri {
+        let DateValue::Full(d) = value else {
+            return Err("a date without a year cannot be written in the Hijri calendar".into());
         };
-        let name = calendar::month_name(month, lang);
-        let day_month = match lang {
-            Lang::En => format!("{name} {day}"),
-            Lang::Ar => format!("{day} {name}"),
-        };
-        let full_date = |need: &str| match value {
-            DateValue::Full(d) => Ok(d),
-            DateValue::MonthDay(..) => Err(format!("format {need:?} needs a year; the value is only a month and day")),
-        };
-        Ok(match format {
-            "long" => match (value, lang) {
-                (DateValue::MonthDay(..), _) => day_month,
-                (DateValue::Full(d), Lang::En) => format!("{day_month}, {}", d.year()),
-                (DateValue::Full(d), Lang::Ar) => format!("{day_month} {}", d.year()),
-            },
-            "full" => {
-                let d = full_date("full")?;
-                let weekday = calendar::weekday_name(d.weekday(), lang);
-                match lang {
-                    Lang::En => format!("{weekday}, {day_month}, {}", d.year()),
-                    Lang::Ar => format!("{weekday} {day_month} {}", d.year()),
-                }
-            }
-            "day-month" => day_month,
-            "month" => name.to_string(),
-            "weekday" => calendar::weekday_name(full_date("weekday")?.weekday(), lang).to_string(),
-            "year" => full_date("year")?.year().to_string(),
-            "iso" => match value {
-                DateValue::Full(d) => d.to_string(),
-                DateValue::MonthDay(m, d) => format!("{m:02}-{d:02}"),
-            },
+        let h = calendar::to_hijri(d).ok_or("the date is outside the Hijri tables")?;
+        let month = calendar::hijri_month_name(h.month, lang);
+        let era = if lang == Lang::Ar { "هـ" } else { "AH" };
+        return Ok(match format {
+            "long" => format!("{} {month} {} {era}", h.day, h.year),
+            "full" => format!("{} {} {month} {} {era}", calendar::weekday_name(d.weekday(), lang), h.day, h.year),
+            "day-month" => format!("{} {month}", h.day),
+            "month" => month.to_string(),
+            "weekday" => calendar::weekday_name(d.weekday(), lang).to_string(),
+            "year" => h.year.to_string(),
+            "iso" => format!("{:04}-{:02}-{:02}", h.year, h.month, h.day),
             other => return Err(format!("unknown format {other:?} ({DATE_FORMATS})")),
-        })
+        });
     }
+    let (month, day) = match value {
+        DateValue::Full(d) => (d.month(), d.day()),
+        DateValue::MonthDay(m, d) => (m, d),
+    };
+    let name = calendar::month_name(month, lang);
+    let day_month = match lang {
+        Lang::En => format!("{name} {day}"),
+        Lang::Ar => format!("{day} {name}"),
+    };
+    let full_date = |need: &str| match value {
+        DateValue::Full(d) => Ok(d),
+        DateValue::MonthDay(..) => Err(format!("format {need:?} needs a year; the value is only a month and day")),
+    };
+    Ok(match format {
+        "long" => match (value, lang) {
+            (DateValue::MonthDay(..), _) => day_month,
+            (DateValue::Full(d), Lang::En) => format!("{day_month}, {}", d.year()),
+            (DateValue::Full(d), Lang::Ar) => format!("{day_month} {}", d.year()),
+        },
+        "full" => {
+            let d = full_date("full")?;
+            let weekday = calendar::weekday_name(d.weekday(), lang);
+            match lang {
+                Lang::En => format!("{weekday}, {day_month}, {}", d.year()),
+                Lang::Ar => format!("{weekday} {day_month} {}", d.year()),
+            }
+        }
+        "day-month" => day_month,
+        "month" => name.to_string(),
+        "weekday" => calendar::weekday_name(full_date("weekday")?.weekday(), lang).to_string(),
+        "year" => full_date("year")?.year().to_string(),
+        "iso" => match value {
+            DateValue::Full(d) => d.to_string(),
+            DateValue::MonthDay(m, d) => format!("{m:02}-{d:02}"),
+        },
+        other => return Err(format!("unknown format {other:?} ({DATE_FORMATS})")),
+    })
 }
 
 fn hash_text(h: &Helper<'_>, key: &str) -> Option<String> {
     h.hash_get(key).and_then(|v| v.value().as_str().map(str::to_string))
 }
 
-impl HelperDef for DateHelper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let raw = text_param(h, 0)?;
-        let what = h
-            .param(0)
-            .and_then(|p| p.relative_path().cloned())
-            .unwrap_or_else(|| format!("{raw:?}"));
-        let value = parse_date_value(&raw)
-            .ok_or_else(|| RenderErrorReason::Other(format!("date: {what} is {raw:?}, not a date (YYYY-MM-DD or MM-DD)")))?;
-        let format = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("long");
-        let locale = hash_text(h, "locale").or_else(|| ctx.data().pointer("/contact/locale").and_then(Value::as_str).map(str::to_string));
-        let lang = Lang::from_locale(locale.as_deref());
-        let hijri = match hash_text(h, "calendar").as_deref() {
-            None | Some("gregorian") => false,
-            Some("hijri") => true,
-            Some(other) => {
-                return Err(RenderErrorReason::Other(format!("date: unknown calendar {other:?} (gregorian or hijri)")).into());
-            }
-        };
-        let text = Self::format(value, format, lang, hijri).map_err(|m| RenderErrorReason::Other(format!("date: {m}")))?;
-        let text = match hash_text(h, "digits").as_deref() {
-            Some("arabic") => calendar::arabic_digits(&text),
-            None | Some("latin") => text,
-            Some(other) => return Err(RenderErrorReason::Other(format!("date: unknown digits {other:?} (latin or arabic)")).into()),
-        };
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
+/// `{{date contact.birthday "day-month"}}`, `{{date today "long" calendar="hijri"}}`.
+fn date(h: &Helper<'_>, root: &Value) -> Result<Value, RenderError> {
+    let raw = text_param(h, 0)?;
+    let what = h
+        .param(0)
+        .and_then(|p| p.relative_path().cloned())
+        .unwrap_or_else(|| format!("{raw:?}"));
+    let value = parse_date_value(&raw)
+        .ok_or_else(|| RenderErrorReason::Other(format!("date: {what} is {raw:?}, not a date (YYYY-MM-DD or MM-DD)")))?;
+    let format = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("long");
+    let locale = hash_text(h, "locale").or_else(|| root.pointer("/contact/locale").and_then(Value::as_str).map(str::to_string));
+    let lang = Lang::from_locale(locale.as_deref());
+    let hijri = match hash_text(h, "calendar").as_deref() {
+        None | Some("gregorian") => false,
+        Some("hijri") => true,
+        Some(other) => return Err(RenderErrorReason::Other(format!("date: unknown calendar {other:?} (gregorian or hijri)")).into()),
+    };
+    let text = format_date(value, format, lang, hijri).map_err(|m| RenderErrorReason::Other(format!("date: {m}")))?;
+    Ok(Value::String(match hash_text(h, "digits").as_deref() {
+        Some("arabic") => calendar::arabic_digits(&text),
+        None | Some("latin") => text,
+        Some(other) => return Err(RenderErrorReason::Other(format!("date: unknown digits {other:?} (latin or arabic)")).into()),
+    }))
 }
 
 /// `{{plain value}}` or `{{#plain}}<p>HTML</p>{{/plain}}`: the plain text of some HTML.

@@ -282,9 +282,15 @@ pub(super) async fn message(
     );
     let body = match rendered {
         Preview::Email(e) => {
+            let to = match contact.display_name() {
+                Some(name) => format!("{name} <{}>", contact.email().unwrap_or_default()),
+                None => contact.email().unwrap_or_default().to_string(),
+            };
             let mut rows = format!(
-                "<tr><th>Subject</th><td id=\"subject\" dir=\"auto\">{}</td></tr><tr><th>Template file</th><td>{}.email.hbs</td></tr>",
+                "<tr><th>Subject (as read)</th><td id=\"subject\" dir=\"auto\">{}</td></tr><tr><th>To (as read)</th><td dir=\"auto\">{}</td></tr>\
+<tr><th>Template file</th><td>{}.email.hbs</td></tr>",
                 esc(&e.message.subject),
+                esc(&to),
                 esc(&e.message.template)
             );
             for (k, v) in &e.headers {

@@ -265,8 +265,7 @@ fn browser_unsubscribe_flow() {
     std::thread::sleep(Duration::from_millis(300));
     let done = session.text("#done");
     assert_eq!(done, "You are unsubscribed");
-    session.screenshot(&env.path().join("unsubscribed.png"));
-    eprintln!("screenshot: {}", env.path().join("unsubscribed.png").display());
+    session.screenshot("unsubscribed");
     assert_eq!(
         suppressed(&env),
         vec![("email".into(), "olivia.bennett@example.com".into(), "unsubscribe".into())]

@@ -2,6 +2,7 @@
 //! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
 
 mod compliance;
+mod marketers;
 mod support;
 
 use mail_parser::MessageParser;
@@ -13,7 +14,7 @@ pub(crate) const DATE: &str = "2026-11-20";
 /// Noon in Chicago on DATE: inside every contact's SMS window.
 pub(crate) const NOW: &str = "2026-11-20T18:00:00Z";
 
-fn parse(raw: &str) -> mail_parser::Message<'_> {
+pub(crate) fn parse(raw: &str) -> mail_parser::Message<'_> {
     MessageParser::default().parse(raw.as_bytes()).expect("a parsable message")
 }
 

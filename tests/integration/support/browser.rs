@@ -93,6 +93,38 @@ impl Session {
         let id = self.element(css);
         call(&format!("{}/element/{id}/click", self.base), "POST", Some(json!({})));
     }
+    /// Types `text` into the first element matching `css`.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        call(&format!("{}/element/{id}/clear", self.base), "POST", Some(json!({})));
+        call(&format!("{}/element/{id}/value", self.base), "POST", Some(json!({ "text": text })));
+    }
+    /// The value of attribute `name` of the first element matching `css`.
+    pub fn attribute(&self, css: &str, name: &str) -> String {
+        let id = self.element(css);
+        call(&format!("{}/element/{id}/attribute/{name}", self.base), "GET", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    /// Scrolls the first element matching `css` into view.
+    pub fn scroll_to(&self, css: &str) {
+        let script = "document.querySelector(arguments[0]).scrollIntoView()";
+        call(
+            &format!("{}/execute/sync", self.base),
+            "POST",
+            Some(json!({ "script": script, "args": [css] })),
+        );
+    }
+    /// Moves into the frame matching `css`.
+    pub fn switch_to_frame(&self, css: &str) {
+        let id = self.element(css);
+        call(&format!("{}/frame", self.base), "POST", Some(json!({ "id": { ELEMENT: id } })));
+    }
+    /// Moves back to the parent document.
+    pub fn switch_to_parent(&self) {
+        call(&format!("{}/frame/parent", self.base), "POST", Some(json!({})));
+    }
     /// The visible text of the first element matching `css`.
     pub fn text(&self, css: &str) -> String {
         let id = self.element(css);
@@ -101,11 +133,17 @@ impl Session {
             .unwrap()
             .to_string()
     }
-    /// Saves a PNG screenshot.
-    pub fn screenshot(&self, path: &Path) {
+    /// Saves a PNG screenshot as `target/tmp/screenshots/{name}.png` (kept after the test)
+    /// and prints where; returns the path.
+    pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let v = call(&format!("{}/screenshot", self.base), "GET", None);
         let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
-        std::fs::write(path, png).unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+        path
     }
 }
 

@@ -412,10 +412,25 @@ impl Drop for Server {
 impl TestEnv {
     /// Starts `nurture serve` on a free port (extra flags appended).
     pub fn serve(&self, extra: &[&str]) -> Server {
+        self.start_server(extra, Stdio::null(), "nurture=warn")
+    }
+
+    /// Like [`TestEnv::serve`], with its info log written to `log`.
+    pub fn serve_logged(&self, extra: &[&str], log: &Path) -> Server {
+        self.start_server(extra, std::fs::File::create(log).unwrap().into(), "nurture=info")
+    }
+
+    fn start_server(&self, extra: &[&str], stderr: Stdio, level: &str) -> Server {
         use std::io::BufRead;
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = self.command(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = self
+            .command(&args)
+            .env("NURTURE_LOG", level)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let base = line
