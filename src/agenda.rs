@@ -1,15 +1,22 @@
-//! The agenda: manual touches (calls, letters, cards, gifts) as rows for a person, in
-//! Markdown, CSV or JSON.
+//! The agent's day: manual touches (calls, letters, cards, gifts) and follow-ups of responses
+//! as [`AgendaItem`]s — ordered overdue first, then responders, then plan order — in Markdown,
+//! CSV, JSON, or an email to the agent. Items stay open, day after day, until marked done.
 
 use crate::contacts::Contact;
 use crate::plans::expand::DueTouch;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 
 /// One thing to do for one contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgendaItem {
-    /// Once-only key of the touch.
+    /// Once-only key of the touch (`contact|plan|touch|date`).
     pub id: String,
+    /// A short code to mark it done with (`nurture agenda done K7Q2XM`).
+    #[serde(default)]
+    pub short: String,
     /// The day it fell due.
     pub due: String,
     /// `call`, `letter`, `card` or `gift`.
@@ -22,7 +29,7 @@ pub struct AgendaItem {
     pub phone: String,
     /// Email.
     pub email: String,
-    /// Postal address (the contact's `address` column).
+    /// Postal address (the contact's `address`, `city`, `postal_code`, `country` columns).
     pub address: String,
     /// Agent in charge.
     pub agent: String,
@@ -30,45 +37,109 @@ pub struct AgendaItem {
     pub plan: String,
     /// Touch id.
     pub touch: String,
+    /// Position of the touch in its plan.
+    #[serde(default)]
+    pub order: usize,
     /// What to do.
     pub note: String,
+    /// The contact responded during this plan (set when the agenda is shown).
+    #[serde(default)]
+    pub responder: bool,
+    /// When it was marked done (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<String>,
+}
+
+/// A short, stable code for an item id: six characters of Crockford base32.
+pub fn short_id(id: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let digest = Sha256::digest(id.as_bytes());
+    let mut n = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+    (0..6)
+        .map(|_| {
+            let c = ALPHABET[(n % 32) as usize] as char;
+            n /= 32;
+            c
+        })
+        .collect()
 }
 
 impl AgendaItem {
     /// An agenda row for a manual touch of `contact`.
     pub fn new(t: &DueTouch, contact: &Contact) -> AgendaItem {
         let get = |c: &str| contact.get(c).unwrap_or("").to_string();
-        let name = contact.display_name().unwrap_or_default();
         let address = ["address", "city", "postal_code", "country"]
             .iter()
             .filter_map(|c| contact.get(c))
             .collect::<Vec<_>>()
             .join(", ");
+        let id = t.key();
         AgendaItem {
-            id: t.key(),
+            short: short_id(&id),
+            id,
             due: t.due.to_string(),
             channel: t.channel.as_str().into(),
             contact_id: t.contact_id.clone(),
-            name,
+            name: contact.display_name().unwrap_or_default(),
             phone: get("phone"),
             email: get("email"),
             address,
             agent: get("agent"),
             plan: t.plan.clone(),
             touch: t.touch.clone(),
+            order: t.order,
             note: t.note.clone().unwrap_or_default(),
+            responder: false,
+            done_at: None,
         }
+    }
+
+    /// True when the item was due before `date`.
+    pub fn is_overdue(&self, date: NaiveDate) -> bool {
+        self.due < date.to_string()
+    }
+
+    /// True when `code` names this item: its short code (any case), its id, or an id prefix.
+    pub fn is_named(&self, code: &str) -> bool {
+        self.short.eq_ignore_ascii_case(code) || self.id == code
     }
 }
 
-/// Sorts items: oldest due first, then by channel (calls first), then by name.
-pub fn sort(items: &mut [AgendaItem]) {
+/// The items for `date` (due on or before it), of `agent` when given (case-insensitive), with
+/// `responder` set for contacts in `responders`, in priority order.
+pub fn day(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>, responders: &HashSet<String>) -> Vec<AgendaItem> {
+    let day = date.to_string();
+    items.retain(|i| i.due <= day && agent.is_none_or(|a| i.agent.eq_ignore_ascii_case(a)));
+    for i in &mut items {
+        i.responder = responders.contains(&i.contact_id);
+    }
+    sort(&mut items, date);
+    items
+}
+
+/// Priority order: overdue first (oldest first), then responders, then plan order (plan, the
+/// touch's place in it), then calls before cards, letters and gifts, then name.
+pub fn sort(items: &mut [AgendaItem], date: NaiveDate) {
     let rank = |c: &str| ["call", "card", "letter", "gift"].iter().position(|x| *x == c).unwrap_or(9);
-    items.sort_by(|a, b| (a.due.as_str(), rank(&a.channel), a.name.as_str()).cmp(&(b.due.as_str(), rank(&b.channel), b.name.as_str())));
+    items.sort_by(|a, b| {
+        let key = |i: &AgendaItem| {
+            let overdue = i.is_overdue(date);
+            (
+                !overdue,
+                if overdue { i.due.clone() } else { String::new() },
+                !i.responder,
+                i.plan.clone(),
+                i.order,
+                rank(&i.channel),
+                i.name.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
 }
 
 /// A Markdown checklist.
-pub fn to_markdown(date: &str, items: &[AgendaItem]) -> String {
+pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
     let mut out = format!("# Agenda for {date}\n\n");
     if items.is_empty() {
         out.push_str("Nothing to do.\n");
@@ -79,45 +150,175 @@ pub fn to_markdown(date: &str, items: &[AgendaItem]) -> String {
         } else {
             i.name.as_str()
         };
-        out.push_str(&format!("- [ ] **{}** {who}", i.channel));
+        out.push_str(&format!("- [ ] `{}` **{}** {who}", i.short, i.channel));
         for (label, v) in [("phone", &i.phone), ("email", &i.email), ("address", &i.address)] {
             if !v.is_empty() {
                 out.push_str(&format!(" · {label}: {v}"));
             }
         }
         out.push_str(&format!(" · {} / {}", i.plan, i.touch));
-        if i.due != date {
-            out.push_str(&format!(" · due {}", i.due));
+        if i.is_overdue(date) {
+            out.push_str(&format!(" · **overdue** since {}", i.due));
+        }
+        if i.responder {
+            out.push_str(" · responded");
         }
         if !i.note.is_empty() {
             out.push_str(&format!("\n  {}", i.note));
         }
         out.push('\n');
     }
+    if !items.is_empty() {
+        out.push_str("\nMark an item done: `nurture agenda done CODE`\n");
+    }
     out
 }
 
 /// CSV with a header row.
 pub fn to_csv(items: &[AgendaItem]) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record([
+        "short",
+        "id",
+        "due",
+        "channel",
+        "contact_id",
+        "name",
+        "phone",
+        "email",
+        "address",
+        "agent",
+        "plan",
+        "touch",
+        "note",
+        "responder",
+    ])?;
     for i in items {
-        w.serialize(i)?;
-    }
-    if items.is_empty() {
         w.write_record([
-            "id",
-            "due",
-            "channel",
-            "contact_id",
-            "name",
-            "phone",
-            "email",
-            "address",
-            "agent",
-            "plan",
-            "touch",
-            "note",
+            i.short.as_str(),
+            &i.id,
+            &i.due,
+            &i.channel,
+            &i.contact_id,
+            &i.name,
+            &i.phone,
+            &i.email,
+            &i.address,
+            &i.agent,
+            &i.plan,
+            &i.touch,
+            &i.note,
+            if i.responder { "yes" } else { "" },
         ])?;
     }
     Ok(String::from_utf8_lossy(&w.into_inner().map_err(|e| e.into_error())?).into_owned())
+}
+
+/// The agenda as an email to an agent: subject, plain text, HTML.
+pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, String, String) {
+    let count = |c: &str| items.iter().filter(|i| i.channel == c).count();
+    let subject = format!(
+        "Your agenda for {date}: {} call(s), {} card(s), {} letter(s), {} gift(s)",
+        count("call"),
+        count("card"),
+        count("letter"),
+        count("gift")
+    );
+    let text = to_markdown(date, items);
+    let esc = crate::render::escape_html;
+    let rows: String = items
+        .iter()
+        .map(|i| {
+            format!(
+                "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}<br>{}<br>{}</td><td>{} / {}</td><td>{}</td></tr>",
+                esc(&i.short),
+                esc(&i.channel),
+                if i.is_overdue(date) { " (overdue)" } else { "" },
+                esc(if i.name.is_empty() { &i.contact_id } else { &i.name }),
+                esc(&i.phone),
+                esc(&i.email),
+                esc(&i.address),
+                esc(&i.plan),
+                esc(&i.touch),
+                esc(&i.note)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!DOCTYPE html><html><body><h1>Agenda for {date}</h1><p>{}</p><table border=\"1\" cellpadding=\"6\" cellspacing=\"0\">\
+<tr><th>Code</th><th>What</th><th>Who</th><th>Reach</th><th>Plan</th><th>Note</th></tr>{rows}</table>\
+<p>Mark an item done: <code>nurture agenda done CODE</code></p></body></html>",
+        esc(agent)
+    );
+    (subject, text, html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, due: &str, channel: &str, plan: &str, order: usize, contact: &str) -> AgendaItem {
+        AgendaItem {
+            id: id.into(),
+            short: short_id(id),
+            due: due.into(),
+            channel: channel.into(),
+            contact_id: contact.into(),
+            name: contact.into(),
+            phone: String::new(),
+            email: String::new(),
+            address: String::new(),
+            agent: "Sara".into(),
+            plan: plan.into(),
+            touch: id.into(),
+            order,
+            note: String::new(),
+            responder: false,
+            done_at: None,
+        }
+    }
+
+    #[test]
+    fn overdue_then_responders_then_plan_order() {
+        let date: NaiveDate = "2026-11-20".parse().unwrap();
+        let items = vec![
+            item("late-gift", "2026-11-20", "gift", "8x8", 8, "a"),
+            item("early-call", "2026-11-20", "call", "8x8", 2, "b"),
+            item("overdue-card", "2026-11-18", "card", "8x8", 9, "c"),
+            item("responder", "2026-11-20", "card", "33-touch", 5, "d"),
+            item("tomorrow", "2026-11-21", "call", "8x8", 1, "e"),
+        ];
+        let responders: HashSet<String> = ["d".to_string()].into();
+        let ids: Vec<String> = day(items.clone(), date, None, &responders).into_iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec!["overdue-card", "responder", "early-call", "late-gift"]);
+        assert!(day(items, date, Some("nobody"), &responders).is_empty());
+    }
+
+    #[test]
+    fn short_codes_are_stable_and_name_their_item() {
+        let a = short_id("c1|8x8|w4-call|2026-11-20");
+        assert_eq!(a.len(), 6);
+        assert_eq!(a, short_id("c1|8x8|w4-call|2026-11-20"));
+        assert_ne!(a, short_id("c1|8x8|w4-call|2026-11-21"));
+        let i = item("c1|8x8|w4-call|2026-11-20", "2026-11-20", "call", "8x8", 1, "c1");
+        assert!(i.is_named(&a.to_lowercase()) && i.is_named("c1|8x8|w4-call|2026-11-20") && !i.is_named("XXXXXX"));
+    }
+
+    #[test]
+    fn formats() {
+        let date: NaiveDate = "2026-11-20".parse().unwrap();
+        let mut late = item("x", "2026-11-18", "call", "8x8", 1, "c1");
+        late.note = "Ask about referrals".into();
+        let md = to_markdown(date, std::slice::from_ref(&late));
+        assert!(
+            md.contains("**overdue** since 2026-11-18") && md.contains("Ask about referrals"),
+            "{md}"
+        );
+        let csv = to_csv(&[late.clone()]).unwrap();
+        assert!(csv.starts_with("short,id,due,channel"), "{csv}");
+        assert!(to_csv(&[]).unwrap().starts_with("short,id"), "the header even when empty");
+        let (subject, _, html) = to_email(date, "Sara", &[late]);
+        assert_eq!(subject, "Your agenda for 2026-11-20: 1 call(s), 0 card(s), 0 letter(s), 0 gift(s)");
+        assert!(html.contains("(overdue)"));
+    }
 }

@@ -101,6 +101,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[dkim]`
     pub dkim: DkimSettings,
+    /// `[agenda]`
+    pub agenda: AgendaConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -198,6 +200,8 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Bearer token of the `/preview` pages; empty = `/preview` is off.
     pub preview_token: Secret,
+    /// Bearer token of `POST /events` (responses and deals from a CRM or a web form); empty = off.
+    pub events_token: Secret,
 }
 
 /// `[schedule]`
@@ -228,6 +232,9 @@ pub struct DeliveryConfig {
     pub drain_wait_secs: u64,
     /// Worker heartbeat in seconds; a dead worker's jobs return after 3 missed heartbeats.
     pub heartbeat_secs: u64,
+    /// Messages with a send time (`at`) go out over this many seconds after it, so thousands
+    /// due at 09:00 do not fall due in one second.
+    pub send_spread_secs: u64,
 }
 
 /// `[contacts]`
@@ -251,6 +258,15 @@ pub struct DkimSettings {
     pub private_key_file: PathBuf,
     /// `rsa` (default) or `ed25519`.
     pub algorithm: String,
+}
+
+/// `[agenda]`: the agents' daily agenda.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgendaConfig {
+    /// Agent name (the contacts' `agent` column) → email address the nightly run sends that
+    /// agent's agenda to; `"*"` gets the items of contacts with no (or another) agent.
+    pub email_to: std::collections::BTreeMap<String, String>,
 }
 
 /// `[privacy]`: erasure.
@@ -333,6 +349,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             public_url: String::new(),
             preview_token: Secret::default(),
+            events_token: Secret::default(),
         }
     }
 }
@@ -354,6 +371,7 @@ impl Default for DeliveryConfig {
             claim_ttl_secs: 60,
             drain_wait_secs: 60,
             heartbeat_secs: 5,
+            send_spread_secs: 600,
         }
     }
 }
@@ -388,6 +406,7 @@ impl Default for Config {
             paths: PathsConfig::default(),
             privacy: PrivacyConfig::default(),
             dkim: DkimSettings::default(),
+            agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
             source: "(embedded defaults)".into(),
         }
@@ -484,6 +503,11 @@ impl Config {
         }
         if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
             return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
+        }
+        for (agent, address) in &self.agenda.email_to {
+            if address.parse::<lettre::Address>().is_err() {
+                return Err(fail(format!("[agenda] email_to: {agent:?} = {address:?} is not an email address")));
+            }
         }
         if self.delivery.max_attempts == 0 {
             return Err(fail("[delivery] max_attempts: must be at least 1".into()));
@@ -591,6 +615,7 @@ const SECTIONS: &[&str] = &[
     "delivery",
     "contacts",
     "paths",
+    "agenda",
 ];
 
 /// `NURTURE_SMTP_POOL_SIZE` → `NURTURE_SMTP_POOL_SIZE = [smtp] pool_size`.

@@ -132,6 +132,23 @@ impl Deliverer {
             }
         };
         let now = Clock::unix_now();
+        // A plan edited after the job was queued: a removed touch stops, a changed template is used.
+        let template = match ws.plans.get(&job.plan).and_then(|p| p.touch(&job.touch)) {
+            Some(touch) => touch.template.clone().unwrap_or_else(|| job.template.clone()),
+            None => {
+                ledger::finish(
+                    &self.store,
+                    delivery(&job),
+                    &run_date,
+                    Outcome::Cancelled,
+                    "the touch is no longer in its plan",
+                    now,
+                )
+                .await?;
+                tracing::info!(key = %job.key, "not sent: the touch was removed from its plan");
+                return Ok(JobResult::Done);
+            }
+        };
         let contact: Option<Contact> = match contact.as_deref().map(serde_json::from_str).transpose() {
             Ok(c) => c,
             Err(e) => {
@@ -159,7 +176,7 @@ impl Deliverer {
         };
         if job.channel == Channel::Sms {
             if cfg.sms.require_consent && contact.get("sms_consent").is_none() {
-                ledger::finish(&self.store, &job.key, &run_date, Outcome::Refused, "no_consent", now).await?;
+                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Refused, "no_consent", now).await?;
                 ledger::count(&self.store, &run_date, "no_consent").await?;
                 self.counters.add(&self.counters.no_consent);
                 return Ok(JobResult::Done);
@@ -169,7 +186,7 @@ impl Deliverer {
                 ledger::release(&self.store, &job.key, &owner).await?;
                 let mut later = job.clone();
                 later.requeue += 1;
-                let spread = spread_secs(&job.key, 300);
+                let spread = crate::queue::spread_secs(&job.key, 300);
                 self.queue.enqueue(&[later], Some(now + delay + spread)).await?;
                 ledger::count(&self.store, &run_date, "deferred").await?;
                 self.counters.add(&self.counters.deferred);
@@ -177,16 +194,16 @@ impl Deliverer {
                 return Ok(JobResult::Done);
             }
         }
-        let outcome = self.render_check_send(&ws, &job, &contact, suppressed).await;
+        let outcome = self.render_check_send(&ws, &job, &template, &contact, suppressed).await;
         match outcome {
             Ok(()) => {
-                ledger::finish(&self.store, &job.key, &run_date, Outcome::Sent, "", now).await?;
+                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Sent, "", now).await?;
                 self.counters.add(&self.counters.sent);
                 tracing::debug!(key = %job.key, "sent");
                 Ok(JobResult::Done)
             }
             Err(Failure::Refused(Refusal::Suppressed)) => {
-                ledger::finish(&self.store, &job.key, &run_date, Outcome::Suppressed, "", now).await?;
+                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Suppressed, "", now).await?;
                 self.counters.add(&self.counters.suppressed);
                 Ok(JobResult::Done)
             }
@@ -220,7 +237,7 @@ impl Deliverer {
     }
 
     async fn fail(&self, job: &DeliveryJob, run_date: &str, outcome: Outcome, message: &str, now: i64) -> Result<JobResult, DeliverError> {
-        ledger::finish(&self.store, &job.key, run_date, outcome, message, now).await?;
+        ledger::finish(&self.store, delivery(job), run_date, outcome, message, now).await?;
         let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": now });
         ledger::remember_failure(&self.store, &record.to_string()).await?;
         self.counters.add(&self.counters.failed);
@@ -250,12 +267,19 @@ impl Deliverer {
         Some((open - now).num_seconds().max(1))
     }
 
-    async fn render_check_send(&self, ws: &Workspace, job: &DeliveryJob, contact: &Contact, suppressed: bool) -> Result<(), Failure> {
+    async fn render_check_send(
+        &self,
+        ws: &Workspace,
+        job: &DeliveryJob,
+        template: &str,
+        contact: &Contact,
+        suppressed: bool,
+    ) -> Result<(), Failure> {
         let ctx = ws.context(contact, &job.plan, &job.touch, job.run_date);
         let arabic = contact.is_arabic();
         match job.channel {
             Channel::Email => {
-                let name = ws.catalog.resolve(&job.template, Kind::Email, arabic);
+                let name = ws.catalog.resolve(template, Kind::Email, arabic);
                 let rendered = ws.catalog.render_email(&name, ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.email();
                 let url = ws.unsubscribe_url(contact);
@@ -272,13 +296,23 @@ impl Deliverer {
                 self.email.send(&cleared, &headers, self.dkim.as_ref()).await.map_err(Failure::Send)
             }
             _ => {
-                let name = ws.catalog.resolve(&job.template, Kind::Sms, arabic);
+                let name = ws.catalog.resolve(template, Kind::Sms, arabic);
                 let rendered = ws.catalog.render_sms(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
                 let to = contact.phone();
                 let cleared = compliance::check_sms(rendered, to, suppressed, &ws.config.sms.opt_out_text).map_err(Failure::Refused)?;
                 self.sms.send(&cleared, &job.key).await.map_err(Failure::Send)
             }
         }
+    }
+}
+
+/// The ledger identity of a job.
+fn delivery(job: &DeliveryJob) -> ledger::Delivery<'_> {
+    ledger::Delivery {
+        key: &job.key,
+        contact_id: &job.contact_id,
+        plan: &job.plan,
+        touch: &job.touch,
     }
 }
 
@@ -297,15 +331,6 @@ enum Failure {
     Refused(Refusal),
     Render(String),
     Send(SendError),
-}
-
-/// A stable spread of `0..max` seconds per key, so deferred messages do not all fall due in
-/// the same second (apalis-redis fails on >= 8,000 ids due at once).
-fn spread_secs(key: &str, max: u64) -> i64 {
-    let h = key
-        .bytes()
-        .fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
-    (h % max.max(1)) as i64
 }
 
 /// Seconds before retry `attempt` (1-based): base × 2^(attempt-1), ±20 % jitter, capped.

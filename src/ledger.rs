@@ -3,8 +3,11 @@
 //! send twice. Also the per-date counters that `run`, `status` and `report` read.
 //!
 //! States of a delivery key: absent → `sending:<owner>` (a lease, `claim_ttl_secs`) →
-//! `sent:<unix>` | `failed:<reason>` | `suppressed` | `refused:<reason>`. Only the owner of a
-//! live lease sends; a lease left by a killed worker expires and the job's retry claims it.
+//! `sent:<unix>` | `failed:<reason>` | `suppressed` | `refused:<reason>` | `cancelled:<reason>`.
+//! Only the owner of a live lease sends; a lease left by a killed worker expires and the job's
+//! retry claims it. Touches that are not sent at all get a mark set once ([`mark_once`]):
+//! `skipped:<reason>`, `paused`, `agenda` (an item opened on the agenda). Every final state and
+//! mark is also an event in the contact's history.
 
 use crate::store::{Store, StoreError};
 use redis::Script;
@@ -40,6 +43,26 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
         r#"
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+return 1
+"#,
+    )
+});
+
+/// Sets a delivery key only if it is new; then records the history event and, for agenda
+/// items, opens the item — so re-expanding a date never repeats them.
+static MARK_ONCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  return 0
+end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+end
 return 1
 "#,
     )
@@ -78,6 +101,8 @@ pub enum Claim {
 /// How a delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Not sent: the touch was removed from its plan, or the plan was deleted, after queueing.
+    Cancelled,
     /// Accepted by the SMTP server / SMS API / outbox.
     Sent,
     /// Refused for good by the server.
@@ -95,6 +120,7 @@ impl Outcome {
             Outcome::Failed => format!("failed:{detail}"),
             Outcome::Suppressed => "suppressed".into(),
             Outcome::Refused => format!("refused:{detail}"),
+            Outcome::Cancelled => format!("cancelled:{detail}"),
         }
     }
     /// The counter name in the per-date stats.
@@ -104,6 +130,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Suppressed => "suppressed",
             Outcome::Refused => "refused",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -145,17 +172,81 @@ pub async fn claim(store: &Store, target: Target<'_>, owner: &str, lease_ms: u64
     })
 }
 
-/// Records the final state of a delivery and counts it under `run_date`.
-pub async fn finish(store: &Store, delivery_key: &str, run_date: &str, outcome: Outcome, detail: &str, now: i64) -> Result<(), StoreError> {
+/// A delivery's identity for its ledger entry and the contact's history.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The delivery key.
+    pub key: &'a str,
+    /// Contact id.
+    pub contact_id: &'a str,
+    /// Plan id.
+    pub plan: &'a str,
+    /// Touch id.
+    pub touch: &'a str,
+}
+
+/// Records the final state of a delivery, counts it under `run_date`, and adds it to the
+/// contact's history — one script call.
+pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Outcome, detail: &str, now: i64) -> Result<(), StoreError> {
     let detail: String = detail.chars().take(300).collect();
+    let at = chrono::DateTime::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    let event = crate::history::Event::touch(at, outcome.counter(), d.plan, d.touch, detail.clone());
     let _: i64 = FINISH
-        .key(store.keys.delivery(delivery_key))
+        .key(store.keys.delivery(d.key))
         .key(store.keys.stats(run_date))
+        .key(store.keys.history(d.contact_id))
         .arg(outcome.state(&detail, now))
         .arg(outcome.counter())
+        .arg(event.to_json())
+        .arg(crate::history::KEEP)
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())
+}
+
+/// A mark set once per delivery key: a touch skipped or paused, or an agenda item opened.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    /// The delivery key.
+    pub key: String,
+    /// Contact id (whose history gets the event).
+    pub contact_id: String,
+    /// The ledger state (`skipped:...`, `paused`, `agenda`).
+    pub state: String,
+    /// The history event.
+    pub event: crate::history::Event,
+    /// For an agenda item: its id and JSON.
+    pub agenda_item: Option<(String, String)>,
+}
+
+/// Sets each mark whose key is new (one round trip); returns which were new.
+pub async fn mark_once(store: &Store, marks: &[Mark]) -> Result<Vec<bool>, StoreError> {
+    if marks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    pipe.load_script(&MARK_ONCE).ignore();
+    let invocations: Vec<redis::ScriptInvocation<'_>> = marks
+        .iter()
+        .map(|m| {
+            let (id, json) = m.agenda_item.clone().unwrap_or_default();
+            let mut inv = MARK_ONCE.prepare_invoke();
+            inv.key(store.keys.delivery(&m.key))
+                .key(store.keys.history(&m.contact_id))
+                .key(store.keys.agenda_open())
+                .arg(&m.state)
+                .arg(m.event.to_json())
+                .arg(crate::history::KEEP)
+                .arg(id)
+                .arg(json);
+            inv
+        })
+        .collect();
+    for inv in &invocations {
+        pipe.invoke_script(inv);
+    }
+    let added: Vec<i64> = pipe.query_async(&mut store.conn.clone()).await?;
+    Ok(added.into_iter().map(|a| a == 1).collect())
 }
 
 /// Gives a claim back (after a transient failure) so the retry can take it.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod diagnostic;
 
 pub mod contacts;
+pub mod history;
 pub mod plans;
 pub mod workspace;
 
@@ -29,6 +30,7 @@ pub mod send;
 pub mod store;
 
 pub mod deliver;
+pub mod events;
 pub mod nightly;
 pub mod preview;
 pub mod server;

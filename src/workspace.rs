@@ -4,6 +4,7 @@
 
 mod check;
 pub mod live;
+mod promises;
 
 pub use check::ColumnUse;
 pub use live::Live;
@@ -47,6 +48,7 @@ impl Workspace {
         };
         ws.check_sender();
         ws.check_references();
+        ws.check_promises();
         ws
     }
 
@@ -76,6 +78,7 @@ impl Workspace {
                 "enrolled_on" => "2026-01-01",
                 "birthday" => "05-17",
                 "anniversary" => "2020-06-01",
+                "home_purchase" => "2019-09-15",
                 "locale" => locale,
                 "first_name" if arabic => "سارة",
                 "last_name" if arabic => "العلي",
@@ -91,6 +94,7 @@ impl Workspace {
             id: ContactId("sample@example.com".into()),
             fields,
             plan_history: vec![],
+            responded_on: None,
         }
     }
 

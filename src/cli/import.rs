@@ -5,6 +5,7 @@ use crate::compliance::erasure::address_hash;
 use crate::config::Config;
 use crate::contacts::Contact;
 use crate::contacts::import::{ImportOptions, Rejection, Rows};
+use crate::history::Event;
 use crate::plans;
 use chrono::NaiveDate;
 use clap::Args;
@@ -129,15 +130,22 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         let flags = store.suppressed_among("email", &emails).await?;
         suppressed += flags.iter().filter(|f| **f).count() as u64;
         let mut writes: Vec<Contact> = Vec::new();
+        let mut events: Vec<(String, Event)> = Vec::new();
+        let source = a.file.display().to_string();
         for (incoming, old) in chunk.iter().zip(existing) {
             match old {
                 None => {
                     created += 1;
+                    events.push((incoming.id.0.clone(), imported(incoming, &source, "created")));
                     writes.push(incoming.clone());
                 }
                 Some(mut old) => {
+                    let plan_before = old.plan().map(str::to_string);
                     if old.merge(incoming) {
                         updated += 1;
+                        if old.plan().map(str::to_string) != plan_before {
+                            events.push((old.id.0.clone(), imported(&old, &source, "enrolled")));
+                        }
                         writes.push(old);
                     } else {
                         unchanged += 1;
@@ -146,7 +154,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             }
         }
         if !a.dry_run {
-            store.put_contacts(&writes).await?;
+            store.save_moves(&writes, &events).await?;
         }
     }
     let report = serde_json::json!({
@@ -173,4 +181,15 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::from(2)
     })
+}
+
+/// The history event of an import that created a contact or put it on a plan.
+fn imported(c: &Contact, file: &str, what: &str) -> Event {
+    let at = c
+        .enrolled_on()
+        .map_or_else(|| crate::clock::Clock::System.now().date_naive().to_string(), |d| d.to_string());
+    let source = c.get("source").map(|s| format!(", source {s}")).unwrap_or_default();
+    let mut e = Event::new(at, what, format!("imported from {file}{source}"));
+    e.plan = c.plan().map(str::to_string);
+    e
 }

@@ -1,15 +1,12 @@
-//! `lint`, `preview`, `agenda` and `status`: commands that look and change nothing.
+//! `lint`, `preview` and `status`: commands that look and change nothing.
 
 use super::{check_workspace, clock_and_date, connect, load_workspace, print_json, queue};
-use crate::agenda::{self, AgendaItem};
 use crate::config::Config;
 use crate::contacts::census::CensusMode;
-use crate::plans::expand::{Window, expand};
 use crate::preview::{self, Preview};
 use crate::queue::inspect;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use futures::TryStreamExt;
 use std::process::ExitCode;
 
 /// `lint` flags.
@@ -57,28 +54,6 @@ pub enum PreviewFormat {
     Html,
     /// The plain-text part.
     Text,
-}
-
-/// Agenda output formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    /// Markdown checklist.
-    Md,
-    /// CSV with a header.
-    Csv,
-    /// JSON array.
-    Json,
-}
-
-/// `agenda` flags.
-#[derive(Debug, Args)]
-pub struct AgendaArgs {
-    /// Date (default: today in the sender's timezone).
-    #[arg(long)]
-    pub date: Option<NaiveDate>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "md")]
-    pub format: Format,
 }
 
 /// `status` flags.
@@ -166,42 +141,6 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
                 }
             }
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
-    let (_, date) = clock_and_date(&config, a.date, None);
-    let day = date.to_string();
-    let store = connect(&config).await?;
-    let ws = load_workspace(config, Some(&store)).await?;
-    let mut items: Vec<AgendaItem> = store
-        .agenda(&day)
-        .await?
-        .iter()
-        .filter_map(|j| serde_json::from_str(j).ok())
-        .collect();
-    if items.is_empty() && store.run_summary(&day).await?.is_none() {
-        // No run yet for this date: show what its run will put on the agenda.
-        let window = Window {
-            date,
-            grace_days: 0,
-            last_run: None,
-        };
-        let mut pages = std::pin::pin!(store.contact_pages(2000));
-        while let Some(page) = pages.try_next().await? {
-            for c in &page {
-                for t in expand(c, &ws.plans, &window).due.iter().filter(|t| t.channel.is_manual()) {
-                    items.push(AgendaItem::new(t, c));
-                }
-            }
-        }
-    }
-    agenda::sort(&mut items);
-    match a.format {
-        Format::Md => print!("{}", agenda::to_markdown(&day, &items)),
-        Format::Csv => print!("{}", agenda::to_csv(&items)?),
-        Format::Json => print_json(&items)?,
     }
     Ok(ExitCode::SUCCESS)
 }

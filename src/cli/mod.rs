@@ -1,10 +1,12 @@
 //! The command line: clap types and one file per group of commands. The only place that
 //! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
 
+mod agenda;
 mod export;
 mod forget;
 mod import;
 mod inspect;
+mod people;
 mod reload;
 mod run;
 mod send_test;
@@ -49,8 +51,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// A long-running worker (many may share one Redis).
     Work(run::WorkArgs),
-    /// Manual touches due: who to call, what card to send.
-    Agenda(inspect::AgendaArgs),
+    /// The agent's day: calls, cards, letters and gifts due (and `agenda done CODE`).
+    Agenda(agenda::AgendaArgs),
     /// Manage the suppression list.
     Suppress(suppress::SuppressArgs),
     /// Contacts, queue depths, dead letters, suppression size, last run.
@@ -63,6 +65,10 @@ pub enum Command {
     Export,
     /// Erase a person: contact, queued jobs, agenda, records; keep only keyed hashes.
     Forget(forget::ForgetArgs),
+    /// Record what a contact did: a response, a deal.
+    Record(people::RecordArgs),
+    /// Look at or move one contact: `contact show ID`, `contact move ID --plan P`.
+    Contact(people::ContactArgs),
 }
 
 /// Entry point of the binary.
@@ -99,13 +105,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(a) => inspect::preview(config, a).await,
         Command::Run(a) => run::run(config, a).await,
         Command::Work(a) => run::work(config, a).await,
-        Command::Agenda(a) => inspect::agenda(config, a).await,
+        Command::Agenda(a) => agenda::agenda(config, a).await,
         Command::Suppress(a) => suppress::suppress(config, a).await,
         Command::Status(a) => inspect::status(config, a).await,
         Command::Serve(a) => serve::serve(config, a).await,
         Command::Forget(a) => forget::forget(config, a).await,
         Command::Export => export::export(config).await,
         Command::SendTest(a) => send_test::send_test(config, a).await,
+        Command::Record(a) => people::record(config, a).await,
+        Command::Contact(a) => people::contact(config, a).await,
     }
 }
 

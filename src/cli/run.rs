@@ -69,21 +69,30 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
             }
         }
         println!(
-            "{}: {} due, {} queued ({} already queued), {} sent, {} suppressed, {} failed, {} dead, {} deferred, {} agenda, {} missed, {} skipped (no address), {} moved on",
+            "{}: {} due, {} queued ({} already queued, {} for later today), {} sent, {} suppressed, {} failed, {} dead, {} deferred, {} paused, {} agenda, {} missed, {} skipped (no address), {} moved on ({} demoted)",
             s.date,
             s.due,
             s.queued,
             s.already_queued,
+            s.scheduled,
             s.sent,
             s.suppressed,
             s.failed,
             s.dead,
             s.deferred,
+            s.paused,
             s.agenda,
             s.missed,
             s.skipped,
-            s.moved
+            s.moved,
+            s.demoted
         );
+        if s.deferred > 0 && !s.dry_run {
+            println!(
+                "{} message(s) wait in the queue for their send time: a running `nurture work` or `nurture serve` sends them then",
+                s.deferred
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -94,6 +94,15 @@ pub fn check_test_email(
     check_email(email, Some(to), false, unsubscribe_url, postal_address)
 }
 
+/// Clears an operational message to the sender's own team (an agent's daily agenda): not a
+/// commercial message, so it carries no unsubscribe link; it never goes to a contact.
+pub fn clear_internal(email: RenderedEmail, to: &str) -> Cleared<RenderedEmail> {
+    Cleared {
+        message: email,
+        to: to.to_string(),
+    }
+}
+
 /// Free-mail domains whose DMARC policy makes them unusable as a bulk From address.
 pub const FREE_MAIL: &[&str] = &[
     "gmail.com",

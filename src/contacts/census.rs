@@ -66,6 +66,7 @@ mod tests {
             id: ContactId("c".into()),
             fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             plan_history: vec![],
+            responded_on: None,
         }
     }
 

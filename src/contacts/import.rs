@@ -194,7 +194,7 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
             "email" => Email::parse(value).map_err(fail)?.as_str().to_string(),
             "phone" => E164::parse(value, &opts.default_region).map_err(fail)?.as_str().to_string(),
             "enrolled_on" => parse_date(value).map_err(fail)?,
-            "birthday" | "anniversary" => parse_day(value).map_err(fail)?,
+            "birthday" | "anniversary" | "home_purchase" => parse_day(value).map_err(fail)?,
             "timezone" => {
                 value
                     .parse::<chrono_tz::Tz>()
@@ -238,6 +238,7 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
         id: ContactId(id),
         fields,
         plan_history: Vec::new(),
+        responded_on: None,
     })
 }
 

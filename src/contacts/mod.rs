@@ -21,6 +21,7 @@ pub const KNOWN_COLUMNS: &[&str] = &[
     "enrolled_on",
     "birthday",
     "anniversary",
+    "home_purchase",
     "source",
     "agent",
     "status",
@@ -106,6 +107,9 @@ pub struct Contact {
     /// Plans this contact has already been enrolled in, oldest first.
     #[serde(default)]
     pub plan_history: Vec<String>,
+    /// The last day the contact responded (a reply, a call back, a form, a deal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responded_on: Option<NaiveDate>,
 }
 
 impl Contact {
@@ -141,6 +145,21 @@ impl Contact {
     /// The contact's timezone, else `fallback`.
     pub fn timezone(&self, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
         self.get("timezone").and_then(|t| t.parse().ok()).unwrap_or(fallback)
+    }
+    /// The contact's language: the locale's first part, lower-cased (`ar-SA` → `ar`); `en`
+    /// when it has none.
+    pub fn language(&self) -> String {
+        self.get("locale")
+            .and_then(|l| l.split(['-', '_']).next())
+            .map(str::to_ascii_lowercase)
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "en".into())
+    }
+    /// Records a response on `day` (the latest one is kept).
+    pub fn respond(&mut self, day: NaiveDate) {
+        if self.responded_on.is_none_or(|d| d < day) {
+            self.responded_on = Some(day);
+        }
     }
     /// True when the contact's locale is Arabic (`ar`, `ar-SA`, ...).
     pub fn is_arabic(&self) -> bool {

@@ -2,15 +2,19 @@
 //! `file:line:col` diagnostics. Expansion into due touches is in [`expand`].
 
 pub mod expand;
+pub mod schedule;
+
+pub use schedule::{When, Yearly, parse_duration_days};
 
 use crate::diagnostic::{Diagnostic, line_col};
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use toml::Spanned;
 
 /// How a touch reaches the contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     /// Queued email.
@@ -74,8 +78,12 @@ impl Channel {
 pub struct Touch {
     /// Unique within the plan.
     pub id: String,
-    /// Days after enrollment.
-    pub after_days: i64,
+    /// When it falls due.
+    pub when: When,
+    /// Local time of the contact it goes out at (default: when the run works the queue).
+    pub at: Option<NaiveTime>,
+    /// Only for contacts of this language (`ar`, `en`; a contact without a locale is `en`).
+    pub locale: Option<String>,
     /// Channel.
     pub channel: Channel,
     /// Template name (email and SMS), e.g. `8x8/welcome`.
@@ -86,6 +94,35 @@ pub struct Touch {
     pub line: usize,
 }
 
+impl Touch {
+    /// True when the touch is for a contact of language `lang`.
+    pub fn is_for(&self, lang: &str) -> bool {
+        self.locale.as_deref().is_none_or(|l| l == lang)
+    }
+}
+
+/// `[demote]`: where a contact goes who has not responded after some touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Demote {
+    /// Touches due without a response (since entering the plan, its latest cycle, or the last response).
+    pub after: u32,
+    /// The plan the contact moves to.
+    pub to: String,
+}
+
+/// `[promise]`: what the plan's name promises, checked by `lint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promise {
+    /// Touches promised.
+    pub touches: u32,
+    /// Counted over a year (`per = "year"`), else within this many days of entering the plan.
+    pub within_days: Option<i64>,
+    /// At least (`at_least = true`), else exactly.
+    pub at_least: bool,
+    /// Line of `[promise]` in the plan file.
+    pub line: usize,
+}
+
 /// An action plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -93,8 +130,16 @@ pub struct Plan {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// Plan the contact moves to after its last touch.
+    /// Plan the contact moves to after its last touch (or after `length`).
     pub then: Option<String>,
+    /// Days one pass through the plan lasts (`length = "1y"`); default: up to the last `after` touch.
+    pub length: Option<i64>,
+    /// A response stops the plan's remaining automated touches (the agent follows up instead).
+    pub pause_on_response: bool,
+    /// Non-responders move to another plan.
+    pub demote: Option<Demote>,
+    /// Checked by `lint`.
+    pub promise: Option<Promise>,
     /// Steps, in file order.
     pub touches: Vec<Touch>,
     /// The file it came from.
@@ -102,9 +147,32 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Days from enrollment to the last touch.
-    pub fn length_days(&self) -> i64 {
-        self.touches.iter().map(|t| t.after_days).max().unwrap_or(0)
+    /// The last day of one pass through the plan for a contact who entered it on `enrolled`;
+    /// `None` when the plan never ends (calendar touches and no `length`).
+    pub fn last_day(&self, enrolled: NaiveDate) -> Option<NaiveDate> {
+        let days = match self.length {
+            Some(len) => len.max(1) - 1,
+            None if self.touches.iter().all(|t| matches!(t.when, When::After(_))) => {
+                self.touches.iter().filter_map(|t| t.after_days()).max().unwrap_or(0)
+            }
+            None => return None,
+        };
+        enrolled.checked_add_days(chrono::Days::new(days as u64))
+    }
+
+    /// The touch with this id.
+    pub fn touch(&self, id: &str) -> Option<&Touch> {
+        self.touches.iter().find(|t| t.id == id)
+    }
+}
+
+impl Touch {
+    /// Days after enrollment, for `after` touches.
+    pub fn after_days(&self) -> Option<i64> {
+        match self.when {
+            When::After(d) => Some(d),
+            _ => None,
+        }
     }
 }
 
@@ -113,8 +181,29 @@ impl Plan {
 struct RawPlan {
     name: Option<String>,
     then: Option<Spanned<String>>,
+    length: Option<Spanned<String>>,
+    pause_on_response: Option<bool>,
+    demote: Option<Spanned<RawDemote>>,
+    promise: Option<Spanned<RawPromise>>,
     #[serde(default)]
     touch: Vec<Spanned<RawTouch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDemote {
+    after: Spanned<i64>,
+    to: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPromise {
+    touches: u32,
+    per: Option<Spanned<String>>,
+    within: Option<Spanned<String>>,
+    #[serde(default)]
+    at_least: bool,
 }
 
 #[derive(Deserialize)]
@@ -125,23 +214,10 @@ struct RawTouch {
     on: Option<Spanned<String>>,
     cron: Option<Spanned<String>>,
     at: Option<Spanned<String>>,
+    locale: Option<Spanned<String>>,
     channel: Spanned<String>,
     template: Option<Spanned<String>>,
     note: Option<String>,
-}
-
-/// Parses `"0d"`, `"3d"`, `"2w"` into days.
-pub fn parse_duration_days(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?}: expected e.g. \"3d\" or \"2w\""))?;
-    match unit {
-        "d" => Ok(n),
-        "w" => Ok(n * 7),
-        _ => Err(format!("bad duration {s:?}: the unit must be d (days) or w (weeks)")),
-    }
 }
 
 /// Loads every `*.toml` in `dir`. Returns the plans that parsed and every problem found.
@@ -179,16 +255,18 @@ pub fn load_dir(dir: &Path) -> (BTreeMap<String, Plan>, Vec<Diagnostic>) {
     }
     let ids: HashSet<String> = plans.keys().cloned().collect();
     for plan in plans.values() {
-        if let Some(then) = &plan.then
-            && !ids.contains(then)
-        {
-            let line = plan_then_line(&plan.file);
-            diags.push(Diagnostic::error(
-                &plan.file,
-                line,
-                1,
-                format!("then: no plan {then:?} in {}", dir.display()),
-            ));
+        let targets = [("then", plan.then.as_ref()), ("to", plan.demote.as_ref().map(|d| &d.to))];
+        for (key, target) in targets {
+            if let Some(target) = target
+                && !ids.contains(target)
+            {
+                let (line, col) = key_position(&plan.file, key);
+                let mut d = Diagnostic::error(&plan.file, line, col, format!("{key}: no plan {target:?} in {}", dir.display()));
+                if let Some(close) = ids.iter().find(|i| strsim::jaro_winkler(i, target) >= 0.8) {
+                    d = d.with_help(format!("did you mean \"{close}\"?"));
+                }
+                diags.push(d);
+            }
         }
     }
     (plans, diags)
@@ -205,17 +283,17 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         }
     };
     let at = |offset: usize| line_col(text, offset);
+    let mut ok = true;
+    let mut err = |offset: usize, msg: String| {
+        let (l, c) = at(offset);
+        diags.push(Diagnostic::error(file, l, c, msg));
+        ok = false;
+    };
     let mut seen = HashSet::new();
     let mut touches = Vec::new();
-    let mut ok = true;
     for spanned in &raw.touch {
         let (tline, _) = at(spanned.span().start);
         let t = spanned.get_ref();
-        let mut err = |offset: usize, msg: String| {
-            let (l, c) = at(offset);
-            diags.push(Diagnostic::error(file, l, c, msg));
-            ok = false;
-        };
         if !seen.insert(t.id.get_ref().clone()) {
             err(
                 t.id.span().start,
@@ -232,30 +310,31 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
                 ),
             );
         }
-        for (field, v) in [("on", &t.on), ("cron", &t.cron), ("at", &t.at)] {
-            if let Some(v) = v {
-                err(
-                    v.span().start,
-                    format!("{field}: calendar touches are not supported by this version; use `after`"),
-                );
-            }
-        }
-        let after_days = match &t.after {
-            Some(a) => match parse_duration_days(a.get_ref()) {
-                Ok(d) => d,
-                Err(m) => {
-                    err(a.span().start, format!("after: {m}"));
-                    0
-                }
-            },
-            None => {
-                err(
-                    spanned.span().start,
-                    format!("touch {:?}: missing `after` (e.g. after = \"3d\")", t.id.get_ref()),
-                );
-                0
+        let when = match touch_when(t, spanned.span().start) {
+            Ok(w) => w,
+            Err((offset, m)) => {
+                err(offset, m);
+                When::After(0)
             }
         };
+        let send_at = match &t.at {
+            Some(a) => match schedule::parse_at(a.get_ref()) {
+                Ok(time) => Some(time),
+                Err(m) => {
+                    err(a.span().start, m);
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(l) = &t.locale
+            && !(l.get_ref().len() == 2 && l.get_ref().chars().all(|c| c.is_ascii_lowercase()))
+        {
+            err(
+                l.span().start,
+                format!("locale: {:?}: a two-letter language code, such as \"ar\" or \"en\"", l.get_ref()),
+            );
+        }
         if let Some(c) = channel
             && !c.is_manual()
             && t.template.is_none()
@@ -267,7 +346,9 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         }
         touches.push(Touch {
             id: t.id.get_ref().clone(),
-            after_days,
+            when,
+            at: send_at,
+            locale: t.locale.as_ref().map(|l| l.get_ref().clone()),
             channel: channel.unwrap_or(Channel::Call),
             template: t.template.as_ref().map(|s| s.get_ref().clone()),
             note: t.note.clone(),
@@ -275,9 +356,69 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         });
     }
     if touches.is_empty() {
-        diags.push(Diagnostic::error(file, 1, 1, "a plan needs at least one [[touch]]"));
-        ok = false;
+        err(0, "a plan needs at least one [[touch]]".to_string());
     }
+    let length = match &raw.length {
+        Some(l) => match parse_duration_days(l.get_ref()) {
+            Ok(d) if d > 0 => Some(d),
+            Ok(_) => {
+                err(l.span().start, "length: must be at least one day".into());
+                None
+            }
+            Err(m) => {
+                err(l.span().start, format!("length: {m}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let calendar = touches.iter().any(|t| !matches!(t.when, When::After(_)));
+    if let (Some(then), None, true) = (&raw.then, length, calendar) {
+        err(
+            then.span().start,
+            "then: a plan with `on`/`cron` touches has no last touch; give it a `length` (e.g. length = \"1y\")".into(),
+        );
+    }
+    let demote = raw.demote.as_ref().map(|d| {
+        let r = d.get_ref();
+        if *r.after.get_ref() < 1 {
+            err(r.after.span().start, "demote: after must be at least 1 touch".into());
+        }
+        Demote {
+            after: (*r.after.get_ref()).max(1) as u32,
+            to: r.to.get_ref().clone(),
+        }
+    });
+    let promise = match &raw.promise {
+        Some(p) => {
+            let r = p.get_ref();
+            let within_days = match (&r.per, &r.within) {
+                (Some(per), None) if per.get_ref() == "year" => None,
+                (Some(per), None) => {
+                    err(per.span().start, format!("promise: per = {:?}: only \"year\"", per.get_ref()));
+                    None
+                }
+                (None, Some(w)) => match parse_duration_days(w.get_ref()) {
+                    Ok(d) => Some(d),
+                    Err(m) => {
+                        err(w.span().start, format!("promise: within: {m}"));
+                        None
+                    }
+                },
+                _ => {
+                    err(p.span().start, "promise: give `per = \"year\"` or `within = \"8w\"`".into());
+                    None
+                }
+            };
+            Some(Promise {
+                touches: r.touches,
+                within_days,
+                at_least: r.at_least,
+                line: at(p.span().start).0,
+            })
+        }
+        None => None,
+    };
     if !ok {
         return None;
     }
@@ -285,30 +426,63 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         id: id.to_string(),
         name: raw.name.unwrap_or_else(|| id.to_string()),
         then: raw.then.map(|s| s.into_inner()),
+        length,
+        pause_on_response: raw.pause_on_response.unwrap_or(false),
+        demote,
+        promise,
         touches,
         file: file.to_string(),
     })
 }
 
-/// The line of the `then = ...` key in a plan file (1 if not found).
-fn plan_then_line(file: &str) -> usize {
+/// The one `after`, `on` or `cron` of a touch, parsed; else the offset and message of the error.
+fn touch_when(t: &RawTouch, touch_start: usize) -> Result<When, (usize, String)> {
+    let rules: Vec<(&str, &Spanned<String>)> = [("after", &t.after), ("on", &t.on), ("cron", &t.cron)]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
+    match rules.as_slice() {
+        [("after", v)] => parse_duration_days(v.get_ref())
+            .map(When::After)
+            .map_err(|m| (v.span().start, format!("after: {m}"))),
+        [("on", v)] => schedule::parse_on(v.get_ref()).map(When::On).map_err(|m| (v.span().start, m)),
+        [(_, v)] => schedule::parse_cron(v.get_ref())
+            .map(|c| When::Cron(Box::new(c)))
+            .map_err(|m| (v.span().start, m)),
+        [] => Err((
+            touch_start,
+            format!(
+                "touch {:?}: when is it due? add `after = \"3d\"`, `on = \"birthday\"` or `cron = \"0 0 9 1 * *\"`",
+                t.id.get_ref()
+            ),
+        )),
+        [(first, _), (second, v), ..] => Err((
+            v.span().start,
+            format!(
+                "touch {:?}: `{first}` and `{second}` together; give one of after, on, cron",
+                t.id.get_ref()
+            ),
+        )),
+    }
+}
+
+/// The line and column of the first `key = ...` in a plan file ((1, 1) if not found).
+fn key_position(file: &str, key: &str) -> (usize, usize) {
     std::fs::read_to_string(file)
         .ok()
-        .and_then(|t| t.lines().position(|l| l.trim_start().starts_with("then")))
-        .map_or(1, |i| i + 1)
+        .and_then(|t| {
+            t.lines().enumerate().find_map(|(i, l)| {
+                let trimmed = l.trim_start();
+                let rest = trimmed.strip_prefix(key)?;
+                rest.trim_start().starts_with('=').then(|| (i + 1, l.len() - trimmed.len() + 1))
+            })
+        })
+        .unwrap_or((1, 1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_days("0d"), Ok(0));
-        assert_eq!(parse_duration_days("2w"), Ok(14));
-        assert!(parse_duration_days("3m").is_err());
-        assert!(parse_duration_days("d").is_err());
-    }
 
     #[test]
     fn bad_plan_reports_line_and_column() {

@@ -137,15 +137,21 @@ impl Queue {
     /// once is not queued again within the TTL. `run_at` (unix seconds) delays them.
     /// Returns how many were new.
     pub async fn enqueue(&self, jobs: &[DeliveryJob], run_at: Option<i64>) -> Result<u64, QueueError> {
+        let timed: Vec<(DeliveryJob, Option<i64>)> = jobs.iter().map(|j| (j.clone(), run_at)).collect();
+        self.enqueue_each(&timed).await
+    }
+
+    /// Like [`Queue::enqueue`], each job with its own send time (`None`: now).
+    pub async fn enqueue_each(&self, jobs: &[(DeliveryJob, Option<i64>)]) -> Result<u64, QueueError> {
         let mut conn = self.store.conn.clone();
         let mut added = 0u64;
         for chunk in jobs.chunks(CHUNK) {
             let tasks: Vec<Task<Vec<u8>>> = chunk
                 .iter()
-                .map(|job| {
+                .map(|(job, run_at)| {
                     let mut b = TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default()).idempotency_key(idempotency_key(job));
                     if let Some(at) = run_at {
-                        b = b.run_at_timestamp(at.max(0) as u64);
+                        b = b.run_at_timestamp((*at).max(0) as u64);
                     }
                     b.build()
                 })
@@ -248,6 +254,16 @@ async fn run_job(job: DeliveryJob, handler: Data<Arc<dyn JobHandler>>) -> Result
         JobResult::Dead(reason) => Err(AbortError::new(reason).into()),
         JobResult::Retry(reason) => Err(reason.into()),
     }
+}
+
+/// A stable spread of `0..max` seconds per key, so messages due at one time (09:00, the end of
+/// quiet hours) do not all fall due in the same second (apalis-redis fails on >= 8,000 ids due
+/// at once).
+pub fn spread_secs(key: &str, max: u64) -> i64 {
+    let h = key
+        .bytes()
+        .fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
+    (h % max.max(1)) as i64
 }
 
 /// A worker name unique to this process: `{prefix}-{host}-{pid}-{start}`.

@@ -18,7 +18,8 @@ pub struct Headers<'a> {
     pub from_email: &'a str,
     /// Recipient display name (contact's name), if any.
     pub to_name: Option<String>,
-    /// The contact's unsubscribe link.
+    /// The contact's unsubscribe link (empty for an operational message to the team, which
+    /// then gets no `List-Unsubscribe` headers).
     pub unsubscribe_url: &'a str,
     /// Optional `mailto:` unsubscribe address.
     pub unsubscribe_mailto: &'a str,
@@ -58,19 +59,23 @@ pub fn build(email: &Cleared<RenderedEmail>, h: &Headers<'_>) -> Result<Message,
         list_unsubscribe.push_str(&format!(", <mailto:{}?subject=unsubscribe>", h.unsubscribe_mailto));
     }
     let m = email.message();
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(clean(&m.subject))
-        .message_id(Some(message_id(h.delivery_key, h.from_email)))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("List-Unsubscribe"),
-            list_unsubscribe,
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-            "List-Unsubscribe=One-Click".into(),
-        ))
+        .message_id(Some(message_id(h.delivery_key, h.from_email)));
+    if !h.unsubscribe_url.is_empty() {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                list_unsubscribe,
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(m.text.clone(), m.html.clone()))
         .map_err(|e| format!("building the message: {e}"))
 }

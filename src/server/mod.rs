@@ -2,6 +2,7 @@
 //! webhook, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
 //! once and answer without internals; a bad token is a plain 404.
 
+mod events;
 mod pages;
 mod preview;
 mod sms;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/preview", get(preview::index))
         .route("/preview/login", axum::routing::post(preview::login))
         .route("/preview/t/{*template}", get(preview::message))
+        .route("/events", axum::routing::post(events::receive))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -121,6 +123,14 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
         }
     }
     let one_click = String::from_utf8_lossy(&body).contains("One-Click");
+    let how = if one_click { "one-click" } else { "unsubscribe page" };
+    if let Err(e) = state
+        .store
+        .push_history(&[(id.clone(), crate::history::Event::new(now.clone(), "unsubscribed", how))])
+        .await
+    {
+        return unavailable(e);
+    }
     let event = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
     if let Err(e) = state.store.record_event(&event.to_string()).await {
         return unavailable(e);

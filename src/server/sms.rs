@@ -1,6 +1,7 @@
 //! `POST /sms/inbound`: the SMS provider's webhook (Twilio form fields `From`, `Body`).
 //! Opt-out keywords suppress the number at once, opt-in keywords lift it; every event is
-//! recorded. The provider sends the confirmation text itself, so the answer is empty TwiML.
+//! recorded. Any other text (and an opt-in) from a contact is a response to the plans. The
+//! provider sends the confirmation text itself, so the answer is empty TwiML.
 
 use super::{AppState, unavailable};
 use crate::compliance::sms::{Keyword, keyword, verify_twilio};
@@ -51,6 +52,47 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
         }
         Keyword::Other => Ok("reply"),
     };
+    // The sender, if a contact: a reply (or a YES/START) is a response; a STOP goes to the history.
+    let contact = match state.store.contact_by_phone(from.as_str()).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    if let Some(c) = &contact {
+        let history = match result {
+            Ok(kw @ ("reply" | "start")) => {
+                let tz: chrono_tz::Tz = config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+                let event = crate::events::ContactEvent {
+                    kind: crate::events::Kind::Response,
+                    contact: c.id.0.clone(),
+                    channel: Some("sms".into()),
+                    note: Some(format!(
+                        "{}{}",
+                        if kw == "start" { "opted in: " } else { "" },
+                        field("Body").chars().take(200).collect::<String>()
+                    )),
+                    date: None,
+                };
+                crate::events::record(
+                    &state.store,
+                    &event,
+                    crate::clock::Clock::System.today(tz),
+                    &config.contacts.default_region,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            }
+            Ok(kw) => state
+                .store
+                .push_history(&[(c.id.0.clone(), crate::history::Event::new(now.clone(), &format!("sms_{kw}"), ""))])
+                .await
+                .map_err(|e| e.to_string()),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = history {
+            return unavailable(e);
+        }
+    }
     let event = match result {
         Ok(e) => e,
         Err(e) => return unavailable(e),

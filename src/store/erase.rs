@@ -1,6 +1,6 @@
-//! Deleting one person's data: contact record, queued jobs, agenda items, ledger entries,
-//! events and failure records that name them, and their plain suppression entries (replaced
-//! by keyed hashes in the `forgotten` set).
+//! Deleting one person's data: contact record, history, phone index entry, queued jobs,
+//! agenda items (open and done), ledger entries, events and failure records that name them,
+//! and their plain suppression entries (replaced by keyed hashes in the `forgotten` set).
 
 use super::{Store, StoreError};
 use redis::AsyncCommands;
@@ -42,8 +42,10 @@ impl Store {
         let mut conn = self.conn.clone();
         let mut out = Erased {
             contacts: conn.hdel(self.keys.contacts(), contact_id).await?,
+            records: conn.del(self.keys.history(contact_id)).await?,
             ..Default::default()
         };
+        let _: u64 = conn.hdel(self.keys.phones(), needles).await?;
         let mentions = |s: &str| needles.iter().any(|n| !n.is_empty() && s.contains(n.as_str()));
         // Queued jobs (payloads name the contact).
         let [scheduled, active, data, meta, done, dead, idempotency] = queue_keys;
@@ -80,8 +82,7 @@ impl Store {
         }
         // Agenda items and ledger entries are keyed by `contact|plan|touch|date`.
         let prefix = format!("{contact_id}|");
-        let agenda_keys = self.scan_keys(&format!("{}:agenda:*", self.keys.prefix())).await?;
-        for key in agenda_keys {
+        for key in [self.keys.agenda_open(), self.keys.agenda_done()] {
             let fields: Vec<String> = conn.hkeys(&key).await?;
             let mine: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
             if !mine.is_empty() {

@@ -45,9 +45,25 @@ impl Keys {
     pub fn last_run(&self) -> String {
         format!("{}:last_run", self.prefix)
     }
-    /// HASH agenda item id → item JSON, for one date.
-    pub fn agenda(&self, date: &str) -> String {
-        format!("{}:agenda:{date}", self.prefix)
+    /// HASH agenda item id → item JSON: the open items (any due date; undone items roll over).
+    pub fn agenda_open(&self) -> String {
+        format!("{}:agenda:open", self.prefix)
+    }
+    /// HASH agenda item id → item JSON with `done_at`: the items marked done.
+    pub fn agenda_done(&self) -> String {
+        format!("{}:agenda:done", self.prefix)
+    }
+    /// STRING set once the agenda of `date` was emailed to `agent`.
+    pub fn agenda_mail(&self, date: &str, agent: &str) -> String {
+        format!("{}:agenda:mail:{date}:{agent}", self.prefix)
+    }
+    /// LIST of one contact's history events (JSON), newest first.
+    pub fn history(&self, contact_id: &str) -> String {
+        format!("{}:history:{contact_id}", self.prefix)
+    }
+    /// HASH E.164 phone → contact id (inbound SMS find their sender).
+    pub fn phones(&self) -> String {
+        format!("{}:phones", self.prefix)
     }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
@@ -82,7 +98,11 @@ mod tests {
             k.failures(),
             k.runs(),
             k.last_run(),
-            k.agenda("d"),
+            k.agenda_open(),
+            k.agenda_done(),
+            k.agenda_mail("d", "a"),
+            k.history("c"),
+            k.phones(),
             k.queue(),
             k.events(),
             k.forgotten(),

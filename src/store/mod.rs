@@ -3,6 +3,7 @@
 
 pub mod erase;
 pub mod keys;
+mod people;
 
 use crate::contacts::Contact;
 use crate::contacts::census::{Census, CensusMode};
@@ -98,7 +99,13 @@ impl Store {
             .iter()
             .map(|c| (c.id.0.clone(), serde_json::to_string(c).unwrap_or_default()))
             .collect();
-        let _: () = self.conn.clone().hset_multiple(self.keys.contacts(), &items).await?;
+        let phones: Vec<(&str, &str)> = contacts.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect();
+        let mut pipe = redis::pipe();
+        pipe.hset_multiple(self.keys.contacts(), &items).ignore();
+        if !phones.is_empty() {
+            pipe.hset_multiple(self.keys.phones(), &phones).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
     }
 
@@ -241,24 +248,6 @@ impl Store {
     /// Per-date counters (sent, failed, dead, suppressed, ...).
     pub async fn stats(&self, date: &str) -> Result<Vec<(String, u64)>, StoreError> {
         Ok(self.conn.clone().hgetall(self.keys.stats(date)).await?)
-    }
-
-    /// Adds agenda items for `date` (existing ids are kept as they are). Returns how many were new.
-    pub async fn add_agenda(&self, date: &str, items: &[(String, String)]) -> Result<u64, StoreError> {
-        if items.is_empty() {
-            return Ok(0);
-        }
-        let mut pipe = redis::pipe();
-        for (id, json) in items {
-            pipe.hset_nx(self.keys.agenda(date), id, json);
-        }
-        let added: Vec<bool> = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(added.into_iter().filter(|a| *a).count() as u64)
-    }
-
-    /// The agenda items recorded for `date` (JSON).
-    pub async fn agenda(&self, date: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().hvals(self.keys.agenda(date)).await?)
     }
 
     /// Records an opt-out / opt-in event (the newest 10,000 are kept).

@@ -359,6 +359,7 @@ fn address_only(sample: &Contact) -> Contact {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         plan_history: vec![],
+        responded_on: None,
     }
 }
 

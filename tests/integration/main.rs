@@ -2,6 +2,7 @@
 //! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
 
 mod compliance;
+mod lifecycle;
 mod marketers;
 mod support;
 
@@ -281,30 +282,6 @@ fn old_enrollment_is_not_flooded_and_counts_missed() {
     assert_eq!(s["queued"], 0, "{s}");
     assert!(s["missed"].as_u64().unwrap() >= 10, "{s}");
     assert_eq!(env.sink().count(), 0);
-}
-
-#[test]
-fn finished_plan_moves_the_contact_on() {
-    let env = TestEnv::new("lifecycle");
-    // 8x8's last touch is at 7 weeks (49 days): enrolled 49 days before DATE it is due today.
-    env.import(
-        "email,phone,plan\nmove@example.com,(217) 201-0150,8x8\n",
-        &["--enrolled-on", "2026-10-02"],
-    );
-    let s = env.json(&["run", "--date", DATE]);
-    assert_eq!(s["moved"], 1, "{s}");
-    assert_eq!(s["agenda"], 1, "the referral call: {s}");
-    let agenda = env.ok(&["agenda", "--date", DATE, "--format", "csv"]);
-    assert!(agenda.contains("w8-referral-call") && agenda.contains("+12172010150"), "{agenda}");
-    let md = env.ok(&["agenda", "--date", DATE]);
-    assert!(md.contains("- [ ] **call**") && md.contains("who else do you know"), "{md}");
-    let json: serde_json::Value = serde_json::from_str(&env.ok(&["agenda", "--date", DATE, "--format", "json"])).unwrap();
-    assert_eq!(json[0]["channel"], "call");
-    // The next days run the new plan: 33-touch's first mailing is 7 days after enrollment (DATE + 1).
-    let s = env.json(&["run", "--date", "2026-11-28"]);
-    assert_eq!(s["queued"], 1, "{s}");
-    let m = env.sink().messages();
-    assert_eq!(parse(m.last().unwrap()).subject(), Some("Market update: what changed this season"));
 }
 
 #[test]

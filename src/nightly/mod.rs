@@ -1,12 +1,15 @@
-//! One run date: load → expand → enqueue / agenda → deliver until drained → record.
-//! Sequencing only. Idempotent per date: jobs carry their delivery key as idempotency key,
-//! and the ledger refuses a second send.
+//! One run date: load → expand → enqueue / agenda / plan changes → agents' agenda emails →
+//! deliver until drained → record. Sequencing only. Idempotent per date: jobs carry their
+//! delivery key as idempotency key, the ledger refuses a second send, and agenda items,
+//! skipped and paused touches are marked once.
 
-use crate::agenda::AgendaItem;
+mod agenda_mail;
+mod page;
+
 use crate::contacts::Contact;
 use crate::deliver::{Counters, Deliverer, Handler};
-use crate::plans::expand::{self, Window};
-use crate::queue::{DeliveryJob, JOB_VERSION, Queue, inspect};
+use crate::plans::expand::{Calendar, Window};
+use crate::queue::{Queue, inspect};
 use crate::store::Store;
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
@@ -56,8 +59,16 @@ pub struct RunSummary {
     pub missed: u64,
     /// Email / SMS touches skipped because the contact has no address for that channel.
     pub skipped: u64,
-    /// Contacts that finished their plan and moved on.
+    /// Contacts that changed plans (finished one, or demoted for not responding).
     pub moved: u64,
+    /// Of those, moved by `[demote]` (no response after N touches).
+    pub demoted: u64,
+    /// Automated touches not sent because the contact responded (`pause_on_response`).
+    pub paused: u64,
+    /// Jobs queued for a later send time (`at`): the queue holds them until then.
+    pub scheduled: u64,
+    /// Agents whose agenda was emailed (`[agenda] email_to`).
+    pub agenda_mailed: u64,
     /// Contacts examined.
     pub contacts: u64,
     /// Second copies of a job found already done (no second send).
@@ -95,21 +106,31 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         dry_run: opts.dry_run,
         ..Default::default()
     };
+    let pages = page::Pages {
+        ws: &ws,
+        store: &store,
+        queue: &queue,
+        opts: &opts,
+        window: &window,
+        calendar: Calendar::new(&ws.plans, &window),
+        sender_tz: ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC),
+    };
     // Read the next page (Redis + JSON decoding, on another task) while this one is expanded
     // and queued.
     let mut pending = Some(tokio::spawn(scan(store.clone(), 0)));
     while let Some(task) = pending.take() {
-        let (next, page) = task.await??;
+        let (next, contacts) = task.await??;
         if next != 0 {
             pending = Some(tokio::spawn(scan(store.clone(), next)));
         }
-        expand_page(&ws, &store, &queue, &opts, &window, page, &mut s).await?;
+        pages.expand(contacts, &mut s).await?;
     }
     s.expand_secs = started.elapsed().as_secs_f64();
     tracing::info!(date = %date, due = s.due, queued = s.queued, agenda = s.agenda, secs = s.expand_secs, "expanded");
     if opts.dry_run {
         return Ok(s);
     }
+    s.agenda_mailed = agenda_mail::send(&ws, &store, opts.date).await?;
     if !opts.enqueue_only {
         let t = Instant::now();
         let live = Arc::new(crate::workspace::Live::new(ws.clone()));
@@ -136,71 +157,4 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
 
 async fn scan(store: Store, cursor: u64) -> Result<(u64, Vec<Contact>), crate::store::StoreError> {
     store.scan_contacts(cursor, PAGE).await
-}
-
-async fn expand_page(
-    ws: &Workspace,
-    store: &Store,
-    queue: &Queue,
-    opts: &RunOptions,
-    window: &Window,
-    page: Vec<Contact>,
-    s: &mut RunSummary,
-) -> anyhow::Result<()> {
-    let mut jobs = Vec::new();
-    let mut agenda: Vec<(String, String)> = Vec::new();
-    let mut moved = Vec::new();
-    for mut contact in page {
-        s.contacts += 1;
-        let e = expand::expand(&contact, &ws.plans, window);
-        s.missed += e.missed;
-        s.due += e.due.len() as u64;
-        for t in &e.due {
-            if t.channel.is_manual() {
-                let item = AgendaItem::new(t, &contact);
-                agenda.push((item.id.clone(), serde_json::to_string(&item)?));
-            } else if t.channel.address(&contact).is_none() {
-                s.skipped += 1;
-            } else if let Some(template) = &t.template {
-                jobs.push(DeliveryJob {
-                    v: JOB_VERSION,
-                    key: t.key(),
-                    contact_id: t.contact_id.clone(),
-                    plan: t.plan.clone(),
-                    touch: t.touch.clone(),
-                    channel: t.channel,
-                    template: template.clone(),
-                    due: t.due,
-                    run_date: opts.date,
-                    attempt: 0,
-                    requeue: 0,
-                });
-            }
-        }
-        if let Some((plan, day)) = e.moved_to {
-            contact.enroll(&plan, day);
-            moved.push(contact);
-        }
-    }
-    s.moved += moved.len() as u64;
-    if opts.dry_run {
-        s.queued += jobs.len() as u64;
-        s.agenda += agenda.len() as u64;
-        s.would_queue.extend(
-            jobs.iter()
-                .take(1000usize.saturating_sub(s.would_queue.len()))
-                .map(|j| format!("{} {}", j.channel.as_str(), j.key)),
-        );
-        return Ok(());
-    }
-    // Queue first, move contacts after: a crash in between re-expands the old plan, and the
-    // idempotency keys keep it from being queued twice.
-    let added = queue.enqueue(&jobs, None).await?;
-    s.queued += added;
-    s.already_queued += jobs.len() as u64 - added.min(jobs.len() as u64);
-    let date = opts.date.to_string();
-    s.agenda += agenda.len() as u64;
-    store.add_agenda(&date, &agenda).await?;
-    store.put_contacts(&moved).await?;
-    Ok(())
 }

@@ -1,0 +1,139 @@
+//! `nurture agenda [--date D] [--agent NAME] [--format md|csv|json]` — the agent's day — and
+//! `nurture agenda done CODE...`, which closes items (open items roll over until then).
+
+use super::{clock_and_date, connect, load_workspace, print_json};
+use crate::agenda::{self, AgendaItem};
+use crate::config::Config;
+use crate::history::Event;
+use crate::plans::expand::{Calendar, Window, expand};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand, ValueEnum};
+use futures::TryStreamExt;
+use std::collections::HashSet;
+use std::process::ExitCode;
+
+/// Agenda output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Markdown checklist.
+    Md,
+    /// CSV with a header.
+    Csv,
+    /// JSON array.
+    Json,
+}
+
+/// `agenda` flags.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AgendaArgs {
+    /// Mark items done.
+    #[command(subcommand)]
+    pub action: Option<AgendaAction>,
+    /// Date (default: today in the sender's timezone): items due on or before it.
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    /// Only this agent's contacts (the `agent` column; any case).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
+}
+
+/// `agenda` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AgendaAction {
+    /// Mark items done (by the code shown in the agenda, or the full id).
+    Done {
+        /// Item codes.
+        #[arg(required = true)]
+        items: Vec<String>,
+        /// What happened (kept in the contact's history).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
+    let (clock, date) = clock_and_date(&config, a.date, None);
+    let store = connect(&config).await?;
+    let ws = load_workspace(config, Some(&store)).await?;
+    let mut open: Vec<AgendaItem> = store
+        .open_agenda()
+        .await?
+        .iter()
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    if let Some(AgendaAction::Done { items, note }) = a.action {
+        let mut missing = 0;
+        for code in &items {
+            let Some(item) = open.iter().find(|i| i.is_named(code)) else {
+                eprintln!("no open agenda item {code:?}");
+                missing += 1;
+                continue;
+            };
+            let mut done = item.clone();
+            let now = clock.now().to_rfc3339();
+            done.done_at = Some(now.clone());
+            let event = Event::touch(
+                now,
+                "done",
+                &item.plan,
+                &item.touch,
+                note.clone().unwrap_or_else(|| item.channel.clone()),
+            );
+            if store
+                .close_agenda_item(&item.id, &serde_json::to_string(&done)?, &item.contact_id, &event)
+                .await?
+            {
+                println!(
+                    "done: {} {} {} ({} / {})",
+                    item.short, item.channel, item.name, item.plan, item.touch
+                );
+            }
+        }
+        return Ok(if missing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    if store.run_summary(&date.to_string()).await?.is_none() {
+        // No run yet for this date: add what its run will put on the agenda.
+        let known: HashSet<String> = open
+            .iter()
+            .map(|i| i.id.clone())
+            .chain(
+                store
+                    .done_agenda()
+                    .await?
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<AgendaItem>(j).ok())
+                    .map(|i| i.id),
+            )
+            .collect();
+        let window = Window {
+            date,
+            grace_days: 0,
+            last_run: None,
+        };
+        let calendar = Calendar::new(&ws.plans, &window);
+        let mut pages = std::pin::pin!(store.contact_pages(2000));
+        while let Some(page) = pages.try_next().await? {
+            for c in &page {
+                let e = expand(c, &ws.plans, &window, &calendar);
+                for t in e.due.iter().filter(|t| t.channel.is_manual()).chain(e.follow_up.iter()) {
+                    if !known.contains(&t.key()) {
+                        open.push(AgendaItem::new(t, c));
+                    }
+                }
+            }
+        }
+    }
+    let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
+    let responders = store.responders(&ids).await?;
+    let items = agenda::day(open, date, a.agent.as_deref(), &responders);
+    match a.format {
+        Format::Md => print!("{}", agenda::to_markdown(date, &items)),
+        Format::Csv => print!("{}", agenda::to_csv(&items)?),
+        Format::Json => print_json(&items)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

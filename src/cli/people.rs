@@ -1,0 +1,183 @@
+//! `nurture record response|deal CONTACT ...` and `nurture contact show|move CONTACT ...`:
+//! what a contact did, and what happened to them.
+
+use super::{clock_and_date, connect, load_workspace, print_json};
+use crate::config::Config;
+use crate::events::{self, ContactEvent, Kind};
+use crate::history::Event;
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+
+/// `record` flags.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// What to record.
+    #[command(subcommand)]
+    pub what: RecordWhat,
+}
+
+/// What `record` records.
+#[derive(Debug, Subcommand)]
+pub enum RecordWhat {
+    /// The contact answered (a reply, a call back, a visit): pauses plans with
+    /// `pause_on_response` and keeps them from being demoted.
+    Response {
+        /// Contact id, email address or phone number.
+        contact: String,
+        /// How: email, sms, call, web, visit...
+        #[arg(long)]
+        channel: Option<String>,
+        /// What they said.
+        #[arg(long)]
+        note: Option<String>,
+        /// The day (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// A deal closed with the contact.
+    Deal {
+        /// Contact id, email address or phone number.
+        contact: String,
+        /// Its value.
+        #[arg(long)]
+        value: f64,
+        /// What it was.
+        #[arg(long)]
+        note: Option<String>,
+        /// The day (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+}
+
+/// `contact` flags.
+#[derive(Debug, Args)]
+pub struct ContactArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ContactAction,
+}
+
+/// `contact` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ContactAction {
+    /// The contact's fields, plan and history: plan changes, touches sent, skipped,
+    /// suppressed, responses.
+    Show {
+        /// Contact id, email address or phone number.
+        contact: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Moves the contact to another plan (recorded in its history).
+    Move {
+        /// Contact id, email address or phone number.
+        contact: String,
+        /// The plan to enter.
+        #[arg(long)]
+        plan: String,
+        /// The day it enters the plan (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Why (kept in the history).
+        #[arg(long, default_value = "moved by hand")]
+        reason: String,
+    },
+}
+
+pub(super) async fn record(config: Config, a: RecordArgs) -> anyhow::Result<ExitCode> {
+    let (_, today) = clock_and_date(&config, None, None);
+    let store = connect(&config).await?;
+    let event = match a.what {
+        RecordWhat::Response {
+            contact,
+            channel,
+            note,
+            date,
+        } => ContactEvent {
+            kind: Kind::Response,
+            contact,
+            channel,
+            note,
+            date,
+        },
+        RecordWhat::Deal {
+            contact,
+            value,
+            note,
+            date,
+        } => ContactEvent {
+            kind: Kind::Deal { value },
+            contact,
+            channel: None,
+            note,
+            date,
+        },
+    };
+    let c = events::record(&store, &event, today, &config.contacts.default_region).await?;
+    let what = match event.kind {
+        Kind::Response => "response".to_string(),
+        Kind::Deal { value } => format!("deal of {value}"),
+    };
+    println!("recorded {what} for {} on {}", c.id, event.date.unwrap_or(today));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<ExitCode> {
+    let store = connect(&config).await?;
+    let region = config.contacts.default_region.clone();
+    match a.action {
+        ContactAction::Show { contact, json } => {
+            let c = events::find(&store, &contact, &region)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
+            let history = store.history(&c.id.0).await?;
+            if json {
+                print_json(&serde_json::json!({ "contact": c, "history": history }))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{}{}", c.id, c.display_name().map(|n| format!(" — {n}")).unwrap_or_default());
+            println!(
+                "plan         {} since {}",
+                c.plan().unwrap_or("(none)"),
+                c.enrolled_on().map_or("-".into(), |d| d.to_string())
+            );
+            if !c.plan_history.is_empty() {
+                println!("earlier      {}", c.plan_history.join(" → "));
+            }
+            println!("responded    {}", c.responded_on.map_or("never".into(), |d| d.to_string()));
+            for (k, v) in c.fields.iter().filter(|(k, _)| !matches!(k.as_str(), "plan" | "enrolled_on")) {
+                println!("{k:<12} {v}");
+            }
+            println!("\nhistory ({} events, oldest first):", history.len());
+            for e in &history {
+                println!("  {}", e.line());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ContactAction::Move {
+            contact,
+            plan,
+            date,
+            reason,
+        } => {
+            let ws = load_workspace(config, Some(&store)).await?;
+            if !ws.plans.contains_key(&plan) {
+                anyhow::bail!("no plan {plan:?} in {}", ws.config.paths.jobs.display());
+            }
+            let mut c = events::find(&store, &contact, &region)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
+            let day = date.unwrap_or_else(|| clock_and_date(&ws.config, None, None).1);
+            let from = c.plan().unwrap_or("(none)").to_string();
+            c.enroll(&plan, day);
+            let mut event = Event::new(day.to_string(), "moved", format!("from {from}: {reason}"));
+            event.plan = Some(plan.clone());
+            store.save_moves(std::slice::from_ref(&c), &[(c.id.0.clone(), event)]).await?;
+            println!("{} moves from {from} to {plan} on {day}", c.id);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The agents' agenda by email (`[agenda] email_to`): after the run has opened the day's
+//! items, each agent with an address gets the open items of their contacts due on or before
+//! the run date — once per agent and date.
+
+use crate::agenda::{self, AgendaItem};
+use crate::compliance;
+use crate::render::RenderedEmail;
+use crate::send::{EmailSender, mime};
+use crate::store::Store;
+use crate::workspace::Workspace;
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// Sends each agent their agenda for `date`; returns how many were sent.
+pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyhow::Result<u64> {
+    let to = &ws.config.agenda.email_to;
+    if to.is_empty() {
+        return Ok(0);
+    }
+    let open: Vec<AgendaItem> = store
+        .open_agenda()
+        .await?
+        .iter()
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
+    let responders = store.responders(&ids).await?;
+    let items = agenda::day(open, date, None, &responders);
+    // Agent → items; contacts without an agent (or with one not listed) go to "*".
+    let mut by_agent: BTreeMap<&str, Vec<AgendaItem>> = BTreeMap::new();
+    for item in items {
+        let agent = to
+            .keys()
+            .find(|a| a.eq_ignore_ascii_case(&item.agent))
+            .map(String::as_str)
+            .unwrap_or("*");
+        by_agent.entry(agent).or_default().push(item);
+    }
+    let sender = EmailSender::from_config(&ws.config).map_err(anyhow::Error::msg)?;
+    let signer = crate::send::dkim::Signer::from_config(&ws.config).map_err(anyhow::Error::msg)?;
+    let mut sent = 0;
+    for (agent, items) in by_agent {
+        let Some(address) = to.get(agent) else { continue };
+        let marker = store.keys.agenda_mail(&date.to_string(), agent);
+        if !store.try_lock(&marker, 40 * 86_400).await? {
+            continue;
+        }
+        let (subject, text, html) = agenda::to_email(date, agent, &items);
+        let email = RenderedEmail {
+            subject,
+            html,
+            text,
+            template: "(agenda)".into(),
+        };
+        let key = format!("agenda|{agent}|{date}");
+        let headers = mime::Headers {
+            from_name: &ws.config.sender.name,
+            from_email: &ws.config.sender.email,
+            to_name: (agent != "*").then(|| agent.to_string()),
+            unsubscribe_url: "",
+            unsubscribe_mailto: "",
+            delivery_key: &key,
+        };
+        match sender
+            .send(&compliance::clear_internal(email, address), &headers, signer.as_ref())
+            .await
+        {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                // Let the next run (or a rerun) try again.
+                let _: () = redis::cmd("DEL").arg(&marker).query_async(&mut store.conn.clone()).await?;
+                tracing::error!(agent, error = %e, "the agenda email was not sent");
+            }
+        }
+    }
+    Ok(sent)
+}

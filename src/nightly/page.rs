@@ -1,0 +1,157 @@
+//! One page of contacts of a run: expand each, then in a few round trips queue the email and
+//! SMS jobs (each at its send time), open the agenda items, mark skipped and paused touches,
+//! and save the plan changes with their history events.
+
+use super::{RunOptions, RunSummary};
+use crate::agenda::AgendaItem;
+use crate::contacts::Contact;
+use crate::history::Event;
+use crate::ledger::{self, Mark};
+use crate::plans::expand::{self, Calendar, DueTouch, MoveReason, Window};
+use crate::queue::{DeliveryJob, JOB_VERSION, Queue};
+use crate::store::Store;
+use crate::workspace::Workspace;
+use chrono::TimeZone;
+
+/// What every page of one run shares.
+pub(super) struct Pages<'a> {
+    pub ws: &'a Workspace,
+    pub store: &'a Store,
+    pub queue: &'a Queue,
+    pub opts: &'a RunOptions,
+    pub window: &'a Window,
+    pub calendar: Calendar,
+    pub sender_tz: chrono_tz::Tz,
+}
+
+impl Pages<'_> {
+    /// Expands and records one page.
+    pub async fn expand(&self, page: Vec<Contact>, s: &mut RunSummary) -> anyhow::Result<()> {
+        let now = self.opts.clock.now().timestamp();
+        let day = self.opts.date.to_string();
+        let mut jobs: Vec<(DeliveryJob, Option<i64>)> = Vec::new();
+        let mut marks: Vec<Mark> = Vec::new();
+        let mut events: Vec<(String, Event)> = Vec::new();
+        let mut moved = Vec::new();
+        for mut contact in page {
+            s.contacts += 1;
+            let e = expand::expand(&contact, &self.ws.plans, self.window, &self.calendar);
+            s.missed += e.missed;
+            s.due += e.due.len() as u64;
+            for t in &e.due {
+                if t.channel.is_manual() {
+                    marks.push(agenda_mark(t, &contact, &day));
+                } else if t.channel.address(&contact).is_none() {
+                    s.skipped += 1;
+                    let why = if t.channel == crate::plans::Channel::Email {
+                        "no email address"
+                    } else {
+                        "no phone number"
+                    };
+                    marks.push(mark(
+                        t,
+                        format!("skipped:{why}"),
+                        Event::touch(&day, "skipped", &t.plan, &t.touch, why),
+                    ));
+                } else if let Some(template) = &t.template {
+                    let run_at = self.send_time(t, &contact, now);
+                    s.scheduled += u64::from(run_at.is_some());
+                    jobs.push((job(t, template, self.opts.date), run_at));
+                }
+            }
+            for t in &e.paused {
+                s.paused += 1;
+                let event = Event::touch(&day, "paused", &t.plan, &t.touch, "the contact responded");
+                marks.push(mark(t, "paused".into(), event));
+            }
+            if let Some(f) = &e.follow_up {
+                marks.push(agenda_mark(f, &contact, &day));
+            }
+            for m in &e.moves {
+                s.demoted += u64::from(matches!(m.reason, MoveReason::NoResponse(_)));
+                let mut event = Event::new(m.on.to_string(), "moved", format!("from {}: {}", m.from, m.reason));
+                event.plan = Some(m.to.clone());
+                events.push((contact.id.0.clone(), event));
+                contact.enroll(&m.to, m.on);
+            }
+            if !e.moves.is_empty() {
+                moved.push(contact);
+            }
+        }
+        s.moved += moved.len() as u64;
+        let agenda = marks.iter().filter(|m| m.agenda_item.is_some()).count() as u64;
+        if self.opts.dry_run {
+            s.queued += jobs.len() as u64;
+            s.agenda += agenda;
+            s.would_queue.extend(
+                jobs.iter()
+                    .take(1000usize.saturating_sub(s.would_queue.len()))
+                    .map(|(j, _)| format!("{} {}", j.channel.as_str(), j.key)),
+            );
+            return Ok(());
+        }
+        // Queue first, move contacts after: a crash in between re-expands the old plan, and
+        // the idempotency keys keep it from being queued twice.
+        let added = self.queue.enqueue_each(&jobs).await?;
+        s.queued += added;
+        s.already_queued += jobs.len() as u64 - added.min(jobs.len() as u64);
+        let new = ledger::mark_once(self.store, &marks).await?;
+        s.agenda += marks.iter().zip(&new).filter(|(m, new)| **new && m.agenda_item.is_some()).count() as u64;
+        self.store.save_moves(&moved, &events).await?;
+        Ok(())
+    }
+
+    /// When a touch with a send time goes out (unix seconds; `None`: now, or already past):
+    /// `at` on its day in the contact's timezone, spread over `[delivery] send_spread_secs`.
+    fn send_time(&self, t: &DueTouch, contact: &Contact, now: i64) -> Option<i64> {
+        let at = t.at?;
+        let tz = contact.timezone(self.sender_tz);
+        let local = t.due.and_time(at);
+        // A time skipped by a DST change falls an hour later.
+        let when = tz
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())?;
+        let ts = when.timestamp() + crate::queue::spread_secs(&t.key(), self.ws.config.delivery.send_spread_secs);
+        (ts > now).then_some(ts)
+    }
+}
+
+fn job(t: &DueTouch, template: &str, run_date: chrono::NaiveDate) -> DeliveryJob {
+    DeliveryJob {
+        v: JOB_VERSION,
+        key: t.key(),
+        contact_id: t.contact_id.clone(),
+        plan: t.plan.clone(),
+        touch: t.touch.clone(),
+        channel: t.channel,
+        template: template.to_string(),
+        due: t.due,
+        run_date,
+        attempt: 0,
+        requeue: 0,
+    }
+}
+
+fn mark(t: &DueTouch, state: String, event: Event) -> Mark {
+    Mark {
+        key: t.key(),
+        contact_id: t.contact_id.clone(),
+        state,
+        event,
+        agenda_item: None,
+    }
+}
+
+/// Opens an agenda item for a manual touch (once: a done item is not opened again).
+fn agenda_mark(t: &DueTouch, contact: &Contact, day: &str) -> Mark {
+    let item = AgendaItem::new(t, contact);
+    let json = serde_json::to_string(&item).unwrap_or_default();
+    let mut m = mark(
+        t,
+        "agenda".into(),
+        Event::touch(day, "agenda", &t.plan, &t.touch, t.channel.as_str()),
+    );
+    m.agenda_item = Some((item.id, json));
+    m
+}

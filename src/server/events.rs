@@ -1,0 +1,77 @@
+//! `POST /events`: responses and deals from a CRM or a web form, as JSON — one event or an
+//! array — behind `Authorization: Bearer [server] events_token` (off when it is empty).
+//! Answers `{"recorded": n, "errors": [...]}`; a bad event does not stop the good ones.
+
+use super::AppState;
+use crate::events::{self, ContactEvent, EventError};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// One event or many.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Batch {
+    One(ContactEvent),
+    Many(Vec<ContactEvent>),
+}
+
+/// Constant-time comparison of the bearer token.
+fn bearer_ok(expected: &str, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let tag = |key: &str| {
+        let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
+        m.update(b"nurture-events-v1");
+        m
+    };
+    tag(given.trim()).verify_slice(&tag(expected).finalize().into_bytes()).is_ok()
+}
+
+pub(super) async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let ws = state.workspace.get();
+    let token = ws.config.server.events_token.expose();
+    if token.is_empty() {
+        return super::not_found();
+    }
+    if !bearer_ok(token, &headers) {
+        return (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+    }
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json(StatusCode::BAD_REQUEST, 0, &[format!("not an event: {e}")]);
+        }
+    };
+    let list = match batch {
+        Batch::One(e) => vec![e],
+        Batch::Many(v) => v,
+    };
+    let tz: chrono_tz::Tz = ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let today = crate::clock::Clock::System.today(tz);
+    let (mut recorded, mut errors) = (0, Vec::new());
+    for (i, e) in list.iter().enumerate() {
+        match events::record(&state.store, e, today, &ws.config.contacts.default_region).await {
+            Ok(_) => recorded += 1,
+            Err(EventError::Store(err)) => return super::unavailable(err),
+            Err(err) => errors.push(format!("event {i}: {err}")),
+        }
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    json(status, recorded, &errors)
+}
+
+fn json(status: StatusCode, recorded: u64, errors: &[String]) -> Response {
+    let body = serde_json::json!({ "recorded": recorded, "errors": errors }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

@@ -1,0 +1,116 @@
+//! What is kept about people besides their contact record: their history (capped lists of
+//! events), the phone index inbound SMS use to find their sender, and the agenda — open items
+//! that roll over from day to day until marked done.
+
+use super::{Store, StoreError};
+use crate::contacts::Contact;
+use crate::history::{Event, KEEP};
+use redis::AsyncCommands;
+
+static CLOSE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+return 1
+"#,
+    )
+});
+
+impl Store {
+    /// Adds events to contacts' histories (one round trip).
+    pub async fn push_history(&self, events: &[(String, Event)]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (contact_id, event) in events {
+            let key = self.keys.history(contact_id);
+            pipe.lpush(&key, event.to_json()).ignore().ltrim(&key, 0, KEEP - 1).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// A contact's history, oldest first (events that do not decode are skipped).
+    pub async fn history(&self, contact_id: &str) -> Result<Vec<Event>, StoreError> {
+        let raw: Vec<String> = self.conn.clone().lrange(self.keys.history(contact_id), 0, -1).await?;
+        Ok(raw.iter().rev().filter_map(|j| serde_json::from_str(j).ok()).collect())
+    }
+
+    /// The contact with this E.164 number. The index is kept by every contact write; a store
+    /// written before it existed is indexed on first use.
+    pub async fn contact_by_phone(&self, e164: &str) -> Result<Option<Contact>, StoreError> {
+        let mut conn = self.conn.clone();
+        if !conn.exists::<_, bool>(self.keys.phones()).await? && self.contact_count().await? > 0 {
+            let mut pages = std::pin::pin!(self.contact_pages(5000));
+            while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
+                let phones: Vec<(&str, &str)> = page.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect();
+                if !phones.is_empty() {
+                    let _: () = conn.hset_multiple(self.keys.phones(), &phones).await?;
+                }
+            }
+        }
+        let id: Option<String> = conn.hget(self.keys.phones(), e164).await?;
+        match id {
+            Some(id) => Ok(self.contact(&id).await?.filter(|c| c.phone() == Some(e164))),
+            None => self.contact(e164).await,
+        }
+    }
+
+    /// Removes a number from the phone index.
+    pub async fn unindex_phone(&self, e164: &str) -> Result<(), StoreError> {
+        let _: u64 = self.conn.clone().hdel(self.keys.phones(), e164).await?;
+        Ok(())
+    }
+
+    /// Which of `ids` responded during their current plan (agenda priority).
+    pub async fn responders(&self, ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut unique: Vec<String> = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        let contacts = self.contacts(&unique).await?;
+        Ok(contacts
+            .into_iter()
+            .flatten()
+            .filter(|c| c.responded_on.is_some_and(|r| c.enrolled_on().is_none_or(|e| r >= e)))
+            .map(|c| c.id.0)
+            .collect())
+    }
+
+    /// Writes contacts that changed plans together with the history events of the change.
+    pub async fn save_moves(&self, contacts: &[Contact], events: &[(String, Event)]) -> Result<(), StoreError> {
+        self.put_contacts(contacts).await?;
+        self.push_history(events).await
+    }
+
+    /// The open agenda items (JSON).
+    pub async fn open_agenda(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().hvals(self.keys.agenda_open()).await?)
+    }
+
+    /// The items marked done (JSON).
+    pub async fn done_agenda(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().hvals(self.keys.agenda_done()).await?)
+    }
+
+    /// Moves an open item to the done ones and notes it in the contact's history, atomically;
+    /// false if it was not open.
+    pub async fn close_agenda_item(&self, id: &str, done_json: &str, contact_id: &str, event: &Event) -> Result<bool, StoreError> {
+        let closed: i64 = CLOSE
+            .key(self.keys.agenda_open())
+            .key(self.keys.agenda_done())
+            .key(self.keys.history(contact_id))
+            .arg(id)
+            .arg(done_json)
+            .arg(event.to_json())
+            .arg(KEEP)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(closed == 1)
+    }
+}
