@@ -4,7 +4,7 @@
 
 use crate::support::{TestEnv, header, http};
 use crate::{CONTACTS, DATE, parse};
-use chrono::{NaiveDate, TimeZone, Timelike};
+use chrono::{TimeZone, Timelike};
 use nurture::clock::Clock;
 use std::time::{Duration, Instant};
 
