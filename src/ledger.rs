@@ -43,8 +43,9 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
         r#"
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-redis.call('LPUSH', KEYS[3], ARGV[3])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+if redis.call('LPUSH', KEYS[3], ARGV[3]) > tonumber(ARGV[4]) then
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+end
 return 1
 "#,
     )
@@ -58,8 +59,9 @@ static MARK_ONCE: LazyLock<Script> = LazyLock::new(|| {
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   return 0
 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+if redis.call('LPUSH', KEYS[2], ARGV[2]) > tonumber(ARGV[3]) then
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 end

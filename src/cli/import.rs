@@ -61,14 +61,17 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         // 1,000 rows at a time: constant memory whatever the file size.
         let mut lines: Vec<u64> = Vec::with_capacity(1000);
         let mut chunk: Vec<Contact> = Vec::with_capacity(1000);
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::with_capacity(1000);
         for row in rows.by_ref() {
             match row {
-                Ok((line, c)) => match chunk.iter().position(|x| x.id == c.id) {
-                    Some(i) => {
+                // A later row of the same contact in the chunk replaces the earlier one.
+                Ok((line, c)) => match seen.get(&c.id.0) {
+                    Some(&i) => {
                         chunk[i] = c;
                         lines[i] = line;
                     }
                     None => {
+                        seen.insert(c.id.0.clone(), chunk.len());
                         chunk.push(c);
                         lines.push(line);
                     }

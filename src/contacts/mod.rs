@@ -148,12 +148,16 @@ impl Contact {
     }
     /// The contact's language: the locale's first part, lower-cased (`ar-SA` → `ar`); `en`
     /// when it has none.
-    pub fn language(&self) -> String {
-        self.get("locale")
+    pub fn language(&self) -> std::borrow::Cow<'_, str> {
+        match self
+            .get("locale")
             .and_then(|l| l.split(['-', '_']).next())
-            .map(str::to_ascii_lowercase)
             .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| "en".into())
+        {
+            Some(l) if l.bytes().any(|b| b.is_ascii_uppercase()) => l.to_ascii_lowercase().into(),
+            Some(l) => l.into(),
+            None => "en".into(),
+        }
     }
     /// Records a response on `day` (the latest one is kept).
     pub fn respond(&mut self, day: NaiveDate) {

@@ -174,7 +174,7 @@ type Occurrence = (NaiveDate, usize, Option<NaiveTime>);
 /// The occurrences of `plan`'s touches for `contact` in `[from, to]`, in day and plan order.
 fn occurrences(plan: &Plan, contact: &Contact, enrolled: NaiveDate, from: NaiveDate, to: NaiveDate, cal: &Calendar) -> Vec<Occurrence> {
     let lang = contact.language();
-    let mut out: Vec<Occurrence> = Vec::new();
+    let mut out: Vec<Occurrence> = Vec::with_capacity(plan.touches.len() * 2);
     for (i, touch) in plan.touches.iter().enumerate().filter(|(_, t)| t.is_for(&lang)) {
         match &touch.when {
             When::After(n) => {
@@ -219,7 +219,8 @@ pub fn expand(contact: &Contact, plans: &BTreeMap<String, Plan>, window: &Window
         for (day, i, cron_time) in occurrences(plan, contact, enrolled, enrolled.max(cal.from), upto, cal) {
             let touch = &plan.touches[i];
             let after_response = response.is_some_and(|r| day > r);
-            let due = DueTouch {
+            // Built only for touches in the window: most occurrences are only counted.
+            let due = || DueTouch {
                 contact_id: contact.id.0.clone(),
                 plan: plan.id.clone(),
                 touch: touch.id.clone(),
@@ -232,12 +233,12 @@ pub fn expand(contact: &Contact, plans: &BTreeMap<String, Plan>, window: &Window
             };
             if plan.pause_on_response && after_response && !touch.channel.is_manual() {
                 if day >= start {
-                    out.paused.push(due);
+                    out.paused.push(due());
                 }
                 continue;
             }
             if day >= start {
-                out.due.push(due);
+                out.due.push(due());
             } else if window.last_run.is_none_or(|l| day > l) {
                 out.missed += 1;
             }

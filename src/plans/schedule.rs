@@ -165,12 +165,17 @@ impl Yearly {
         if from > to {
             return out;
         }
+        let from_column = match self {
+            Yearly::Column(name) => match column(name).and_then(column_date) {
+                Some(parsed) => Some(parsed),
+                None => return out,
+            },
+            _ => None,
+        };
         for year in from.year()..=to.year() {
             match self {
-                Yearly::Column(name) => {
-                    let Some((since, m, d)) = column(name).and_then(column_date) else {
-                        return out;
-                    };
+                Yearly::Column(_) => {
+                    let Some((since, m, d)) = from_column else { return out };
                     // A full date is an event: its anniversaries come after it.
                     out.extend(calendar::yearly(year, m, d).filter(|day| since.is_none_or(|s| *day > s)));
                 }
@@ -189,20 +194,21 @@ impl Yearly {
     }
 }
 
-/// The days in `[from, to]` a cron schedule fires on, with the time of day of its first firing.
+/// The days in `[from, to]` a cron schedule fires on, with the time of day of its first firing
+/// each day. One step per day, however often the expression fires within a day.
 pub fn cron_days(schedule: &cron::Schedule, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveTime)> {
-    let Some(start) = from.pred_opt().and_then(|d| d.and_hms_opt(23, 59, 59)) else {
-        return Vec::new();
-    };
     let mut out: Vec<(NaiveDate, NaiveTime)> = Vec::new();
-    for t in schedule.after(&Utc.from_utc_datetime(&start)) {
+    let mut cursor = from.pred_opt().and_then(|d| d.and_hms_opt(23, 59, 59));
+    while let Some(after) = cursor {
+        let Some(t) = schedule.after(&Utc.from_utc_datetime(&after)).next() else {
+            break;
+        };
         let day = t.date_naive();
         if day > to {
             break;
         }
-        if out.last().is_none_or(|(d, _)| *d != day) {
-            out.push((day, t.time()));
-        }
+        out.push((day, t.time()));
+        cursor = day.and_hms_opt(23, 59, 59);
     }
     out
 }
