@@ -169,6 +169,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "contacts": store.contact_count().await?,
         "queue": backlog,
         "suppressed": { "email": store.suppression_count("email").await?, "sms": store.suppression_count("sms").await?},
+        "agenda_open": store.open_agenda_count().await?,
         "last_run": last_run,
         "last_run_summary": last_summary,
         "last_run_deliveries": stats,
@@ -191,6 +192,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "suppressed   {} email, {} sms",
         report["suppressed"]["email"], report["suppressed"]["sms"]
     );
+    println!("agenda       {} open item(s)", report["agenda_open"]);
     println!("last run     {}", last_run.as_deref().unwrap_or("never"));
     if !stats.is_empty() {
         let parts: Vec<String> = stats.iter().map(|(k, v)| format!("{v} {k}")).collect();

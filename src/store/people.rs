@@ -94,6 +94,11 @@ impl Store {
         Ok(self.conn.clone().hvals(self.keys.agenda_open()).await?)
     }
 
+    /// How many agenda items are open.
+    pub async fn open_agenda_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.clone().hlen(self.keys.agenda_open()).await?)
+    }
+
     /// The items marked done (JSON).
     pub async fn done_agenda(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.conn.clone().hvals(self.keys.agenda_done()).await?)

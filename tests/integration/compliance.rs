@@ -204,14 +204,7 @@ fn quiet_hours_defer_sms_to_the_next_open_slot_exactly_once() {
     assert_eq!(s["deferred"], 1, "still scheduled when the run ends: {s}");
     assert!(env.twilio().requests().is_empty(), "nothing sent at night");
     // The job waits for 08:00 Chicago (9.5 h later, plus a spread of < 5 min).
-    let mut r = env.redis();
-    let scores: Vec<(String, f64)> = redis::cmd("ZRANGE")
-        .arg(format!("{}:jobs:scheduled", env.prefix))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query(&mut r)
-        .unwrap();
+    let scores = env.scheduled_jobs();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -223,7 +216,7 @@ fn quiet_hours_defer_sms_to_the_next_open_slot_exactly_once() {
         .arg(format!("{}:jobs:scheduled", env.prefix))
         .arg(0)
         .arg(&scores[0].0)
-        .query(&mut r)
+        .query(&mut env.redis())
         .unwrap();
     let s = env.json(&["run", "--now", "2026-11-21T14:05:00Z", "--date", DATE]);
     assert_eq!(s["sent"], 1, "{s}");
@@ -241,10 +234,7 @@ fn browser_unsubscribe_flow() {
     };
     let env = TestEnv::new("browser");
     let server = env.serve(&["--no-schedule", "--no-worker"]);
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("http://127.0.0.1:8080", &server.base);
-    env.write("nurture.toml", &cfg);
+    env.patch_config("http://127.0.0.1:8080", &server.base);
     env.import(CONTACTS, &["--enrolled-on", DATE]);
     env.json(&["run", "--now", NOW]);
     let m = env

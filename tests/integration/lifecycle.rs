@@ -106,10 +106,7 @@ fn a_response_pauses_automated_touches_and_opens_a_follow_up() {
 #[test]
 fn inbound_sms_and_crm_events_are_responses_and_deals() {
     let env = TestEnv::new("events");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("[unsubscribe]\n", "[server]\nevents_token = \"ev-token\"\n\n[unsubscribe]\n");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("[unsubscribe]\n", "[server]\nevents_token = \"ev-token\"\n\n[unsubscribe]\n");
     env.import(CONTACTS, &["--enrolled-on", DATE]);
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     // A text that is not a keyword, from a contact's number: a response.
@@ -171,11 +168,10 @@ fn inbound_sms_and_crm_events_are_responses_and_deals() {
 #[test]
 fn the_agents_day_rolls_over_until_done_and_is_emailed_once() {
     let env = TestEnv::new("agenda");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap().replace(
+    env.patch_config(
         "[delivery]\n",
         "[agenda]\nemail_to = { Sara = \"sara.agent@example.com\", \"*\" = \"office@example.com\" }\n\n[delivery]\n",
     );
-    env.write("nurture.toml", &cfg);
     let csv = CONTACTS
         .replace("locale,plan,pet,sms_consent", "locale,plan,pet,sms_consent,agent")
         .replace("web form\n", "web form,Sara\n");
@@ -236,6 +232,7 @@ fn the_agents_day_rolls_over_until_done_and_is_emailed_once() {
     assert_eq!(out.status.code(), Some(1), "not open any more");
     let tomorrow = env.ok(&["agenda", "--date", "2026-11-21"]);
     assert_eq!(tomorrow.matches("- [ ]").count(), 2, "{tomorrow}");
+    assert_eq!(env.json(&["status"])["agenda_open"], 2);
     assert!(
         tomorrow.contains("**overdue** since 2026-11-20") && !tomorrow.contains("Olivia"),
         "{tomorrow}"
@@ -301,10 +298,7 @@ fn timed_plan(at: &str) -> String {
 #[test]
 fn send_times_are_local_to_each_contact_and_wait_in_the_queue() {
     let env = TestEnv::new("sendtime");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("heartbeat_secs = 1", "heartbeat_secs = 1\nsend_spread_secs = 0");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("heartbeat_secs = 1", "heartbeat_secs = 1\nsend_spread_secs = 0");
     env.write("jobs/timed.toml", &timed_plan("09:00"));
     // Tomorrow: 09:00 in Chicago and in Riyadh are different instants.
     let tomorrow = Clock::System.now().date_naive() + chrono::Duration::days(1);
@@ -314,16 +308,9 @@ fn send_times_are_local_to_each_contact_and_wait_in_the_queue() {
     );
     let s = env.json(&["run", "--date", &tomorrow.to_string(), "--enqueue-only"]);
     assert_eq!((s["queued"].as_u64(), s["scheduled"].as_u64()), (Some(2), Some(2)), "{s}");
-    let mut r = env.redis();
-    let scores: Vec<(String, i64)> = redis::cmd("ZRANGE")
-        .arg(format!("{}:jobs:scheduled", env.prefix))
-        .arg(0)
-        .arg(-1)
-        .arg("WITHSCORES")
-        .query(&mut r)
-        .unwrap();
+    let scores = env.scheduled_jobs();
     let at = |tz: chrono_tz::Tz| tz.from_local_datetime(&tomorrow.and_hms_opt(9, 0, 0).unwrap()).unwrap().timestamp();
-    let mut got: Vec<i64> = scores.iter().map(|(_, s)| *s).collect();
+    let mut got: Vec<i64> = scores.iter().map(|(_, s)| *s as i64).collect();
     got.sort();
     assert_eq!(got, vec![at(chrono_tz::Asia::Riyadh), at(chrono_tz::America::Chicago)]);
     assert_eq!(env.json(&["status"])["queue"]["scheduled"], 2);

@@ -406,10 +406,7 @@ fn lint_enforces_compliance_rules() {
         "templates/8x8/market-stats.email.hbs",
         "subject: Stats\n---\n<p>No footer here</p>\n",
     );
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("sara@example.com", "sara.realty@gmail.com");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("sara@example.com", "sara.realty@gmail.com");
     let out = env.nurture(&["lint"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -449,10 +446,7 @@ fn preview_shows_sms_encoding_and_segments_and_lint_warns_on_long_sms() {
     );
     let en = env.ok(&["preview", "8x8/checkin", "--contact", "olivia.bennett@example.com"]);
     assert!(en.contains("Encoding: GSM-7") && en.contains("Segments: 1"), "{en}");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("[sms]\n", "[sms]\nmax_segments = 1\n");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("[sms]\n", "[sms]\nmax_segments = 1\n");
     let out = env.nurture(&["lint"]);
     assert!(out.status.success(), "warnings do not fail lint");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -546,10 +540,7 @@ fn smtp_connection_refused_is_transient() {
     let env = TestEnv::new("refused");
     let port = env.sink().port;
     env.write_config("max_attempts = 2\nretry_base_secs = 1\nheartbeat_secs = 1\nclaim_ttl_secs = 5\ndrain_wait_secs = 10");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace(&format!("127.0.0.1:{port}\""), "127.0.0.1:9\"");
-    env.write("nurture.toml", &cfg);
+    env.patch_config(&format!("127.0.0.1:{port}\""), "127.0.0.1:9\"");
     env.import("email,plan\na@example.com,8x8\n", &["--enrolled-on", DATE]);
     let s = env.json(&["run", "--date", DATE]);
     assert_eq!((s["dead"].as_u64(), s["failed"].as_u64()), (Some(1), Some(0)), "{s}");
@@ -563,10 +554,7 @@ fn smtp_connection_refused_is_transient() {
 #[test]
 fn rate_limit_paces_sends() {
     let env = TestEnv::new("rate");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("pool_size = 16", "pool_size = 4\nrate_per_second = 20");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("pool_size = 16", "pool_size = 4\nrate_per_second = 20");
     let mut csv = String::from("email,plan\n");
     for i in 0..41 {
         csv.push_str(&format!("p{i}@example.com,8x8\n"));

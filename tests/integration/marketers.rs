@@ -188,10 +188,7 @@ fn snapshots_of_fully_rendered_messages() {
 }
 
 fn with_preview_token(env: &TestEnv) {
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("[unsubscribe]\n", "[server]\npreview_token = \"pv-token\"\n\n[unsubscribe]\n");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("[unsubscribe]\n", "[server]\npreview_token = \"pv-token\"\n\n[unsubscribe]\n");
 }
 
 #[test]
@@ -344,10 +341,7 @@ fn wait_for_subjects(env: &TestEnv, n: usize) -> Vec<String> {
 fn live_edits_reach_serve_and_a_broken_edit_keeps_the_last_good_version() {
     let env = TestEnv::new("liveserve");
     with_preview_token(&env);
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("[delivery]\n", "[paths]\nreload_secs = 1\n\n[delivery]\n");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("[delivery]\n", "[paths]\nreload_secs = 1\n\n[delivery]\n");
     env.import(CONTACTS, &["--enrolled-on", DATE]);
     let log = env.path().join("serve.log");
     let server = env.serve_logged(&["--no-schedule"], &log);
@@ -380,10 +374,7 @@ fn live_edits_reach_serve_and_a_broken_edit_keeps_the_last_good_version() {
 #[test]
 fn live_edits_reach_a_running_worker() {
     let env = TestEnv::new("livework");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml"))
-        .unwrap()
-        .replace("[delivery]\n", "[paths]\nreload_secs = 1\n\n[delivery]\n");
-    env.write("nurture.toml", &cfg);
+    env.patch_config("[delivery]\n", "[paths]\nreload_secs = 1\n\n[delivery]\n");
     env.import(CONTACTS, &["--enrolled-on", DATE]);
     let log = env.path().join("work.log");
     let mut worker = env

@@ -280,6 +280,25 @@ secret = "test-secret"
         std::fs::write(self.path().join("nurture.toml"), text).unwrap();
     }
 
+    /// Replaces `from` by `to` in `nurture.toml` (e.g. to add a table before `[delivery]`).
+    pub fn patch_config(&self, from: &str, to: &str) {
+        let path = self.path().join("nurture.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "nurture.toml has no {from:?}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// The jobs waiting in the queue for a later time, with their due times (unix seconds).
+    pub fn scheduled_jobs(&self) -> Vec<(String, f64)> {
+        redis::cmd("ZRANGE")
+            .arg(format!("{}:jobs:scheduled", self.prefix))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query(&mut self.redis())
+            .unwrap()
+    }
+
     /// Writes a file in the workspace.
     pub fn write(&self, rel: &str, text: &str) {
         let p = self.path().join(rel);
