@@ -14,7 +14,7 @@ use crate::contacts::census::Census;
 use crate::contacts::{Contact, ContactId, KNOWN_COLUMNS};
 use crate::diagnostic::Diagnostic;
 use crate::plans::Channel;
-use crate::render::{Catalog, Kind, RenderError};
+use crate::render::{Catalog, Kind, RenderError, RenderedEmail, RenderedSms};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,9 +88,17 @@ struct Need {
     col: usize,
 }
 
-/// Everything one template needs, and the error that ended the discovery, if any.
+/// A message rendered for the sample contact (placeholders in the variables it lacked).
+enum Rendered {
+    Email(RenderedEmail),
+    Sms(RenderedSms),
+}
+
+/// Everything one template needs, and how the discovery ended: the rendered message, or the
+/// error that stopped it (neither when a variable could not be placed).
 struct Discovery {
     needs: Vec<Need>,
+    rendered: Option<Rendered>,
     error: Option<RenderError>,
 }
 
@@ -100,10 +108,12 @@ impl Workspace {
     pub(super) fn check_references(&mut self) {
         let (mut found, stubs) = partial_references(&self.catalog);
         // Missing partials and layouts are reported once; stand-ins let the checks go on.
+        let stubbed;
         let catalog = if stubs.0.is_empty() && stubs.1.is_empty() {
-            self.catalog.clone()
+            &self.catalog
         } else {
-            self.catalog.with_stubs(&stubs.0, &stubs.1)
+            stubbed = self.catalog.with_stubs(&stubs.0, &stubs.1);
+            &stubbed
         };
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut checked: BTreeSet<String> = BTreeSet::new();
@@ -142,36 +152,32 @@ impl Workspace {
                     if parts.iter().any(|p| self.catalog.is_broken(p)) || !checked.insert(format!("{variant}.{suffix}")) {
                         continue;
                     }
+                    let column_use = |need: Need| ColumnUse {
+                        known: contact_column(&need.path).is_some_and(|c| KNOWN_COLUMNS.contains(&c)),
+                        column: contact_column(&need.path).unwrap_or_default().to_string(),
+                        file: need.file,
+                        line: need.line,
+                        col: need.col,
+                        used_by: used_by.clone(),
+                    };
                     let ctx = self.context(&sample, &plan.id, &touch.id, today);
-                    let full = discover(&catalog, variant, kind, ctx);
-                    for need in &full.needs {
+                    let full = discover(catalog, variant, kind, ctx);
+                    for need in full.needs {
                         match contact_column(&need.path) {
-                            Some(column) => columns.push(ColumnUse {
-                                column: column.to_string(),
-                                known: KNOWN_COLUMNS.contains(&column),
-                                file: need.file.clone(),
-                                line: need.line,
-                                col: need.col,
-                                used_by: used_by.clone(),
-                            }),
-                            None => found.push(unknown_variable(need)),
+                            Some(_) => columns.push(column_use(need)),
+                            None => found.push(unknown_variable(&need)),
                         }
                     }
-                    match full.error {
-                        Some(e) => found.push(render_problem(e, &used_by)),
-                        None => found.extend(self.content_problems(variant, kind, &sample, &plan.id, &touch.id, today)),
+                    if let Some(e) = full.error {
+                        found.push(render_problem(e, &used_by));
+                    }
+                    if let Some(rendered) = &full.rendered {
+                        found.extend(self.content_problems(variant, rendered, &sample));
                     }
                     let ctx = self.context(&bare, &plan.id, &touch.id, today);
-                    for need in discover(&catalog, variant, kind, ctx).needs {
-                        if let Some(column) = contact_column(&need.path).filter(|c| KNOWN_COLUMNS.contains(c)) {
-                            columns.push(ColumnUse {
-                                column: column.to_string(),
-                                known: true,
-                                file: need.file,
-                                line: need.line,
-                                col: need.col,
-                                used_by: used_by.clone(),
-                            });
+                    for need in discover(catalog, variant, kind, ctx).needs {
+                        if contact_column(&need.path).is_some_and(|c| KNOWN_COLUMNS.contains(&c)) {
+                            columns.push(column_use(need));
                         }
                     }
                 }
@@ -189,53 +195,40 @@ impl Workspace {
         self.diagnostics.extend(found);
     }
 
-    /// The compliance content rules and the SMS length, on a template that rendered.
-    fn content_problems(
-        &self,
-        variant: &str,
-        kind: Kind,
-        sample: &Contact,
-        plan: &str,
-        touch: &str,
-        today: chrono::NaiveDate,
-    ) -> Vec<Diagnostic> {
+    /// The compliance content rules and the SMS length, on the message the discovery rendered.
+    fn content_problems(&self, variant: &str, rendered: &Rendered, sample: &Contact) -> Vec<Diagnostic> {
         let mut found = Vec::new();
-        let ctx = self.context(sample, plan, touch, today);
-        match kind {
-            Kind::Email => {
-                if let Ok(e) = self.catalog.render_email(variant, ctx) {
-                    let url = self.unsubscribe_url(sample);
-                    for problem in crate::compliance::email_problems(&e, &url, &self.config.sender.postal_address) {
-                        found.push(self.at(variant, "email", problem));
-                    }
-                    if crate::compliance::is_reply_subject(&e.subject) {
-                        found.push(self.at(
-                            variant,
-                            "email",
-                            "subject: a subject starting with Re: or Fwd: misrepresents the message (CAN-SPAM)",
-                        ));
-                    }
+        match rendered {
+            Rendered::Email(e) => {
+                let url = self.unsubscribe_url(sample);
+                for problem in crate::compliance::email_problems(e, &url, &self.config.sender.postal_address) {
+                    found.push(self.at(variant, "email", problem));
+                }
+                if crate::compliance::is_reply_subject(&e.subject) {
+                    found.push(self.at(
+                        variant,
+                        "email",
+                        "subject: a subject starting with Re: or Fwd: misrepresents the message (CAN-SPAM)",
+                    ));
                 }
             }
-            _ => {
-                if let Ok(s) = self.catalog.render_sms(variant, &ctx) {
-                    if let Some(problem) = crate::compliance::sms_problem(&s.body, &self.config.sms.opt_out_text) {
-                        found.push(self.at(variant, "sms", &problem));
-                    }
-                    let seg = crate::render::segments::count(&s.body);
-                    if seg.parts > self.config.sms.max_segments {
-                        found.push(
-                            self.at(
-                                variant,
-                                "sms",
-                                &format!(
-                                    "the SMS is {} parts ({} {} units for a sample contact); [sms] max_segments is {}",
-                                    seg.parts, seg.units, seg.encoding, self.config.sms.max_segments
-                                ),
-                            )
-                            .as_warning(),
-                        );
-                    }
+            Rendered::Sms(s) => {
+                if let Some(problem) = crate::compliance::sms_problem(&s.body, &self.config.sms.opt_out_text) {
+                    found.push(self.at(variant, "sms", &problem));
+                }
+                let seg = crate::render::segments::count(&s.body);
+                if seg.parts > self.config.sms.max_segments {
+                    found.push(
+                        self.at(
+                            variant,
+                            "sms",
+                            &format!(
+                                "the SMS is {} parts ({} {} units for a sample contact); [sms] max_segments is {}",
+                                seg.parts, seg.units, seg.encoding, self.config.sms.max_segments
+                            ),
+                        )
+                        .as_warning(),
+                    );
                 }
             }
         }
@@ -367,20 +360,30 @@ fn address_only(sample: &Contact) -> Contact {
 /// renders, fails otherwise, or a variable cannot be placed.
 fn discover(catalog: &Catalog, name: &str, kind: Kind, mut ctx: Value) -> Discovery {
     let mut needs: Vec<Need> = Vec::new();
+    let stopped = |needs, error| Discovery {
+        needs,
+        rendered: None,
+        error,
+    };
     for _ in 0..MAX_RENDERS {
         let result = match kind {
-            Kind::Email => catalog.render_email(name, ctx.clone()).map(drop),
-            _ => catalog.render_sms(name, &ctx).map(drop),
+            Kind::Email => catalog.render_email(name, ctx.clone()).map(Rendered::Email),
+            _ => catalog.render_sms(name, &ctx).map(Rendered::Sms),
         };
         let e = match result {
-            Ok(()) => return Discovery { needs, error: None },
+            Ok(rendered) => {
+                return Discovery {
+                    needs,
+                    rendered: Some(rendered),
+                    error: None,
+                };
+            }
             Err(e) => e,
         };
         let Some(path) = e.missing.clone() else {
-            return Discovery { needs, error: Some(e) };
+            return stopped(needs, Some(e));
         };
         let (line, col) = locate(&e, &path);
-
         needs.push(Need {
             path: path.clone(),
             file: e.file.clone(),
@@ -388,10 +391,10 @@ fn discover(catalog: &Catalog, name: &str, kind: Kind, mut ctx: Value) -> Discov
             col,
         });
         if !inject(&mut ctx, &path) {
-            return Discovery { needs, error: None };
+            return stopped(needs, None);
         }
     }
-    Discovery { needs, error: None }
+    stopped(needs, None)
 }
 
 /// The position of `needle` itself on the error's line (handlebars points at the `{{`).

@@ -396,3 +396,14 @@ fn live_edits_reach_a_running_worker() {
     let _ = worker.wait();
     assert!(got.iter().any(|s| s == "Olivia, your fresh numbers"), "{got:?}");
 }
+
+#[test]
+fn lint_checks_compliance_of_templates_with_custom_fields_too() {
+    let env = TestEnv::new("lintcustom");
+    env.write("templates/8x8/checkin.sms.hbs", "Hi {{contact.pet}} lover, {{sender.name}} here.\n");
+    let text = String::from_utf8_lossy(&env.nurture(&["lint", "--offline"]).stdout).to_string();
+    assert!(
+        text.contains("templates/8x8/checkin.sms.hbs:1:1: error: the SMS must contain the opt-out text"),
+        "{text}"
+    );
+}
