@@ -55,21 +55,10 @@ pub enum EventError {
     Store(#[from] StoreError),
 }
 
-/// Finds a contact by id, email or phone (normalized the way `import` makes them).
-pub async fn find(store: &Store, who: &str, default_region: &str) -> Result<Option<Contact>, StoreError> {
-    if let Some(c) = store.contact(who.trim()).await? {
-        return Ok(Some(c));
-    }
-    match crate::contacts::parse_address(who, default_region) {
-        Ok(("sms", phone)) => store.contact_by_phone(&phone).await,
-        Ok((_, email)) => Ok(store.contact(&email).await?.filter(|c| c.email() == Some(email.as_str()))),
-        Err(_) => Ok(None),
-    }
-}
-
 /// Records `e` (dated `today` unless it says otherwise); returns the contact as saved.
 pub async fn record(store: &Store, e: &ContactEvent, today: NaiveDate, default_region: &str) -> Result<Contact, EventError> {
-    let mut contact = find(store, &e.contact, default_region)
+    let mut contact = store
+        .lookup(&e.contact, default_region)
         .await?
         .ok_or_else(|| EventError::UnknownContact(e.contact.clone()))?;
     let day = e.date.unwrap_or(today);

@@ -1,6 +1,6 @@
 //! `lint`, `preview` and `status`: commands that look and change nothing.
 
-use super::{check_workspace, clock_and_date, connect, load_workspace, print_json, queue};
+use super::{check_workspace, clock_and_date, connect, print_json, queue};
 use crate::config::Config;
 use crate::contacts::census::CensusMode;
 use crate::preview::{self, Preview};
@@ -97,15 +97,7 @@ pub(super) async fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode
 }
 
 pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<ExitCode> {
-    let store = match &a.contact {
-        Some(_) => Some(connect(&config).await?),
-        None => None,
-    };
-    let ws = load_workspace(config, store.as_ref()).await?;
-    let contact = match (&a.contact, &store) {
-        (Some(id), Some(store)) => super::find_contact(store, &ws, id).await?,
-        _ => ws.sample_contact_in(&a.locale),
-    };
+    let (ws, contact) = super::workspace_and_contact(config, a.contact.as_deref(), &a.locale).await?;
     let today = a.date.unwrap_or_else(|| clock_and_date(&ws.config, None, None).1);
     match preview::render(&ws, &contact, &a.template, today)? {
         Preview::Email(e) => {

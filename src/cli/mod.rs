@@ -210,18 +210,21 @@ fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime
     (clock, date.unwrap_or_else(|| clock.today(tz)))
 }
 
-/// The stored contact `id` (an email address or phone number works too: it is normalized
-/// the way `import` makes ids).
-async fn find_contact(store: &Store, ws: &Workspace, id: &str) -> anyhow::Result<crate::contacts::Contact> {
-    if let Some(c) = store.contact(id).await? {
-        return Ok(c);
-    }
-    if let Ok((_, normalized)) = crate::contacts::parse_address(id, &ws.config.contacts.default_region)
-        && let Some(c) = store.contact(&normalized).await?
-    {
-        return Ok(c);
-    }
-    anyhow::bail!("no contact {id:?}")
+/// The workspace, checked as `run` checks it, and the contact to render for: the stored
+/// contact `who` names (id, email or phone), else the sample contact in `locale`.
+async fn workspace_and_contact(config: Config, who: Option<&str>, locale: &str) -> anyhow::Result<(Workspace, crate::contacts::Contact)> {
+    let Some(who) = who else {
+        let ws = load_workspace(config, None).await?;
+        let sample = ws.sample_contact_in(locale);
+        return Ok((ws, sample));
+    };
+    let store = connect(&config).await?;
+    let ws = load_workspace(config, Some(&store)).await?;
+    let contact = store
+        .lookup(who, &ws.config.contacts.default_region)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no contact {who:?}"))?;
+    Ok((ws, contact))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {

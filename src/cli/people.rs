@@ -130,7 +130,8 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
     let region = config.contacts.default_region.clone();
     match a.action {
         ContactAction::Show { contact, json } => {
-            let c = events::find(&store, &contact, &region)
+            let c = store
+                .lookup(&contact, &region)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
             let history = store.history(&c.id.0).await?;
@@ -167,7 +168,8 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
             if !ws.plans.contains_key(&plan) {
                 anyhow::bail!("no plan {plan:?} in {}", ws.config.paths.jobs.display());
             }
-            let mut c = events::find(&store, &contact, &region)
+            let mut c = store
+                .lookup(&contact, &region)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
             let day = date.unwrap_or_else(|| clock_and_date(&ws.config, None, None).1);

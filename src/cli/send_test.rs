@@ -1,7 +1,7 @@
 //! `nurture send-test TEMPLATE --to ADDRESS [--contact ID]`: one rendered message to the
 //! operator, subject prefixed `[TEST]`, outside the ledger and the plans.
 
-use super::{clock_and_date, load_workspace};
+use super::clock_and_date;
 use crate::compliance;
 use crate::config::Config;
 use crate::contacts::{E164, Email};
@@ -25,15 +25,7 @@ pub struct SendTestArgs {
 }
 
 pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result<ExitCode> {
-    let store = match &a.contact {
-        Some(_) => Some(super::connect(&config).await?),
-        None => None,
-    };
-    let ws = load_workspace(config, store.as_ref()).await?;
-    let contact = match (&a.contact, &store) {
-        (Some(id), Some(store)) => super::find_contact(store, &ws, id).await?,
-        _ => ws.sample_contact(),
-    };
+    let (ws, contact) = super::workspace_and_contact(config, a.contact.as_deref(), "en").await?;
     let (_, today) = clock_and_date(&ws.config, None, None);
     let ctx = ws.context(&contact, "test", "test", today);
     let key = format!("test|{}|{}|{}", a.template, contact.id, crate::clock::Clock::unix_now());

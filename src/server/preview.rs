@@ -344,16 +344,10 @@ async fn choose_contact(state: &AppState, ws: &Workspace, c: &Chooser) -> Result
     if id.is_empty() {
         return Ok(ws.sample_contact_in(if c.locale.is_empty() { "en" } else { &c.locale }));
     }
-    let lookup = |id: String| async move { state.store.contact(&id).await };
-    let mut found = lookup(id.to_string()).await.map_err(|e| {
+    let found = state.store.lookup(id, &ws.config.contacts.default_region).await.map_err(|e| {
         tracing::error!(error = %e, "preview: reading a contact failed");
         "contacts are unavailable right now".to_string()
     })?;
-    if found.is_none()
-        && let Ok((_, normalized)) = crate::contacts::parse_address(id, &ws.config.contacts.default_region)
-    {
-        found = lookup(normalized).await.ok().flatten();
-    }
     found.ok_or_else(|| format!("no contact {id:?}"))
 }
 

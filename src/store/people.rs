@@ -63,10 +63,18 @@ impl Store {
         }
     }
 
-    /// Removes a number from the phone index.
-    pub async fn unindex_phone(&self, e164: &str) -> Result<(), StoreError> {
-        let _: u64 = self.conn.clone().hdel(self.keys.phones(), e164).await?;
-        Ok(())
+    /// The contact someone names by id, email address or phone number (normalized as `import`
+    /// normalizes them; a phone through the phone index). No scan: an email finds the contact
+    /// whose id it is, the default id.
+    pub async fn lookup(&self, who: &str, default_region: &str) -> Result<Option<Contact>, StoreError> {
+        if let Some(c) = self.contact(who.trim()).await? {
+            return Ok(Some(c));
+        }
+        match crate::contacts::parse_address(who, default_region) {
+            Ok(("sms", phone)) => self.contact_by_phone(&phone).await,
+            Ok((_, email)) => Ok(self.contact(&email).await?.filter(|c| c.email() == Some(email.as_str()))),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Which of `ids` responded during their current plan (agenda priority).
