@@ -529,6 +529,12 @@ impl Config {
         }
     }
 
+    /// `[sender] timezone` (validated on load): the run date's timezone, and that of contacts
+    /// without one.
+    pub fn sender_tz(&self) -> chrono_tz::Tz {
+        self.sender.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
     /// The pepper of erasure hashes.
     pub fn pepper(&self) -> &str {
         if self.privacy.pepper.is_empty() {

@@ -206,8 +206,7 @@ fn queue(config: &Config, store: &Store) -> Queue {
 /// The clock and run date from `--date` / `--now` (dates are in the sender's timezone).
 fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime<Utc>>) -> (Clock, NaiveDate) {
     let clock = now.map(Clock::Fixed).unwrap_or(Clock::System);
-    let tz: chrono_tz::Tz = config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
-    (clock, date.unwrap_or_else(|| clock.today(tz)))
+    (clock, date.unwrap_or_else(|| clock.today(config.sender_tz())))
 }
 
 /// The workspace, checked as `run` checks it, and the contact to render for: the stored

@@ -98,7 +98,7 @@ async fn schedule(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let cfg = live.get().config.clone();
-    let tz: chrono_tz::Tz = cfg.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = cfg.sender_tz();
     let schedule = cron::Schedule::from_str(&cfg.schedule.cron)?;
     loop {
         let now = Clock::System.now().with_timezone(&tz);

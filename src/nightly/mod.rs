@@ -113,7 +113,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         opts: &opts,
         window: &window,
         calendar: Calendar::new(&ws.plans, &window),
-        sender_tz: ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC),
+        sender_tz: ws.config.sender_tz(),
     };
     // Read the next page (Redis + JSON decoding, on another task) while this one is expanded
     // and queued.

@@ -53,8 +53,7 @@ pub(super) async fn receive(State(state): State<AppState>, headers: HeaderMap, b
         Batch::One(e) => vec![e],
         Batch::Many(v) => v,
     };
-    let tz: chrono_tz::Tz = ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let today = crate::clock::Clock::System.today(tz);
+    let today = crate::clock::Clock::System.today(ws.config.sender_tz());
     let (mut recorded, mut errors) = (0, Vec::new());
     for (i, e) in list.iter().enumerate() {
         match events::record(&state.store, e, today, &ws.config.contacts.default_region).await {

@@ -256,10 +256,7 @@ pub(super) async fn message(
         Err(message) => return problem(&template, &c, StatusCode::NOT_FOUND, &message),
     };
     let today = match c.date.trim() {
-        "" => {
-            let tz: chrono_tz::Tz = ws.config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
-            crate::clock::Clock::System.today(tz)
-        }
+        "" => crate::clock::Clock::System.today(ws.config.sender_tz()),
         d => match d.parse::<NaiveDate>() {
             Ok(d) => d,
             Err(_) => return problem(&template, &c, StatusCode::BAD_REQUEST, "date: expected YYYY-MM-DD"),

@@ -60,7 +60,6 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
     if let Some(c) = &contact {
         let history = match result {
             Ok(kw @ ("reply" | "start")) => {
-                let tz: chrono_tz::Tz = config.sender.timezone.parse().unwrap_or(chrono_tz::UTC);
                 let event = crate::events::ContactEvent {
                     kind: crate::events::Kind::Response,
                     contact: c.id.0.clone(),
@@ -75,7 +74,7 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
                 crate::events::record(
                     &state.store,
                     &event,
-                    crate::clock::Clock::System.today(tz),
+                    crate::clock::Clock::System.today(config.sender_tz()),
                     &config.contacts.default_region,
                 )
                 .await
