@@ -59,12 +59,7 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     let (clock, date) = clock_and_date(&config, a.date, None);
     let store = connect(&config).await?;
     let ws = load_workspace(config, Some(&store)).await?;
-    let mut open: Vec<AgendaItem> = store
-        .open_agenda()
-        .await?
-        .iter()
-        .filter_map(|j| serde_json::from_str(j).ok())
-        .collect();
+    let mut open = store.open_agenda().await?;
     if let Some(AgendaAction::Done { items, note }) = a.action {
         let mut missing = 0;
         for code in &items {
@@ -100,14 +95,7 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
         let known: HashSet<String> = open
             .iter()
             .map(|i| i.id.clone())
-            .chain(
-                store
-                    .done_agenda()
-                    .await?
-                    .iter()
-                    .filter_map(|j| serde_json::from_str::<AgendaItem>(j).ok())
-                    .map(|i| i.id),
-            )
+            .chain(store.done_agenda().await?.into_iter().map(|i| i.id))
             .collect();
         let window = Window {
             date,

@@ -139,7 +139,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             match old {
                 None => {
                     created += 1;
-                    events.push((incoming.id.0.clone(), imported(incoming, &source, "created")));
+                    events.push((incoming.id.0.clone(), imported(incoming, &source, "created", today)));
                     writes.push(incoming.clone());
                 }
                 Some(mut old) => {
@@ -147,7 +147,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
                     if old.merge(incoming) {
                         updated += 1;
                         if old.plan().map(str::to_string) != plan_before {
-                            events.push((old.id.0.clone(), imported(&old, &source, "enrolled")));
+                            events.push((old.id.0.clone(), imported(&old, &source, "enrolled", today)));
                         }
                         writes.push(old);
                     } else {
@@ -186,11 +186,10 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
     })
 }
 
-/// The history event of an import that created a contact or put it on a plan.
-fn imported(c: &Contact, file: &str, what: &str) -> Event {
-    let at = c
-        .enrolled_on()
-        .map_or_else(|| crate::clock::Clock::System.now().date_naive().to_string(), |d| d.to_string());
+/// The history event of an import that created a contact or put it on a plan, dated the day
+/// it entered the plan (else `today`, in the sender's timezone like every other date).
+fn imported(c: &Contact, file: &str, what: &str, today: NaiveDate) -> Event {
+    let at = c.enrolled_on().unwrap_or(today).to_string();
     let source = c.get("source").map(|s| format!(", source {s}")).unwrap_or_default();
     let mut e = Event::new(at, what, format!("imported from {file}{source}"));
     e.plan = c.plan().map(str::to_string);

@@ -17,12 +17,7 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
     if to.is_empty() {
         return Ok(0);
     }
-    let open: Vec<AgendaItem> = store
-        .open_agenda()
-        .await?
-        .iter()
-        .filter_map(|j| serde_json::from_str(j).ok())
-        .collect();
+    let open = store.open_agenda().await?;
     let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
     let responders = store.responders(&ids).await?;
     let items = agenda::day(open, date, None, &responders);
@@ -68,7 +63,7 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
             Ok(()) => sent += 1,
             Err(e) => {
                 // Let the next run (or a rerun) try again.
-                let _: () = redis::cmd("DEL").arg(&marker).query_async(&mut store.conn.clone()).await?;
+                store.unlock(&marker).await?;
                 tracing::error!(agent, error = %e, "the agenda email was not sent");
             }
         }

@@ -99,7 +99,7 @@ impl Store {
             .iter()
             .map(|c| (c.id.0.clone(), serde_json::to_string(c).unwrap_or_default()))
             .collect();
-        let phones: Vec<(&str, &str)> = contacts.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect();
+        let phones = phone_index(contacts);
         let mut pipe = redis::pipe();
         pipe.hset_multiple(self.keys.contacts(), &items).ignore();
         if !phones.is_empty() {
@@ -265,6 +265,12 @@ impl Store {
         Ok(())
     }
 
+    /// Gives a lock back (its work failed and should be tried again).
+    pub async fn unlock(&self, key: &str) -> Result<(), StoreError> {
+        let _: u64 = self.conn.clone().del(key).await?;
+        Ok(())
+    }
+
     /// Takes a lock for `ttl_secs`; false if someone holds it.
     pub async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, StoreError> {
         let set: Option<String> = redis::cmd("SET")
@@ -282,4 +288,9 @@ impl Store {
     pub async fn failures(&self, limit: isize) -> Result<Vec<String>, StoreError> {
         Ok(self.conn.clone().lrange(self.keys.failures(), 0, limit - 1).await?)
     }
+}
+
+/// The phone index entries of `contacts`: (E.164, contact id).
+fn phone_index(contacts: &[Contact]) -> Vec<(&str, &str)> {
+    contacts.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect()
 }

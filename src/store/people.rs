@@ -3,6 +3,7 @@
 //! that roll over from day to day until marked done.
 
 use super::{Store, StoreError};
+use crate::agenda::AgendaItem;
 use crate::contacts::Contact;
 use crate::history::{Event, KEEP};
 use redis::AsyncCommands;
@@ -50,7 +51,7 @@ impl Store {
         if !conn.exists::<_, bool>(self.keys.phones()).await? && self.contact_count().await? > 0 {
             let mut pages = std::pin::pin!(self.contact_pages(5000));
             while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
-                let phones: Vec<(&str, &str)> = page.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect();
+                let phones = super::phone_index(&page);
                 if !phones.is_empty() {
                     let _: () = conn.hset_multiple(self.keys.phones(), &phones).await?;
                 }
@@ -97,9 +98,9 @@ impl Store {
         self.push_history(events).await
     }
 
-    /// The open agenda items (JSON).
-    pub async fn open_agenda(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().hvals(self.keys.agenda_open()).await?)
+    /// The open agenda items (an item that does not decode is skipped).
+    pub async fn open_agenda(&self) -> Result<Vec<AgendaItem>, StoreError> {
+        self.agenda_items(&self.keys.agenda_open()).await
     }
 
     /// How many agenda items are open.
@@ -107,9 +108,14 @@ impl Store {
         Ok(self.conn.clone().hlen(self.keys.agenda_open()).await?)
     }
 
-    /// The items marked done (JSON).
-    pub async fn done_agenda(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self.conn.clone().hvals(self.keys.agenda_done()).await?)
+    /// The items marked done.
+    pub async fn done_agenda(&self) -> Result<Vec<AgendaItem>, StoreError> {
+        self.agenda_items(&self.keys.agenda_done()).await
+    }
+
+    async fn agenda_items(&self, key: &str) -> Result<Vec<AgendaItem>, StoreError> {
+        let raw: Vec<String> = self.conn.clone().hvals(key).await?;
+        Ok(raw.iter().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
     /// Moves an open item to the done ones and notes it in the contact's history, atomically;
