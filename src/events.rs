@@ -5,6 +5,7 @@
 
 use crate::contacts::Contact;
 use crate::history::Event;
+use crate::ledger;
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -90,13 +91,11 @@ pub async fn record(store: &Store, e: &ContactEvent, today: NaiveDate, default_r
     event.plan = contact.plan().map(str::to_string);
     store.put_contacts(std::slice::from_ref(&contact)).await?;
     store.push_history(&[(contact.id.0.clone(), event)]).await?;
-    let mut pipe = redis::pipe();
-    let stats = store.keys.stats(&day.to_string());
-    pipe.hincr(&stats, format!("{name}s"), 1).ignore();
+    let day = day.to_string();
+    ledger::count(store, &day, &format!("{name}s")).await?;
     if let Kind::Deal { value } = e.kind {
-        pipe.cmd("HINCRBYFLOAT").arg(&stats).arg("deal_value").arg(value).ignore();
+        ledger::add_total(store, &day, "deal_value", value).await?;
     }
-    let _: () = pipe.query_async(&mut store.conn.clone()).await.map_err(StoreError::from)?;
     Ok(contact)
 }
 

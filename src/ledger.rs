@@ -272,6 +272,17 @@ pub async fn count(store: &Store, run_date: &str, counter: &str) -> Result<(), S
     Ok(())
 }
 
+/// Adds `amount` to a per-date total (`deal_value`).
+pub async fn add_total(store: &Store, date: &str, total: &str, amount: f64) -> Result<(), StoreError> {
+    let _: f64 = redis::cmd("HINCRBYFLOAT")
+        .arg(store.keys.stats(date))
+        .arg(total)
+        .arg(amount)
+        .query_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
+}
+
 /// Remembers a permanent failure for `status` (the newest 1,000 are kept).
 pub async fn remember_failure(store: &Store, json: &str) -> Result<(), StoreError> {
     store.push_capped(&store.keys.failures(), json, 1_000).await

@@ -99,6 +99,14 @@ impl Touch {
     pub fn is_for(&self, lang: &str) -> bool {
         self.locale.as_deref().is_none_or(|l| l == lang)
     }
+
+    /// Days after enrollment, for `after` touches.
+    pub fn after_days(&self) -> Option<i64> {
+        match self.when {
+            When::After(d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// `[demote]`: where a contact goes who has not responded after some touches.
@@ -163,16 +171,6 @@ impl Plan {
     /// The touch with this id.
     pub fn touch(&self, id: &str) -> Option<&Touch> {
         self.touches.iter().find(|t| t.id == id)
-    }
-}
-
-impl Touch {
-    /// Days after enrollment, for `after` touches.
-    pub fn after_days(&self) -> Option<i64> {
-        match self.when {
-            When::After(d) => Some(d),
-            _ => None,
-        }
     }
 }
 
