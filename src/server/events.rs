@@ -8,8 +8,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+
+/// What the bearer token is compared through.
+const LABEL: &[u8] = b"nurture-events-v1";
 
 /// One event or many.
 #[derive(serde::Deserialize)]
@@ -19,28 +20,13 @@ enum Batch {
     Many(Vec<ContactEvent>),
 }
 
-/// Constant-time comparison of the bearer token.
-fn bearer_ok(expected: &str, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let tag = |key: &str| {
-        let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
-        m.update(b"nurture-events-v1");
-        m
-    };
-    tag(given.trim()).verify_slice(&tag(expected).finalize().into_bytes()).is_ok()
-}
-
 pub(super) async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let ws = state.workspace.get();
     let token = ws.config.server.events_token.expose();
     if token.is_empty() {
         return super::not_found();
     }
-    if !bearer_ok(token, &headers) {
+    if !super::auth::bearer(&headers).is_some_and(|given| super::auth::same_token(given, token, LABEL)) {
         return (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
     }
     let batch: Batch = match serde_json::from_slice(&body) {

@@ -2,6 +2,7 @@
 //! webhook, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
 //! once and answer without internals; a bad token is a plain 404.
 
+mod auth;
 mod events;
 mod pages;
 mod preview;

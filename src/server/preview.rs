@@ -9,6 +9,7 @@
 //! holding an HMAC of the token (never the token itself).
 
 use super::AppState;
+use super::auth::{bearer, same_token, tag};
 use crate::contacts::Contact;
 use crate::preview::{self, Preview, PreviewError};
 use crate::render::Kind;
@@ -20,9 +21,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::Deserialize;
-use sha2::Sha256;
 
 const COOKIE: &str = "nurture_preview";
 
@@ -58,15 +58,12 @@ pub(super) struct Login {
     token: String,
 }
 
-fn mac(key: &str) -> Hmac<Sha256> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
-    m.update(b"nurture-preview-v1");
-    m
-}
+/// What the token is compared through (and the session cookie made of).
+const LABEL: &[u8] = b"nurture-preview-v1";
 
 /// The cookie value for a token.
 fn session(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(mac(token).finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(tag(token, LABEL).finalize().into_bytes())
 }
 
 /// The configured token, or `None` when `/preview` is off.
@@ -77,19 +74,18 @@ fn configured(state: &AppState) -> Option<String> {
 
 /// True when the request carries the token (bearer) or a session cookie made from it.
 fn authorized(token: &str, headers: &HeaderMap) -> bool {
-    let expected = mac(token).finalize().into_bytes();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| mac(given.trim()).verify_slice(&expected).is_ok());
+    let bearer = bearer(headers).is_some_and(|given| same_token(given, token, LABEL));
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
-        .any(|v| URL_SAFE_NO_PAD.decode(v).is_ok_and(|tag| mac(token).verify_slice(&tag).is_ok()));
+        .any(|v| {
+            URL_SAFE_NO_PAD
+                .decode(v)
+                .is_ok_and(|cookie| tag(token, LABEL).verify_slice(&cookie).is_ok())
+        });
     bearer || cookie
 }
 
@@ -216,7 +212,7 @@ pub(super) async fn index(State(state): State<AppState>, headers: HeaderMap, Que
         ws.catalog.names().len(),
         chooser_form("/preview", &c)
     );
-    no_store(Html(page("Templates", &body)).into_response())
+    super::no_store(Html(page("Templates", &body)).into_response())
 }
 
 /// `POST /preview/login`: trades the token for the session cookie.
@@ -224,8 +220,7 @@ pub(super) async fn login(State(state): State<AppState>, axum::Form(form): axum:
     let Some(token) = configured(&state) else {
         return super::not_found();
     };
-    let expected = mac(&token).finalize().into_bytes();
-    if mac(form.token.trim()).verify_slice(&expected).is_err() {
+    if !same_token(&form.token, &token, LABEL) {
         tracing::warn!("preview login with a wrong token");
         return login_page(true);
     }
@@ -333,7 +328,7 @@ pub(super) async fn message(
             )
         }
     };
-    no_store(Html(page(&template, &body)).into_response())
+    super::no_store(Html(page(&template, &body)).into_response())
 }
 
 async fn choose_contact(state: &AppState, ws: &Workspace, c: &Chooser) -> Result<Contact, String> {
@@ -355,11 +350,7 @@ fn problem(template: &str, c: &Chooser, status: StatusCode, message: &str) -> Re
         chooser_form(&format!("/preview/t/{template}"), c),
         esc(message)
     );
-    (status, no_store(Html(page(template, &body)).into_response())).into_response()
-}
-
-fn no_store(r: Response) -> Response {
-    super::no_store(r)
+    (status, super::no_store(Html(page(template, &body)).into_response())).into_response()
 }
 
 #[cfg(test)]
