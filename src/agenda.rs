@@ -121,20 +121,17 @@ pub fn day(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>, res
 /// touch's place in it), then calls before cards, letters and gifts, then name.
 pub fn sort(items: &mut [AgendaItem], date: NaiveDate) {
     let rank = |c: &str| ["call", "card", "letter", "gift"].iter().position(|x| *x == c).unwrap_or(9);
-    items.sort_by(|a, b| {
-        let key = |i: &AgendaItem| {
-            let overdue = i.is_overdue(date);
-            (
-                !overdue,
-                if overdue { i.due.clone() } else { String::new() },
-                !i.responder,
-                i.plan.clone(),
-                i.order,
-                rank(&i.channel),
-                i.name.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
+    items.sort_by_cached_key(|i| {
+        let overdue = i.is_overdue(date);
+        (
+            !overdue,
+            if overdue { i.due.clone() } else { String::new() },
+            !i.responder,
+            i.plan.clone(),
+            i.order,
+            rank(&i.channel),
+            i.name.clone(),
+        )
     });
 }
 
