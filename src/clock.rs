@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub enum Clock {
     /// The system clock.
     System,
-    /// A fixed instant (tests, `--now`, catch-up runs).
+    /// A fixed instant (unit tests).
     Fixed(DateTime<Utc>),
+    /// `--now`: starts at the given instant and runs on with the system clock, so a process
+    /// started "at 23:30" sees 23:31 a minute later (queue times follow it).
+    From(DateTime<Utc>, std::time::Instant),
 }
 
 impl Clock {
@@ -18,7 +21,18 @@ impl Clock {
         match self {
             Clock::System => Utc::now(),
             Clock::Fixed(t) => *t,
+            Clock::From(t, started) => *t + chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
         }
+    }
+
+    /// A clock that starts at `t` now and runs on (`--now`).
+    pub fn starting_at(t: DateTime<Utc>) -> Clock {
+        Clock::From(t, std::time::Instant::now())
+    }
+
+    /// Unix seconds on this clock: the time scale of the queue's schedule.
+    pub fn unix(&self) -> i64 {
+        self.now().timestamp()
     }
 
     /// Today's date in `tz`.
@@ -26,7 +40,7 @@ impl Clock {
         self.now().with_timezone(&tz).date_naive()
     }
 
-    /// Seconds since the Unix epoch, from the system clock (queue timestamps are always real time).
+    /// Seconds since the Unix epoch, from the system clock (heartbeats, leases).
     #[allow(clippy::disallowed_methods)]
     pub fn unix_now() -> i64 {
         Utc::now().timestamp()

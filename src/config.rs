@@ -145,8 +145,12 @@ pub struct SmtpConfig {
     pub pool_size: usize,
     /// Messages per second over all connections of this process; 0 = unlimited.
     pub rate_per_second: u32,
-    /// Seconds to wait for each SMTP command.
+    /// Seconds to wait for the TCP connection, the greeting, EHLO, STARTTLS, AUTH and each
+    /// command before the message data.
     pub timeout_secs: u64,
+    /// Seconds to wait for the server's reply after the message data (RFC 5321 §4.5.3.2: 10
+    /// minutes). Giving up earlier risks a duplicate whenever the server was only slow.
+    pub data_timeout_secs: u64,
     /// Name sent in EHLO.
     pub hello_name: String,
 }
@@ -216,8 +220,22 @@ pub struct ScheduleConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
-    /// Attempts per message before it becomes a dead letter (transient errors only).
+    /// Attempts per message before it becomes a dead letter (transient errors only); 0 = no
+    /// cap, only `retry_window_hours` decides.
     pub max_attempts: u32,
+    /// A message whose transient failures go on this long after its first one becomes a dead
+    /// letter (default 72 h: the grace window).
+    pub retry_window_hours: u64,
+    /// Consecutive refusals by the relay or SMS provider (sender, content, auth, policy) that
+    /// stop sending on that channel: the circuit breaker.
+    pub breaker_after: u32,
+    /// Seconds the breaker stays open before `work` tries the channel again.
+    pub breaker_cooldown_secs: u64,
+    /// What happens to a message whose data was sent but whose reply was lost (timeout or
+    /// reset after the data): `hold` (recorded as `unknown`, never re-sent; the operator
+    /// decides with `nurture dead retry`) or `retry` (sent again after the lease: a possible
+    /// duplicate rather than a possible loss).
+    pub after_lost_reply: String,
     /// First retry delay in seconds; doubles each attempt (with jitter), capped at `retry_max_secs`.
     pub retry_base_secs: u64,
     /// Longest retry delay in seconds.
@@ -314,6 +332,7 @@ impl Default for SmtpConfig {
             pool_size: 16,
             rate_per_second: 0,
             timeout_secs: 30,
+            data_timeout_secs: 600,
             hello_name: "localhost".into(),
         }
     }
@@ -363,8 +382,12 @@ impl Default for ScheduleConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
-            max_attempts: 5,
-            retry_base_secs: 2,
+            max_attempts: 0,
+            retry_window_hours: 72,
+            breaker_after: 3,
+            breaker_cooldown_secs: 300,
+            after_lost_reply: "hold".into(),
+            retry_base_secs: 30,
             retry_max_secs: 3600,
             grace_days: 3,
             concurrency: 32,
@@ -509,8 +532,14 @@ impl Config {
                 return Err(fail(format!("[agenda] email_to: {agent:?} = {address:?} is not an email address")));
             }
         }
-        if self.delivery.max_attempts == 0 {
-            return Err(fail("[delivery] max_attempts: must be at least 1".into()));
+        if !matches!(self.delivery.after_lost_reply.as_str(), "hold" | "retry") {
+            return Err(fail(format!(
+                "[delivery] after_lost_reply: {:?} is neither \"hold\" nor \"retry\"",
+                self.delivery.after_lost_reply
+            )));
+        }
+        if self.delivery.breaker_after == 0 {
+            return Err(fail("[delivery] breaker_after: must be at least 1".into()));
         }
         if self.unsubscribe.secret.is_empty() && !self.smtp.url.expose().starts_with("file://") {
             return Err(fail(

@@ -1,5 +1,18 @@
-//! One job: claim in the ledger → load contact → render → compliance check → send → ledger.
-//! Sequencing only; each step belongs to its stage.
+//! One job: breaker → claim in the ledger → plan check → consent / quiet hours → render →
+//! compliance check → send → one ledger call for the outcome. Sequencing only: the retry
+//! policy is `queue::retry`'s, the breaker `send::breaker`'s, the classification of send
+//! errors `send`'s, the ledger states `ledger`'s.
+//!
+//! Faults, and what this sequence does with them:
+//! - the relay or provider refuses *us* (sender, content, credentials): the claim is released,
+//!   nothing is suppressed or closed, the job goes back to the queue and the breaker counts it;
+//! - transient errors: the claim is released and the retry policy schedules the next attempt
+//!   (an outage is waited out for `retry_window_hours`);
+//! - the reply after the message data was lost: `[delivery] after_lost_reply` — `hold`
+//!   (default) records `unknown` and makes it a dead letter for the operator; `retry` keeps
+//!   the claim and tries again after the lease;
+//! - Redis fails after the server accepted the message: the `sent` mark is retried in-process
+//!   (never a resend); the claim is renewed while a send is in progress.
 
 use crate::clock::Clock;
 use crate::compliance::sms::QuietHours;
@@ -7,15 +20,19 @@ use crate::compliance::{self, Refusal};
 use crate::contacts::Contact;
 use crate::ledger::{self, Claim, Outcome};
 use crate::plans::Channel;
+use crate::queue::retry::{Retry, RetryPolicy};
 use crate::queue::{DeliveryJob, JobHandler, JobResult, Queue};
 use crate::render::Kind;
+use crate::send::breaker::Breaker;
 use crate::send::{EmailSender, SendError, SmsSender, mime};
-use crate::store::{Store, Suppression};
+use crate::store::{Health, Store, StoreError, Suppression};
 use crate::workspace::{Live, Workspace};
 use futures::future::BoxFuture;
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// What this process did, for the run summary.
 #[derive(Debug, Default, Serialize)]
@@ -24,9 +41,9 @@ pub struct Counters {
     pub sent: AtomicU64,
     /// Stopped by the suppression list.
     pub suppressed: AtomicU64,
-    /// Refused for good (5xx, SMS 4xx, render or compliance failure).
+    /// Refused for good (recipient 5xx, SMS 4xx, render or compliance failure).
     pub failed: AtomicU64,
-    /// Out of retries.
+    /// Out of retries, or held with an unknown outcome.
     pub dead: AtomicU64,
     /// Re-queued after a transient error.
     pub retried: AtomicU64,
@@ -36,6 +53,12 @@ pub struct Counters {
     pub deferred: AtomicU64,
     /// SMS not sent: the contact has no recorded consent.
     pub no_consent: AtomicU64,
+    /// Refused by the relay or provider (sender, content, auth): kept queued.
+    pub relay_refused: AtomicU64,
+    /// Data sent, reply lost: held as `unknown`.
+    pub unknown: AtomicU64,
+    /// Too late for their grace window: recorded as missed.
+    pub missed: AtomicU64,
 }
 
 impl Counters {
@@ -54,7 +77,7 @@ pub struct Deliverer {
     pub workspace: Arc<Live>,
     /// Redis.
     pub store: Store,
-    /// The queue (for retries).
+    /// The queue (for retries); its clock is the clock of every decision here.
     pub queue: Queue,
     /// Email transport.
     pub email: EmailSender,
@@ -64,31 +87,35 @@ pub struct Deliverer {
     pub counters: Arc<Counters>,
     /// This worker's name (ledger lease owner prefix).
     pub owner: String,
-    /// "Now" for quiet hours.
-    pub clock: Clock,
-    /// DKIM signer, when configured.
+    /// The circuit breaker of both channels.
+    pub breaker: Arc<Breaker>,
+    /// `true` for `run`: while the breaker is open, jobs are put back due at once (the next
+    /// run tries again), since `run` stops; `work` puts them back until the cooldown ends.
+    pub parks_for_next_run: bool,
+    clock: Clock,
+    policy: RetryPolicy,
     dkim: Option<crate::send::dkim::Signer>,
-    /// `[sms] quiet_hours`, parsed once.
     quiet_hours: QuietHours,
-    /// `[sender] timezone`, for contacts without one.
     sender_tz: chrono_tz::Tz,
+    health: Mutex<HashMap<&'static str, String>>,
     seq: AtomicU64,
 }
 
+/// How often a `sent` mark is tried while Redis is away after the server accepted a message.
+const MARK_TRIES: u32 = 60;
+
 impl Deliverer {
-    /// Builds a deliverer; fails if a transport cannot be configured.
-    pub fn new(workspace: Arc<Live>, store: Store, queue: Queue, owner: String, clock: Clock) -> Result<Deliverer, String> {
+    /// Builds a deliverer; fails if a transport cannot be configured. Its clock is the
+    /// queue's.
+    pub fn new(workspace: Arc<Live>, store: Store, queue: Queue, owner: String) -> Result<Deliverer, String> {
         let config = workspace.get().config.clone();
         let email = EmailSender::from_config(&config)?;
         let sms = SmsSender::from_config(&config)?;
         let dkim = crate::send::dkim::Signer::from_config(&config)?;
         let quiet_hours = QuietHours::parse(&config.sms.quiet_hours).map_err(|e| format!("[sms] quiet_hours: {e}"))?;
-        let sender_tz = config
-            .sender
-            .timezone
-            .parse()
-            .map_err(|_| "[sender] timezone: unknown timezone".to_string())?;
+        let d = &config.delivery;
         Ok(Deliverer {
+            clock: queue.clock(),
             workspace,
             store,
             queue,
@@ -96,10 +123,13 @@ impl Deliverer {
             sms,
             counters: Arc::default(),
             owner,
-            clock,
+            breaker: Arc::new(Breaker::new(d.breaker_after, d.breaker_cooldown_secs)),
+            parks_for_next_run: false,
+            policy: RetryPolicy::from_config(d),
             dkim,
             quiet_hours,
-            sender_tz,
+            sender_tz: config.sender_tz(),
+            health: Mutex::default(),
             seq: AtomicU64::new(0),
         })
     }
@@ -107,15 +137,24 @@ impl Deliverer {
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
         let ws = self.workspace.get();
         let cfg = &ws.config;
-        let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
-        let run_date = job.run_date.to_string();
+        let now = self.clock.unix();
         let channel = job.channel.suppression_list();
+        if let Some(until) = self.breaker.open_until(channel, now) {
+            let at = if self.parks_for_next_run {
+                now
+            } else {
+                until + crate::queue::spread_secs(&job.key, 30)
+            };
+            return self.put_back(&job, at).await;
+        }
+        let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
+        let lease_ms = cfg.delivery.claim_ttl_secs * 1000;
         let target = ledger::Target {
             delivery_key: &job.key,
             contact_id: &job.contact_id,
             channel,
         };
-        let (contact, suppressed) = match ledger::claim(&self.store, target, &owner, cfg.delivery.claim_ttl_secs * 1000).await? {
+        let (contact, suppressed) = match ledger::claim(&self.store, target, &owner, lease_ms).await? {
             Claim::Claimed { contact, suppressed } => (contact, suppressed),
             Claim::Done(state) => {
                 tracing::debug!(key = %job.key, %state, "already done; skipped");
@@ -124,130 +163,242 @@ impl Deliverer {
             }
             Claim::Busy { retry_in_ms } => {
                 // Another worker holds a live lease (or died holding it): look again when it ends.
-                let mut again = job.clone();
-                again.requeue += 1;
-                let at = Clock::unix_now() + (retry_in_ms / 1000) as i64 + 1;
-                self.queue.enqueue(&[again], Some(at)).await?;
-                return Ok(JobResult::Done);
+                return self.put_back(&job, now + (retry_in_ms / 1000) as i64 + 1).await;
             }
         };
-        let now = Clock::unix_now();
-        // A plan edited after the job was queued: a removed touch stops, a changed template is used.
-        let template = match ws.plans.get(&job.plan).and_then(|p| p.touch(&job.touch)) {
-            Some(touch) => touch.template.clone().unwrap_or_else(|| job.template.clone()),
+        let today = self.clock.today(self.sender_tz);
+        let too_late = today > job.due + chrono::Duration::days(i64::from(cfg.delivery.grace_days));
+        // A plan edited after the job was queued: a removed touch stops, a changed template is
+        // used; a plan file missing (a deploy replacing jobs/) waits, unless it is too late.
+        let template = match ws.plans.get(&job.plan).map(|p| p.touch(&job.touch)) {
+            Some(Some(touch)) => touch.template.clone().unwrap_or_else(|| job.template.clone()),
+            Some(None) => return self.close(&job, Outcome::Cancelled, "the touch is no longer in its plan").await,
+            None if too_late => return self.close(&job, Outcome::Cancelled, "its plan file is gone").await,
             None => {
-                ledger::finish(
-                    &self.store,
-                    delivery(&job),
-                    &run_date,
-                    Outcome::Cancelled,
-                    "the touch is no longer in its plan",
-                    now,
-                )
-                .await?;
-                tracing::info!(key = %job.key, "not sent: the touch was removed from its plan");
-                return Ok(JobResult::Done);
+                ledger::release(&self.store, &job.key, &owner).await?;
+                tracing::warn!(key = %job.key, plan = %job.plan, "plan file missing; the job waits for it");
+                return self.put_back(&job, now + 60).await;
             }
         };
-        let contact: Option<Contact> = match contact.as_deref().map(serde_json::from_str).transpose() {
+        let contact = match decode_contact(contact.as_deref(), &job.contact_id) {
             Ok(c) => c,
-            Err(e) => {
-                return self
-                    .fail(
-                        &job,
-                        &run_date,
-                        Outcome::Refused,
-                        &format!("stored contact does not decode: {e}"),
-                        now,
-                    )
-                    .await;
-            }
-        };
-        let Some(contact) = contact else {
-            return self
-                .fail(
-                    &job,
-                    &run_date,
-                    Outcome::Refused,
-                    &format!("contact {} no longer exists", job.contact_id),
-                    now,
-                )
-                .await;
+            Err(why) => return self.fail(&job, Outcome::Refused, &why).await,
         };
         if job.channel == Channel::Sms {
             if cfg.sms.require_consent && contact.get("sms_consent").is_none() {
-                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Refused, "no_consent", now).await?;
-                ledger::count(&self.store, &run_date, "no_consent").await?;
+                self.close(&job, Outcome::Refused, "no_consent").await?;
+                ledger::count(&self.store, &job.run_date.to_string(), "no_consent").await?;
                 self.counters.add(&self.counters.no_consent);
                 return Ok(JobResult::Done);
             }
-            if let Some(delay) = self.quiet_delay(&contact) {
+            if job.not_before.is_some() && too_late {
+                self.counters.add(&self.counters.missed);
+                return self.close(&job, Outcome::Missed, "quiet hours until after its grace window").await;
+            }
+            if let Some(open) = self.quiet_until(&job, &contact) {
                 // Outside the contact's sending window: move it to the next open slot, never drop it.
                 ledger::release(&self.store, &job.key, &owner).await?;
                 let mut later = job.clone();
                 later.requeue += 1;
-                let spread = crate::queue::spread_secs(&job.key, 300);
-                self.queue.enqueue(&[later], Some(now + delay + spread)).await?;
-                ledger::count(&self.store, &run_date, "deferred").await?;
+                later.not_before = Some(open);
+                let spread = crate::queue::spread_secs(&job.key, cfg.delivery.send_spread_secs.min(300));
+                self.queue.enqueue(&[later], Some(open + spread)).await?;
+                ledger::count(&self.store, &job.run_date.to_string(), "deferred").await?;
                 self.counters.add(&self.counters.deferred);
-                tracing::debug!(key = %job.key, delay, "quiet hours: deferred");
+                tracing::debug!(key = %job.key, open, "quiet hours: deferred");
                 return Ok(JobResult::Done);
             }
         }
-        let outcome = self.render_check_send(&ws, &job, &template, &contact, suppressed).await;
+        let sending = self.render_check_send(&ws, &job, &template, &contact, suppressed);
+        let outcome = self.renewing(sending, &job.key, &owner, lease_ms).await;
+        self.settle(&job, &owner, &contact, outcome).await
+    }
+
+    /// One ledger call (and the breaker, health and retry decisions) per outcome.
+    async fn settle(
+        &self,
+        job: &DeliveryJob,
+        owner: &str,
+        contact: &Contact,
+        outcome: Result<(), Failure>,
+    ) -> Result<JobResult, DeliverError> {
+        let channel = job.channel.suppression_list();
+        let now = self.clock.unix();
         match outcome {
             Ok(()) => {
-                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Sent, "", now).await?;
+                self.mark_sent(job).await?;
+                self.breaker.success(channel);
+                self.note_health(channel, "ok", "").await;
                 self.counters.add(&self.counters.sent);
                 tracing::debug!(key = %job.key, "sent");
                 Ok(JobResult::Done)
             }
             Err(Failure::Refused(Refusal::Suppressed)) => {
-                ledger::finish(&self.store, delivery(&job), &run_date, Outcome::Suppressed, "", now).await?;
                 self.counters.add(&self.counters.suppressed);
-                Ok(JobResult::Done)
+                self.close(job, Outcome::Suppressed, "").await
             }
-            Err(Failure::Refused(r)) => self.fail(&job, &run_date, Outcome::Refused, &r.to_string(), now).await,
-            Err(Failure::Render(m)) => self.fail(&job, &run_date, Outcome::Refused, &m, now).await,
+            Err(Failure::Refused(r)) => self.fail(job, Outcome::Refused, &r.to_string()).await,
+            Err(Failure::Render(m)) => self.fail(job, Outcome::Refused, &m).await,
             Err(Failure::Send(SendError::Permanent { message, bounce })) => {
                 if bounce {
-                    self.suppress_bounce(&contact, job.channel).await?;
+                    self.suppress_bounce(contact, job.channel).await?;
                 }
-                self.fail(&job, &run_date, Outcome::Failed, &message, now).await
+                self.breaker.success(channel);
+                self.fail(job, Outcome::Failed, &message).await
+            }
+            Err(Failure::Send(SendError::Refused(reply))) => {
+                ledger::release(&self.store, &job.key, owner).await?;
+                self.counters.add(&self.counters.relay_refused);
+                self.note_health(channel, "refused", &reply).await;
+                let tripped = self.breaker.refused(channel, &reply, now);
+                if let Some(trip) = &tripped {
+                    tracing::error!(channel, reply = %trip.reply, "the relay refuses us: sending on this channel stops");
+                }
+                tracing::warn!(key = %job.key, %reply, "refused by the relay; the message stays queued");
+                let until = self.breaker.open_until(channel, now);
+                let at = match until {
+                    Some(_) if self.parks_for_next_run => now,
+                    Some(until) => until,
+                    None => now + crate::queue::retry::backoff(2, 60, job.requeue + 1, &job.key) as i64,
+                };
+                self.put_back(job, at).await
+            }
+            Err(Failure::Send(SendError::Unknown(message))) => {
+                if self.workspace.get().config.delivery.after_lost_reply == "retry" {
+                    // Keep the claim: the retry claims it once the lease has run out.
+                    tracing::warn!(key = %job.key, %message, "reply lost after the data; retried after the lease");
+                    return self.retry(job, &message).await;
+                }
+                self.counters.add(&self.counters.unknown);
+                self.counters.add(&self.counters.dead);
+                self.close(job, Outcome::Unknown, &message).await?;
+                tracing::warn!(key = %job.key, %message, "reply lost after the data: held as unknown, not re-sent");
+                Ok(JobResult::Dead(format!("unknown outcome (held, not re-sent): {message}")))
             }
             Err(Failure::Send(SendError::Transient(message))) => {
-                ledger::release(&self.store, &job.key, &owner).await?;
-                let attempts = job.attempt + 1;
-                if attempts >= cfg.delivery.max_attempts {
-                    ledger::count(&self.store, &run_date, "dead").await?;
-                    self.counters.add(&self.counters.dead);
-                    tracing::warn!(key = %job.key, attempts, error = %message, "out of retries: dead letter");
-                    return Ok(JobResult::Dead(format!("after {attempts} attempts: {message}")));
-                }
-                let delay = backoff(cfg.delivery.retry_base_secs, cfg.delivery.retry_max_secs, attempts, &job.key);
-                let mut retry = job.clone();
-                retry.attempt = attempts;
-                self.queue.enqueue(&[retry], Some(now + delay as i64)).await?;
+                ledger::release(&self.store, &job.key, owner).await?;
+                self.breaker.unreachable(channel, now);
+                self.note_health(channel, "down", &message).await;
+                self.retry(job, &message).await
+            }
+        }
+    }
+
+    /// Schedules the next attempt of a transient failure, or makes it a dead letter.
+    async fn retry(&self, job: &DeliveryJob, message: &str) -> Result<JobResult, DeliverError> {
+        let run_date = job.run_date.to_string();
+        match self.policy.after_failure(job, self.clock.unix(), message) {
+            (_, Retry::Dead(reason)) => {
+                ledger::count(&self.store, &run_date, "dead").await?;
+                self.counters.add(&self.counters.dead);
+                tracing::warn!(key = %job.key, %reason, "out of retries: dead letter");
+                Ok(JobResult::Dead(reason))
+            }
+            (next, Retry::At(at)) => {
+                self.queue.enqueue(&[next], Some(at)).await?;
                 ledger::count(&self.store, &run_date, "retried").await?;
                 self.counters.add(&self.counters.retried);
-                tracing::info!(key = %job.key, attempts, delay, error = %message, "transient failure; retry scheduled");
+                tracing::info!(key = %job.key, at, error = %message, "transient failure; retry scheduled");
                 Ok(JobResult::Done)
             }
         }
     }
 
-    async fn fail(&self, job: &DeliveryJob, run_date: &str, outcome: Outcome, message: &str, now: i64) -> Result<JobResult, DeliverError> {
-        ledger::finish(&self.store, delivery(job), run_date, outcome, message, now).await?;
-        let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": now });
+    /// Puts a job back without counting an attempt, due at `at`.
+    async fn put_back(&self, job: &DeliveryJob, at: i64) -> Result<JobResult, DeliverError> {
+        let mut again = job.clone();
+        again.requeue += 1;
+        self.queue.enqueue(&[again], Some(at)).await?;
+        Ok(JobResult::Done)
+    }
+
+    /// Marks a delivery `sent`. The server has the message: a Redis error here is retried in
+    /// this process (the connection manager reconnects) and never becomes a resend.
+    async fn mark_sent(&self, job: &DeliveryJob) -> Result<(), StoreError> {
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=MARK_TRIES {
+            match ledger::finish(
+                &self.store,
+                delivery(job),
+                &job.run_date.to_string(),
+                Outcome::Sent,
+                "",
+                self.clock.unix(),
+            )
+            .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt == MARK_TRIES => return Err(e),
+                Err(e) => {
+                    tracing::warn!(key = %job.key, error = %e, "sent, but Redis did not take the mark; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `send` while renewing the claim every third of its lease, so no other worker can
+    /// take a message that is being sent however long the server takes.
+    async fn renewing<T>(&self, send: impl Future<Output = T>, key: &str, owner: &str, lease_ms: u64) -> T {
+        let every = Duration::from_millis((lease_ms / 3).max(200));
+        let renew = async {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = ledger::renew(&self.store, key, owner, lease_ms).await {
+                    tracing::warn!(%key, error = %e, "could not renew the send claim");
+                }
+            }
+        };
+        tokio::select! {
+            out = send => out,
+            _ = renew => unreachable!("the renewal loop never ends"),
+        }
+    }
+
+    /// Records a final state (no failure record).
+    async fn close(&self, job: &DeliveryJob, outcome: Outcome, detail: &str) -> Result<JobResult, DeliverError> {
+        let run_date = job.run_date.to_string();
+        ledger::finish(&self.store, delivery(job), &run_date, outcome, detail, self.clock.unix()).await?;
+        if outcome == Outcome::Cancelled {
+            tracing::info!(key = %job.key, detail, "not sent");
+        }
+        Ok(JobResult::Done)
+    }
+
+    /// Records a final failure, remembered for `status`.
+    async fn fail(&self, job: &DeliveryJob, outcome: Outcome, message: &str) -> Result<JobResult, DeliverError> {
+        self.close(job, outcome, message).await?;
+        let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": self.clock.unix() });
         ledger::remember_failure(&self.store, &record.to_string()).await?;
         self.counters.add(&self.counters.failed);
         tracing::warn!(key = %job.key, error = %message, "not sent");
         Ok(JobResult::Done)
     }
 
-    async fn suppress_bounce(&self, contact: &Contact, channel: Channel) -> Result<(), crate::store::StoreError> {
+    /// Writes a sender's health when its state changes (not once per message).
+    async fn note_health(&self, channel: &'static str, state: &str, error: &str) {
+        {
+            let mut seen = self.health.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.get(channel).is_some_and(|s| s == state) {
+                return;
+            }
+            seen.insert(channel, state.to_string());
+        }
+        let health = Health {
+            state: state.into(),
+            since: self.clock.now().to_rfc3339(),
+            error: error.chars().take(300).collect(),
+        };
+        if let Err(e) = self.store.set_health(channel, &health).await {
+            tracing::warn!(error = %e, "could not record the sender's health");
+        }
+    }
+
+    async fn suppress_bounce(&self, contact: &Contact, channel: Channel) -> Result<(), StoreError> {
         if let Some(value) = channel.address(contact) {
-            let at = Clock::System.now().to_rfc3339();
+            let at = self.clock.now().to_rfc3339();
             self.store
                 .suppress(&Suppression {
                     value: value.to_string(),
@@ -260,11 +411,16 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Seconds until the contact's SMS window opens (`None`: open now).
-    fn quiet_delay(&self, contact: &Contact) -> Option<i64> {
+    /// The unix time the contact's SMS window opens (`None`: open now). A job already moved
+    /// to an open slot is judged at that slot, so it is never moved twice.
+    fn quiet_until(&self, job: &DeliveryJob, contact: &Contact) -> Option<i64> {
         let now = self.clock.now();
-        let open = self.quiet_hours.next_open(now, contact.timezone(self.sender_tz))?;
-        Some((open - now).num_seconds().max(1))
+        let at = job
+            .not_before
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map_or(now, |slot| slot.max(now));
+        let open = self.quiet_hours.next_open(at, contact.timezone(self.sender_tz))?;
+        Some(open.timestamp().max(now.timestamp() + 1))
     }
 
     async fn render_check_send(
@@ -306,6 +462,15 @@ impl Deliverer {
     }
 }
 
+/// The stored contact of a claim, or why there is none to send to.
+fn decode_contact(raw: Option<&str>, id: &str) -> Result<Contact, String> {
+    match raw.map(serde_json::from_str::<Contact>).transpose() {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(format!("contact {id} no longer exists")),
+        Err(e) => Err(format!("stored contact does not decode: {e}")),
+    }
+}
+
 /// The ledger identity of a job.
 fn delivery(job: &DeliveryJob) -> ledger::Delivery<'_> {
     ledger::Delivery {
@@ -321,7 +486,7 @@ fn delivery(job: &DeliveryJob) -> ledger::Delivery<'_> {
 enum DeliverError {
     /// Redis, through the store.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     /// Redis, through the queue.
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
@@ -331,21 +496,6 @@ enum Failure {
     Refused(Refusal),
     Render(String),
     Send(SendError),
-}
-
-/// Seconds before retry `attempt` (1-based): base × 2^(attempt-1), ±20 % jitter, capped.
-pub fn backoff(base: u64, max: u64, attempt: u32, key: &str) -> u64 {
-    let raw = base.max(1).saturating_mul(1u64 << (attempt.saturating_sub(1)).min(30));
-    let h = key
-        .bytes()
-        .fold(u64::from(attempt), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    let jitter = (raw / 5) as i64;
-    let offset = if jitter > 0 {
-        (h % (2 * jitter as u64 + 1)) as i64 - jitter
-    } else {
-        0
-    };
-    ((raw as i64 + offset).max(1) as u64).min(max.max(1))
 }
 
 /// The job handler: an `Arc<Deliverer>` so every job's future can own it.
@@ -359,26 +509,11 @@ impl JobHandler for Handler {
             match d.deliver(job).await {
                 Ok(r) => r,
                 Err(e) => {
-                    // Redis failed mid-delivery: hand the job back to the backend's own retry.
+                    // Redis failed before anything was sent: hand the job back to the backend.
                     tracing::error!(%key, error = %e, "Redis unavailable during delivery; the job will be retried");
                     JobResult::Retry(format!("Redis unavailable: {e}"))
                 }
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backoff_doubles_with_bounded_jitter_and_cap() {
-        for attempt in 1..6 {
-            let d = backoff(2, 3600, attempt, "k");
-            let raw = 2u64 << (attempt - 1);
-            assert!(d >= raw - raw / 5 && d <= raw + raw / 5, "attempt {attempt}: {d}");
-        }
-        assert_eq!(backoff(2, 10, 20, "k"), 10);
     }
 }

@@ -113,6 +113,12 @@ pub enum Outcome {
     Suppressed,
     /// Not sent: no address, not compliant, or the template failed for this contact.
     Refused,
+    /// The message data left but the reply was lost: it may have been delivered. Held for the
+    /// operator (`nurture dead list`), never re-sent by nurture on its own.
+    Unknown,
+    /// Could not go out within its grace window (moved by quiet hours, its plan file missing):
+    /// never sent late.
+    Missed,
 }
 
 impl Outcome {
@@ -123,6 +129,8 @@ impl Outcome {
             Outcome::Suppressed => "suppressed".into(),
             Outcome::Refused => format!("refused:{detail}"),
             Outcome::Cancelled => format!("cancelled:{detail}"),
+            Outcome::Unknown => format!("unknown:{detail}"),
+            Outcome::Missed => format!("missed:{detail}"),
         }
     }
     /// The counter name in the per-date stats.
@@ -133,6 +141,8 @@ impl Outcome {
             Outcome::Suppressed => "suppressed",
             Outcome::Refused => "refused",
             Outcome::Cancelled => "cancelled",
+            Outcome::Unknown => "unknown",
+            Outcome::Missed => "missed",
         }
     }
 }
@@ -249,6 +259,50 @@ pub async fn mark_once(store: &Store, marks: &[Mark]) -> Result<Vec<bool>, Store
     }
     let added: Vec<i64> = pipe.query_async(&mut store.conn.clone()).await?;
     Ok(added.into_iter().map(|a| a == 1).collect())
+}
+
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == 'sending:' .. ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#,
+    )
+});
+
+/// Extends a live claim by `lease_ms` while its send is in progress; false if the claim is no
+/// longer this owner's.
+pub async fn renew(store: &Store, delivery_key: &str, owner: &str, lease_ms: u64) -> Result<bool, StoreError> {
+    let n: i64 = RENEW
+        .key(store.keys.delivery(delivery_key))
+        .arg(owner)
+        .arg(lease_ms)
+        .invoke_async(&mut store.conn.clone())
+        .await?;
+    Ok(n == 1)
+}
+
+/// Forgets a held `unknown:` state so that an operator's `dead retry` can send the message
+/// again; any other state is kept (a message marked sent is never sent again).
+pub async fn reopen_unknown(store: &Store, delivery_key: &str) -> Result<bool, StoreError> {
+    let key = store.keys.delivery(delivery_key);
+    let state: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut store.conn.clone()).await?;
+    if state.as_deref().is_some_and(|s| s.starts_with("unknown:")) {
+        let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut store.conn.clone()).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// True if the delivery has a final state (sent, failed, ...), not a lease or nothing.
+pub async fn is_final(store: &Store, delivery_key: &str) -> Result<bool, StoreError> {
+    let state: Option<String> = redis::cmd("GET")
+        .arg(store.keys.delivery(delivery_key))
+        .query_async(&mut store.conn.clone())
+        .await?;
+    Ok(state.is_some_and(|s| !s.starts_with("sending:")))
 }
 
 /// Gives a claim back (after a transient failure) so the retry can take it.

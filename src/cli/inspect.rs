@@ -141,7 +141,13 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
     let store = connect(&config).await?;
     let q = queue(&config, &store);
     let backlog = inspect::backlog(&q).await?;
-    let dead = inspect::dead_letters(&q, if a.json { 1000 } else { 20 }).await?;
+    let dead = crate::queue::dead::list(&q, if a.json { 1000 } else { 20 }).await?;
+    let health: serde_json::Map<String, serde_json::Value> = store
+        .health()
+        .await?
+        .into_iter()
+        .map(|(c, h)| (c, serde_json::to_value(h).unwrap_or_default()))
+        .collect();
     let last_run = store.last_run().await?;
     let last_summary: Option<serde_json::Value> = match &last_run {
         Some(d) => store.run_summary(d).await?.and_then(|s| serde_json::from_str(&s).ok()),
@@ -167,6 +173,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "last_run_deliveries": stats,
         "dead_letters": dead,
         "recent_failures": failures,
+        "senders": health,
     });
     if a.json {
         print_json(&report)?;
@@ -184,6 +191,15 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "suppressed   {} email, {} sms",
         report["suppressed"]["email"], report["suppressed"]["sms"]
     );
+    for (channel, h) in &health {
+        let state = h["state"].as_str().unwrap_or("");
+        let error = h["error"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
+        println!(
+            "{:<12} {state} since {}{error}",
+            format!("{channel} relay"),
+            h["since"].as_str().unwrap_or("")
+        );
+    }
     println!("agenda       {} open item(s)", report["agenda_open"]);
     println!("last run     {}", last_run.as_deref().unwrap_or("never"));
     if !stats.is_empty() {
@@ -194,7 +210,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         println!("dead letters (showing {} of {}):", dead.len(), backlog.dead);
         for d in &dead {
             let key = d.job.as_ref().map(|j| j.key.as_str()).unwrap_or("(undecodable job)");
-            println!("  {key}: {}", d.reason);
+            println!("  {} {key}: {}", d.id, d.reason);
         }
     }
     if !failures.is_empty() {

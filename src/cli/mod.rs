@@ -2,6 +2,7 @@
 //! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
 
 mod agenda;
+mod dead;
 mod export;
 mod forget;
 mod import;
@@ -55,8 +56,10 @@ pub enum Command {
     Agenda(agenda::AgendaArgs),
     /// Manage the suppression list.
     Suppress(suppress::SuppressArgs),
-    /// Contacts, queue depths, dead letters, suppression size, last run.
+    /// Contacts, queue depths, dead letters, suppression size, senders' health, last run.
     Status(inspect::StatusArgs),
+    /// Dead letters: `dead list`, `dead retry ID...|--all`, `dead drop ID...`.
+    Dead(dead::DeadArgs),
     /// HTTP server (unsubscribe, SMS webhook, health, metrics) + worker + scheduled run.
     Serve(serve::ServeArgs),
     /// Send one rendered message (subject prefixed [TEST]) to an address, outside the plans.
@@ -108,6 +111,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agenda(a) => agenda::agenda(config, a).await,
         Command::Suppress(a) => suppress::suppress(config, a).await,
         Command::Status(a) => inspect::status(config, a).await,
+        Command::Dead(a) => dead::dead(config, a).await,
         Command::Serve(a) => serve::serve(config, a).await,
         Command::Forget(a) => forget::forget(config, a).await,
         Command::Export => export::export(config).await,
@@ -193,6 +197,7 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The queue, its schedule on the system clock (see [`Queue::with_clock`] for `--now`).
 fn queue(config: &Config, store: &Store) -> Queue {
     let days = (config.delivery.grace_days as u64 + 4).max(7);
     Queue::new(
@@ -205,7 +210,7 @@ fn queue(config: &Config, store: &Store) -> Queue {
 
 /// The clock and run date from `--date` / `--now` (dates are in the sender's timezone).
 fn clock_and_date(config: &Config, date: Option<NaiveDate>, now: Option<DateTime<Utc>>) -> (Clock, NaiveDate) {
-    let clock = now.map(Clock::Fixed).unwrap_or(Clock::System);
+    let clock = now.map(Clock::starting_at).unwrap_or(Clock::System);
     (clock, date.unwrap_or_else(|| clock.today(config.sender_tz())))
 }
 

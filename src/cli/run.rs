@@ -50,7 +50,7 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
     let (clock, date) = clock_and_date(&config, a.date, a.now);
     let store = connect(&config).await?;
     let ws = Arc::new(load_workspace(config, Some(&store)).await?);
-    let q = queue(&ws.config, &store);
+    let q = queue(&ws.config, &store).with_clock(clock);
     let opts = RunOptions {
         date,
         enqueue_only: a.enqueue_only,
@@ -60,6 +60,11 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
     };
     let name = worker_name(&ws.config.redis.prefix, "run");
     let s = nightly::run(ws, store, q, name, opts).await?;
+    let code = if s.stopped.is_some() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    };
     if a.json {
         print_json(&s)?;
     } else {
@@ -87,25 +92,41 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
             s.moved,
             s.demoted
         );
-        if s.deferred > 0 && !s.dry_run {
+        if let Some(down) = &s.unreachable {
+            println!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
+        }
+        if s.unknown > 0 {
             println!(
-                "{} message(s) wait in the queue for their send time: a running `nurture work` or `nurture serve` sends them then",
+                "{} message(s) may or may not have been delivered (the reply after the data was lost): held, not re-sent; see `nurture dead list`",
+                s.unknown
+            );
+        }
+        if s.deferred > 0 && !s.dry_run {
+            let why = if s.health.is_empty() { "" } else { " (retries included)" };
+            println!(
+                "{} message(s) wait in the queue for their send time{why}: a running `nurture work` or `nurture serve` sends them then, or the next `nurture run`",
                 s.deferred
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(stopped) = &s.stopped {
+        eprintln!(
+            "error: {stopped}; {} message(s) stay queued and are sent by the next run once the cause is fixed",
+            s.waiting + s.deferred
+        );
+    }
+    Ok(code)
 }
 
 pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode> {
     let store = connect(&config).await?;
     let ws = Arc::new(load_workspace(config, Some(&store)).await?);
-    let q = queue(&ws.config, &store);
+    let clock = clock_and_date(&ws.config, None, a.now).0;
+    let q = queue(&ws.config, &store).with_clock(clock);
     let name = worker_name(&ws.config.redis.prefix, "work");
     let concurrency = a.concurrency.unwrap_or(ws.config.delivery.concurrency);
-    let clock = clock_and_date(&ws.config, None, a.now).0;
     let live = Arc::new(Live::new(ws));
-    let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone(), clock).map_err(anyhow::Error::msg)?;
+    let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
     tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
     let handler = Arc::new(Handler(Arc::new(deliverer)));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -48,7 +48,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
     let mut tasks = Vec::new();
     if !a.no_worker {
         let name = worker_name(&ws.config.redis.prefix, "serve");
-        let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone(), Clock::System).map_err(anyhow::Error::msg)?;
+        let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let (q2, concurrency, rx) = (q.clone(), ws.config.delivery.concurrency, stop_rx.clone());
         tasks.push(tokio::spawn(async move {

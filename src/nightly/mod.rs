@@ -77,6 +77,23 @@ pub struct RunSummary {
     pub quiet_deferred: u64,
     /// SMS not sent for lack of recorded consent.
     pub no_consent: u64,
+    /// Transient failures re-queued by this process.
+    pub retried: u64,
+    /// Attempts refused by the relay or SMS provider (sender, content, auth): kept queued.
+    pub relay_refused: u64,
+    /// Messages whose reply was lost after the data: held as `unknown` (see `nurture dead`).
+    pub unknown: u64,
+    /// Jobs ready but not sent when the run ended (the breaker stopped it).
+    pub waiting: u64,
+    /// Why delivery stopped early (the relay's own reply), if it did; the run then exits 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// A relay still unreachable when the run ended (`email relay unreachable since ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
+    /// Senders not healthy at the end: `email: down since ...: reason`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<String>,
     /// True for `--dry-run`.
     pub dry_run: bool,
     /// Seconds spent expanding and enqueueing.
@@ -134,13 +151,42 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     if !opts.enqueue_only {
         let t = Instant::now();
         let live = Arc::new(crate::workspace::Live::new(ws.clone()));
-        let deliverer = Deliverer::new(live, store.clone(), queue.clone(), worker.clone(), opts.clock).map_err(anyhow::Error::msg)?;
+        let mut deliverer = Deliverer::new(live, store.clone(), queue.clone(), worker.clone()).map_err(anyhow::Error::msg)?;
+        deliverer.parks_for_next_run = true;
         let counters: Arc<Counters> = deliverer.counters.clone();
+        let breaker = deliverer.breaker.clone();
         let handler = Arc::new(Handler(Arc::new(deliverer)));
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
+        let tripped = breaker.tripped();
+        let (watch, clock, wait) = (breaker.clone(), queue.clock(), queue.drain_wait.as_secs() as i64);
+        // An outage longer than the drain wait: stop, the retries stay scheduled in Redis.
+        let outage = async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let now = clock.unix();
+                if watch.outage(now).is_some_and(|(_, since)| now - since > wait) {
+                    return;
+                }
+            }
+        };
+        // Stop on Ctrl-C, as soon as the relay refuses us (the breaker: the messages stay
+        // queued for the next run), or when a relay has been unreachable for the drain wait.
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = tripped => {}
+                _ = outage => {}
+            }
         };
         queue.work(worker, opts.concurrency, handler, true, stop).await?;
+        s.stopped = breaker
+            .last_trip()
+            .map(|t| format!("sending stopped: the {} relay refuses us ({})", t.channel, t.reply));
+        s.unreachable = breaker.outage(queue.clock().unix()).map(|(channel, since)| {
+            let at = chrono::DateTime::from_timestamp(since, 0)
+                .map(|t| t.with_timezone(&ws.config.sender_tz()).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            format!("{channel} relay unreachable since {at}")
+        });
         s.sent = Counters::get(&counters.sent);
         s.suppressed = Counters::get(&counters.suppressed);
         s.failed = Counters::get(&counters.failed);
@@ -148,9 +194,22 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         s.duplicates = Counters::get(&counters.duplicates);
         s.quiet_deferred = Counters::get(&counters.deferred);
         s.no_consent = Counters::get(&counters.no_consent);
+        s.retried = Counters::get(&counters.retried);
+        s.relay_refused = Counters::get(&counters.relay_refused);
+        s.unknown = Counters::get(&counters.unknown);
+        s.missed += Counters::get(&counters.missed);
         s.deliver_secs = t.elapsed().as_secs_f64();
     }
-    s.deferred = inspect::backlog(&queue).await?.scheduled;
+    let backlog = inspect::backlog(&queue).await?;
+    s.deferred = backlog.scheduled;
+    s.waiting = backlog.waiting + backlog.due;
+    s.health = store
+        .health()
+        .await?
+        .into_iter()
+        .filter(|(_, h)| h.state != "ok")
+        .map(|(channel, h)| format!("{channel}: {} since {}: {}", h.state, h.since, h.error))
+        .collect();
     store.record_run(&date, &serde_json::to_string(&s)?).await?;
     Ok(s)
 }

@@ -130,6 +130,9 @@ fn job(t: &DueTouch, template: &str, run_date: chrono::NaiveDate) -> DeliveryJob
         run_date,
         attempt: 0,
         requeue: 0,
+        first_failed_at: None,
+        revived: 0,
+        not_before: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Looking into the queue without apalis' broken helpers: one atomic backlog snapshot (the
-//! drain check), and the dead letters with their reasons.
+//! drain check). Dead letters are in [`super::dead`].
 
-use super::{DeliveryJob, Queue, QueueError};
+use super::{Queue, QueueError};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ pub async fn backlog_within(queue: &Queue, horizon: Duration) -> Result<Backlog,
         .key(cfg.workers_set())
         .key(cfg.dead_jobs_set())
         .arg(cfg.inflight_jobs_set())
-        .arg(crate::clock::Clock::unix_now())
+        .arg(queue.clock().unix())
         .arg(horizon.as_secs())
         .invoke_async(&mut queue.store().conn.clone())
         .await?;
@@ -70,59 +70,4 @@ pub async fn backlog_within(queue: &Queue, horizon: Duration) -> Result<Backlog,
 /// [`backlog_within`] the queue's own drain wait.
 pub async fn backlog(queue: &Queue) -> Result<Backlog, QueueError> {
     backlog_within(queue, queue.drain_wait).await
-}
-
-/// One dead letter.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter {
-    /// apalis task id.
-    pub id: String,
-    /// The job, if its payload still decodes.
-    pub job: Option<DeliveryJob>,
-    /// Why it died.
-    pub reason: String,
-    /// Attempts made.
-    pub attempts: String,
-}
-
-/// Up to `limit` dead letters.
-pub async fn dead_letters(queue: &Queue, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
-    let cfg = queue.config();
-    let mut conn = queue.store().conn.clone();
-    let ids: Vec<String> = redis::cmd("SRANDMEMBER")
-        .arg(cfg.dead_jobs_set())
-        .arg(limit)
-        .query_async(&mut conn)
-        .await?;
-    let mut out = Vec::new();
-    for id in ids {
-        let data: Option<Vec<u8>> = redis::cmd("HGET").arg(cfg.job_data_hash()).arg(&id).query_async(&mut conn).await?;
-        let (result, attempts): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(format!("{}:{id}", cfg.job_meta_hash()))
-            .arg("result")
-            .arg("attempts")
-            .query_async(&mut conn)
-            .await?;
-        out.push(DeadLetter {
-            job: data.and_then(|d| serde_json::from_slice(&d).ok()),
-            reason: result.map(|r| clean_reason(&r)).unwrap_or_default(),
-            attempts: attempts.unwrap_or_default(),
-            id,
-        });
-    }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
-}
-
-/// apalis stores the result as JSON (`{"Err":"..."}`); keep just the text.
-fn clean_reason(raw: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(raw) {
-        Ok(serde_json::Value::Object(m)) => m
-            .values()
-            .next()
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-            .unwrap_or_default(),
-        Ok(serde_json::Value::String(s)) => s,
-        _ => raw.to_string(),
-    }
 }

@@ -6,7 +6,9 @@
 //! is off; idle polling is 250 ms; heartbeat 5 s × 3 so a killed worker's jobs come back
 //! within ~20 s; idempotency keys get a real TTL; every process has its own worker name.
 
+pub mod dead;
 pub mod inspect;
+pub mod retry;
 
 use crate::plans::Channel;
 use crate::store::Store;
@@ -48,9 +50,24 @@ pub struct DeliveryJob {
     /// Attempts made so far (0 for a fresh job).
     #[serde(default)]
     pub attempt: u32,
-    /// Times the job was put back because another worker held its ledger lease.
+    /// Times the job was put back without an attempt (another worker held its lease, quiet
+    /// hours, an open circuit breaker).
     #[serde(default)]
     pub requeue: u32,
+    /// When its first transient failure happened (unix seconds): the retry window counts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_at: Option<i64>,
+    /// Times an operator put it back from the dead letters (`nurture dead retry`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revived: u32,
+    /// For a job moved by quiet hours: the start of the open slot it was moved to (unix
+    /// seconds). Quiet hours are judged at this time, so a job is never moved twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Queue failures.
@@ -91,6 +108,8 @@ pub struct Queue {
     store: Store,
     /// `run` keeps working while a retry is due within this long.
     pub drain_wait: Duration,
+    /// The time scale of the schedule: jobs fall due by this clock (`--now` moves it).
+    clock: crate::clock::Clock,
 }
 
 const CHUNK: usize = 1000;
@@ -120,7 +139,24 @@ impl Queue {
             .heartbeat_interval(Duration::from_secs(heartbeat_secs.max(1)))
             .missed_heartbeats(3)
             .idempotency_ttl(Some(Duration::from_secs(idempotency_days.max(1) * 86_400)));
-        Queue { config, store, drain_wait }
+        Queue {
+            config,
+            store,
+            drain_wait,
+            clock: crate::clock::Clock::System,
+        }
+    }
+
+    /// The same queue with its schedule read on `clock` (`run --now`, `work --now`): a job falls
+    /// due when this clock reaches its time.
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Queue {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock of the schedule.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.clock
     }
 
     /// The apalis configuration (key names of the queue).
@@ -149,11 +185,11 @@ impl Queue {
             let tasks: Vec<Task<Vec<u8>>> = chunk
                 .iter()
                 .map(|(job, run_at)| {
-                    let mut b = TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default()).idempotency_key(idempotency_key(job));
-                    if let Some(at) = run_at {
-                        b = b.run_at_timestamp((*at).max(0) as u64);
-                    }
-                    b.build()
+                    let at = run_at.unwrap_or_else(|| self.clock.unix());
+                    TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default())
+                        .idempotency_key(idempotency_key(job))
+                        .run_at_timestamp(at.max(0) as u64)
+                        .build()
                 })
                 .collect();
             let (now, later) = apalis_redis::queries::push_tasks(&mut conn, &self.config, &tasks).await?;
@@ -172,7 +208,7 @@ impl Queue {
                 .key(self.config.scheduled_jobs_set())
                 .key(self.config.active_jobs_list())
                 .key(self.config.signal_list())
-                .arg(crate::clock::Clock::unix_now())
+                .arg(self.clock.unix())
                 .invoke_async(&mut conn)
                 .await?;
             total += moved;
@@ -241,10 +277,10 @@ impl Queue {
 
 /// The idempotency key of a job: its delivery key, plus the attempt for retries.
 fn idempotency_key(job: &DeliveryJob) -> String {
-    if job.attempt == 0 && job.requeue == 0 {
+    if job.attempt == 0 && job.requeue == 0 && job.revived == 0 {
         job.key.clone()
     } else {
-        format!("{}#{}.{}", job.key, job.attempt, job.requeue)
+        format!("{}#{}.{}.{}", job.key, job.attempt, job.requeue, job.revived)
     }
 }
 

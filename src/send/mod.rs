@@ -1,7 +1,9 @@
 //! Sending: the email transports ([`EmailSender`]: SMTP pool or `.eml` outbox) and SMS
-//! transports ([`SmsSender`]: Twilio API or JSON-lines outbox). Every error is classified as
-//! permanent (record, never retry) or transient (retry with backoff).
+//! transports ([`SmsSender`]: Twilio API or JSON-lines outbox). Every error is classified
+//! ([`SendError`]): the recipient refused for good, the relay or provider refused *us*, a
+//! transient failure, or an unknown outcome after the message had left.
 
+pub mod breaker;
 pub mod dkim;
 pub mod mime;
 pub mod outbox;
@@ -23,9 +25,20 @@ pub enum SendError {
         /// True when the address itself is bad or unsubscribed (it should be suppressed).
         bounce: bool,
     },
-    /// Try again later (SMTP 4xx, timeouts, connection errors, HTTP 429 / 5xx).
+    /// Try again later (SMTP 4xx, timeouts, connection errors, HTTP 429 / 5xx) — nothing was
+    /// delivered.
     #[error("transient: {0}")]
     Transient(String),
+    /// The relay or SMS provider refuses the sender, the content, the credentials or a
+    /// policy (SMTP 5xx at MAIL FROM, AUTH, DATA or after the data; HTTP 401/403/404). Not
+    /// the recipient's fault: never suppress it, never close the delivery; keep it queued and
+    /// count it towards the circuit breaker.
+    #[error("refused by the relay: {0}")]
+    Refused(String),
+    /// The message data left but the reply was lost (timeout or reset after the data): it
+    /// may have been accepted. Never re-sent on a fresh connection by the same attempt.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 /// How email leaves this process.

@@ -1,16 +1,33 @@
-//! SMTP: our own pool of lettre connections over `TCP_NODELAY` sockets.
+//! SMTP: our own pool of lettre connections over `TCP_NODELAY` sockets, driven one stage at a
+//! time so that every failure is classified by *where* it happened.
 //!
 //! Why not lettre's pool: it writes the body and the final dot separately on a Nagle socket,
-//! which caps it at ~22 messages/s per connection (TECH-NOTES §3). The pool keeps up to
-//! `pool_size` idle connections, sends at most `pool_size` messages at once, paces to
-//! `rate_per_second`, and drops a connection after any error.
+//! which caps it at ~22 messages/s per connection (TECH-NOTES §3). Why not
+//! `AsyncSmtpConnection::send`: it runs MAIL, RCPT, DATA and the data as one call, so a 5xx
+//! could not be told apart (the sender refused vs. the recipient refused), one timeout would
+//! have to cover the whole exchange, and a lost final reply could not be told from a failure
+//! before the data left.
+//!
+//! The rules ([`classify`]):
+//! - connect, greeting, EHLO, STARTTLS: 4xx, timeouts and network errors are transient (the
+//!   relay is away); a 5xx is the relay refusing us ([`SendError::Refused`]).
+//! - AUTH, MAIL FROM, DATA, and a 5xx after the data (content, size, policy): refused by the
+//!   relay, never a bounce of the recipient; a 4xx is transient.
+//! - RCPT TO: 5xx is the recipient's own rejection (a bounce); 4xx is transient.
+//! - after the data was written, a timeout or a dropped connection means the message may have
+//!   been accepted: [`SendError::Unknown`], never re-sent on a fresh connection.
+//!
+//! Every stage has its own timeout (`[smtp] timeout_secs`; the final reply after the data gets
+//! `data_timeout_secs`, RFC 5321's 10 minutes by default). A broken connection is dropped,
+//! never sent a QUIT whose reply could hang on a dead peer.
 
 use super::SendError;
 use crate::config::SmtpConfig;
-use lettre::address::Envelope;
+use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -25,6 +42,89 @@ pub enum Security {
     Tls,
 }
 
+/// Where in the SMTP exchange something failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// TCP (and implicit TLS) connect.
+    Connect,
+    /// The 220 greeting and EHLO.
+    Greeting,
+    /// STARTTLS and the EHLO after it.
+    StartTls,
+    /// AUTH.
+    Auth,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// The DATA command.
+    Data,
+    /// The message data and the final reply.
+    EndOfData,
+}
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Greeting => "greeting/EHLO",
+            Stage::StartTls => "STARTTLS",
+            Stage::Auth => "AUTH",
+            Stage::Mail => "MAIL FROM",
+            Stage::Rcpt => "RCPT TO",
+            Stage::Data => "DATA",
+            Stage::EndOfData => "end of DATA",
+        }
+    }
+}
+
+/// What went wrong at a stage, before classification.
+#[derive(Debug)]
+pub enum Failure {
+    /// The stage's timeout passed.
+    Timeout,
+    /// The server answered with this code and text.
+    Reply(u16, String),
+    /// Network, TLS or protocol error (no SMTP code).
+    Broken(String),
+}
+
+/// Maps a failure at `stage` to how delivery must treat it (the rules in the module doc).
+pub fn classify(stage: Stage, failure: Failure) -> SendError {
+    let at = stage.name();
+    match failure {
+        Failure::Reply(code, text) if (500..600).contains(&code) => {
+            let message = format!("{at}: {code} {text}");
+            if stage == Stage::Rcpt {
+                SendError::Permanent { message, bounce: true }
+            } else {
+                SendError::Refused(message)
+            }
+        }
+        Failure::Reply(code, text) => SendError::Transient(format!("{at}: {code} {text}")),
+        Failure::Timeout if stage == Stage::EndOfData => {
+            SendError::Unknown(format!("{at}: no reply within the timeout after the message data"))
+        }
+        Failure::Broken(e) if stage == Stage::EndOfData => {
+            SendError::Unknown(format!("{at}: connection lost after the message data ({e})"))
+        }
+        Failure::Timeout => SendError::Transient(format!("{at}: timed out")),
+        Failure::Broken(e) => SendError::Transient(format!("{at}: {e}")),
+    }
+}
+
+fn from_lettre(e: lettre::transport::smtp::Error) -> Failure {
+    match e.status() {
+        Some(code) => {
+            let code = u16::from(code);
+            let text = e.to_string();
+            Failure::Reply(code, text)
+        }
+        None if e.is_timeout() => Failure::Timeout,
+        None => Failure::Broken(e.to_string()),
+    }
+}
+
 /// Connections idle longer than this are closed rather than reused (servers drop them).
 const MAX_IDLE: Duration = Duration::from_secs(30);
 
@@ -36,6 +136,7 @@ pub struct SmtpPool {
     credentials: Option<Credentials>,
     hello: ClientId,
     timeout: Duration,
+    data_timeout: Duration,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     permits: Semaphore,
     pacer: Option<Mutex<Instant>>,
@@ -65,6 +166,7 @@ impl SmtpPool {
             credentials,
             hello: ClientId::Domain(c.hello_name.clone()),
             timeout: Duration::from_secs(c.timeout_secs.max(1)),
+            data_timeout: Duration::from_secs(c.data_timeout_secs.max(1)),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(c.pool_size),
             pacer: (rate > 0).then(|| Mutex::new(Instant::now())),
@@ -94,54 +196,70 @@ impl SmtpPool {
         }
     }
 
+    /// Runs one stage under `limit`.
+    async fn stage<T>(
+        &self,
+        stage: Stage,
+        limit: Duration,
+        f: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, SendError> {
+        match tokio::time::timeout(limit, f).await {
+            Err(_) => Err(classify(stage, Failure::Timeout)),
+            Ok(Err(e)) => Err(classify(stage, from_lettre(e))),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let transient = |e: String| SendError::Transient(format!("connecting to {}:{}: {e}", self.host, self.port));
+        let tls_params = || TlsParameters::new(self.host.clone()).map_err(|e| classify(Stage::Connect, Failure::Broken(e.to_string())));
         let mut conn = match self.security {
             Security::Tls => {
-                let tls = TlsParameters::new(self.host.clone()).map_err(|e| transient(e.to_string()))?;
-                AsyncSmtpConnection::connect_tokio1((self.host.as_str(), self.port), Some(self.timeout), &self.hello, Some(tls), None)
-                    .await
-                    .map_err(|e| transient(e.to_string()))?
+                let tls = tls_params()?;
+                // lettre's connect covers TCP, TLS, the greeting and EHLO: one limit for them.
+                self.stage(
+                    Stage::Greeting,
+                    self.timeout,
+                    AsyncSmtpConnection::connect_tokio1((self.host.as_str(), self.port), Some(self.timeout), &self.hello, Some(tls), None),
+                )
+                .await?
             }
             _ => {
-                let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-                    .await
-                    .map_err(|_| transient("timed out".into()))?
-                    .map_err(|e| transient(e.to_string()))?;
-                tcp.set_nodelay(true).map_err(|e| transient(e.to_string()))?;
-                let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
-                    .await
-                    .map_err(|e| transient(e.to_string()))?;
+                let tcp = match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port))).await {
+                    Err(_) => return Err(classify(Stage::Connect, Failure::Timeout)),
+                    Ok(Err(e)) => return Err(classify(Stage::Connect, Failure::Broken(e.to_string()))),
+                    Ok(Ok(tcp)) => tcp,
+                };
+                tcp.set_nodelay(true)
+                    .map_err(|e| classify(Stage::Connect, Failure::Broken(e.to_string())))?;
+                let mut conn = self
+                    .stage(
+                        Stage::Greeting,
+                        self.timeout,
+                        AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
+                    )
+                    .await?;
                 if self.security == Security::StartTls {
-                    let tls = TlsParameters::new(self.host.clone()).map_err(|e| transient(e.to_string()))?;
-                    conn.starttls(tls, &self.hello)
-                        .await
-                        .map_err(|e| transient(format!("STARTTLS: {e}")))?;
+                    let tls = tls_params()?;
+                    self.stage(Stage::StartTls, self.timeout, conn.starttls(tls, &self.hello)).await?;
                 }
                 conn
             }
         };
         if let Some(creds) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], creds)
-                .await
-                .map_err(|e| transient(format!("AUTH: {e}")))?;
+            self.stage(Stage::Auth, self.timeout, conn.auth(&[Mechanism::Plain, Mechanism::Login], creds))
+                .await?;
         }
         Ok(conn)
     }
 
-    /// Sends one message; classifies the outcome.
+    /// Sends one message; classifies the outcome (see the module doc).
     pub async fn send(&self, to: &str, from: &str, body: Vec<u8>) -> Result<(), SendError> {
-        let envelope = Envelope::new(
-            Some(from.parse().map_err(|e| SendError::Permanent {
-                message: format!("sender: {e}"),
-                bounce: false,
-            })?),
-            vec![to.parse().map_err(|e| SendError::Permanent {
-                message: format!("recipient: {e}"),
-                bounce: true,
-            })?],
-        )
-        .map_err(|e| SendError::Permanent {
+        let from: Address = from.parse().map_err(|e| SendError::Refused(format!("sender {from:?}: {e}")))?;
+        let to: Address = to.parse().map_err(|e| SendError::Permanent {
+            message: format!("recipient: {e}"),
+            bounce: true,
+        })?;
+        let envelope = Envelope::new(Some(from), vec![to]).map_err(|e| SendError::Permanent {
             message: e.to_string(),
             bounce: false,
         })?;
@@ -151,7 +269,7 @@ impl SmtpPool {
             let popped = self.idle.lock().await.pop();
             match popped {
                 Some((c, at)) if at.elapsed() < MAX_IDLE && !c.has_broken() => break Some(c),
-                Some((mut c, _)) => c.abort().await,
+                Some(_) => continue, // dropped: closes the socket without waiting on the peer
                 None => break None,
             }
         };
@@ -162,34 +280,82 @@ impl SmtpPool {
         };
         let mut result = self.send_on(&mut conn, &envelope, &body).await;
         if was_reused && matches!(&result, Err(SendError::Transient(_))) && conn.has_broken() {
-            // A reused connection may have been closed by the server while idle: one fresh try.
+            // A reused connection may have been closed by the server while idle (the failure was
+            // before the data, so nothing was delivered): one fresh try.
             conn = self.connect().await?;
             result = self.send_on(&mut conn, &envelope, &body).await;
         }
         if result.is_ok() && !conn.has_broken() {
             self.idle.lock().await.push((conn, Instant::now()));
-        } else {
-            conn.abort().await;
         }
         result
     }
 
+    /// MAIL, RCPT, DATA and the data on an open connection, each with its timeout.
     async fn send_on(&self, conn: &mut AsyncSmtpConnection, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
-        match tokio::time::timeout(self.timeout, conn.send(envelope, body)).await {
-            Err(_) => {
-                conn.abort().await;
-                Err(SendError::Transient("SMTP timed out".into()))
+        let mut options = Vec::new();
+        if !body.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(SendError::Refused(
+                    "the relay does not offer 8BITMIME for a non-ASCII message".into(),
+                ));
             }
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent {
-                message: e.to_string(),
-                bounce: true,
-            }),
-            Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        // After an error the connection is dropped by the caller, never pooled (its session
+        // state is unknown).
+        async {
+            self.stage(
+                Stage::Mail,
+                self.timeout,
+                conn.command(Mail::new(envelope.from().cloned(), options)),
+            )
+            .await?;
+            for to in envelope.to() {
+                self.stage(Stage::Rcpt, self.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
+                    .await?;
+            }
+            self.stage(Stage::Data, self.timeout, conn.command(Data)).await?;
+            self.stage(Stage::EndOfData, self.data_timeout, conn.message(body)).await?;
+            Ok(())
+        }
+        .await
     }
 }
 
 fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_recipient_rejection_is_a_bounce() {
+        let reply = || Failure::Reply(550, "no".into());
+        assert!(matches!(classify(Stage::Rcpt, reply()), SendError::Permanent { bounce: true, .. }));
+        for stage in [Stage::Greeting, Stage::Auth, Stage::Mail, Stage::Data, Stage::EndOfData] {
+            assert!(matches!(classify(stage, reply()), SendError::Refused(_)), "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn after_the_data_a_lost_reply_is_unknown_before_it_transient() {
+        assert!(matches!(classify(Stage::EndOfData, Failure::Timeout), SendError::Unknown(_)));
+        assert!(matches!(
+            classify(Stage::EndOfData, Failure::Broken("reset".into())),
+            SendError::Unknown(_)
+        ));
+        assert!(matches!(classify(Stage::Data, Failure::Timeout), SendError::Transient(_)));
+        assert!(matches!(classify(Stage::Greeting, Failure::Timeout), SendError::Transient(_)));
+        assert!(matches!(
+            classify(Stage::EndOfData, Failure::Reply(451, "later".into())),
+            SendError::Transient(_)
+        ));
+        assert!(matches!(
+            classify(Stage::Mail, Failure::Reply(421, "busy".into())),
+            SendError::Transient(_)
+        ));
+    }
 }

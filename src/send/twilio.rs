@@ -1,6 +1,10 @@
 //! Twilio's Messages API: `POST {base_url}/2010-04-01/Accounts/{sid}/Messages.json`, form
-//! fields `To`, `From`, `Body`, HTTP basic auth. 429 and 5xx are transient; other 4xx are
-//! permanent, and error 21610 (recipient unsubscribed) / 21211 (invalid number) mark a bounce.
+//! fields `To`, `From`, `Body`, HTTP basic auth. 429 and 5xx are transient; 401, 403 and 404
+//! (credentials, account, wrong URL) are the provider refusing *us* ([`SendError::Refused`]:
+//! the circuit breaker, never a bounce); other 4xx are permanent for the message, and errors
+//! 21610 (recipient unsubscribed) / 21211 / 21614 (invalid number) mark a bounce. A request
+//! that was sent but whose answer never came is [`SendError::Unknown`] (it may have been
+//! accepted and paid for); a connection that failed before the request left is transient.
 
 use super::SendError;
 use crate::config::{Secret, SmsConfig};
@@ -19,6 +23,7 @@ impl Twilio {
     /// Builds the client from `[sms]`.
     pub fn from_config(c: &SmsConfig) -> Result<Twilio, String> {
         let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("[sms] HTTP client: {e}"))?;
@@ -45,7 +50,16 @@ impl Twilio {
             .form(&form)
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("SMS API: {}", e.without_url())))?;
+            .map_err(|e| {
+                let before_sending = e.is_connect() || e.is_builder();
+                let text = format!("SMS API: {}", e.without_url());
+                if before_sending {
+                    SendError::Transient(text)
+                } else {
+                    // Timeout or reset after the request was written: it may have been sent.
+                    SendError::Unknown(text)
+                }
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -60,6 +74,8 @@ impl Twilio {
         );
         if status.as_u16() == 429 || status.is_server_error() {
             Err(SendError::Transient(message))
+        } else if matches!(status.as_u16(), 401 | 403 | 404) || code == Some(20003) {
+            Err(SendError::Refused(message))
         } else {
             Err(SendError::Permanent {
                 message,

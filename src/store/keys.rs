@@ -77,6 +77,10 @@ impl Keys {
     pub fn run_lock(&self, date: &str) -> String {
         format!("{}:lock:run:{date}", self.prefix)
     }
+    /// HASH channel (`email`, `sms`) → JSON of the sender's last health (ok / down / refused).
+    pub fn health(&self) -> String {
+        format!("{}:health", self.prefix)
+    }
     /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
     pub fn queue(&self) -> String {
         format!("{}:jobs", self.prefix)
@@ -107,6 +111,7 @@ mod tests {
             k.events(),
             k.forgotten(),
             k.run_lock("d"),
+            k.health(),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }

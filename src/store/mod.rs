@@ -42,6 +42,18 @@ pub struct Suppression {
     pub at: String,
 }
 
+/// The last known health of a sender (`status` shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`, `down` (unreachable, timeouts, 4xx) or `refused` (the relay refuses us).
+    pub state: String,
+    /// Since when (RFC 3339) it is in this state.
+    pub since: String,
+    /// The last error, with the server's own reply.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
 /// The Redis side of nurture.
 #[derive(Clone)]
 pub struct Store {
@@ -282,6 +294,22 @@ impl Store {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(set.is_some())
+    }
+
+    /// Records a sender's health (`channel`: `email` or `sms`).
+    pub async fn set_health(&self, channel: &str, health: &Health) -> Result<(), StoreError> {
+        let json = serde_json::to_string(health).unwrap_or_default();
+        let _: () = self.conn.clone().hset(self.keys.health(), channel, json).await?;
+        Ok(())
+    }
+
+    /// Every sender's last health, by channel.
+    pub async fn health(&self) -> Result<Vec<(String, Health)>, StoreError> {
+        let all: Vec<(String, String)> = self.conn.clone().hgetall(self.keys.health()).await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(c, j)| Some((c, serde_json::from_str(&j).ok()?)))
+            .collect())
     }
 
     /// The most recent permanent failures (JSON), newest first.

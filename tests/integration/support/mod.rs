@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fault;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

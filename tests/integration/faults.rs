@@ -1,0 +1,266 @@
+//! Delivery under faults, injected for real: a scriptable SMTP server (`support/fault.rs`)
+//! that refuses, stalls, delays or loses its replies, and is stopped and restarted. Every
+//! check counts what the SMTP server received per recipient.
+
+use crate::support::TestEnv;
+use crate::support::fault::FaultSmtp;
+use crate::{DATE, NOW};
+use serde_json::{Value, json};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// Enrolled 14 days before DATE: the `w3-neighborhood` email of 8x8 is due, nothing else sends.
+const ENROLLED: &str = "2026-11-06";
+
+/// Short timeouts: every wait in these tests is a configured one.
+const DELIVERY: &str = "retry_base_secs = 1\nretry_max_secs = 2\nheartbeat_secs = 1\nclaim_ttl_secs = 5\n\
+drain_wait_secs = 3\nconcurrency = 4\nbreaker_after = 2\nbreaker_cooldown_secs = 5";
+
+fn contacts(n: usize) -> String {
+    let mut csv = String::from("first_name,last_name,email,plan\n");
+    for i in 0..n {
+        csv.push_str(&format!("C{i},Test,c{i}@example.com,8x8\n"));
+    }
+    csv
+}
+
+/// A workspace whose SMTP relay is the scriptable server, with `n` contacts due one email.
+fn fault_env(name: &str, control: Value, delivery: &str, n: usize) -> (TestEnv, FaultSmtp) {
+    let env = TestEnv::new(name);
+    let smtp = FaultSmtp::start(&env.path().join("fault-smtp"), control);
+    env.write_config(delivery);
+    env.patch_config(
+        &format!("url = \"smtp://127.0.0.1:{}\"\npool_size = 16", env.sink().port),
+        &format!(
+            "url = \"smtp://127.0.0.1:{}\"\npool_size = 4\ntimeout_secs = 1\ndata_timeout_secs = 2",
+            smtp.port
+        ),
+    );
+    env.import(&contacts(n), &["--enrolled-on", ENROLLED]);
+    (env, smtp)
+}
+
+fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["run", "--json"];
+    if !extra.contains(&"--now") {
+        args.extend(["--now", NOW]);
+    }
+    args.extend_from_slice(extra);
+    let out = env.nurture(&args);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("run printed no JSON: {}", String::from_utf8_lossy(&out.stderr)));
+    (out, v)
+}
+
+fn assert_each_once(smtp: &FaultSmtp, n: usize) {
+    let got = smtp.accepted_per_recipient();
+    for i in 0..n {
+        let r = format!("c{i}@example.com");
+        assert_eq!(got.get(&r), Some(&1), "{r}: {got:?}");
+    }
+    assert_eq!(got.len(), n, "{got:?}");
+}
+
+fn suppressed_emails(env: &TestEnv) -> u64 {
+    env.json(&["status"])["suppressed"]["email"].as_u64().unwrap()
+}
+
+#[test]
+fn a_relay_refusing_the_sender_or_the_content_suppresses_nobody_and_the_next_run_sends_each_once() {
+    let (env, smtp) = fault_env(
+        "refuse",
+        json!({"mail": 550, "text": "5.7.1 <sara@example.com>: sender not authorised"}),
+        DELIVERY,
+        6,
+    );
+    let (out, s) = run_json(&env, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "the breaker stops the run with rc 3: {err}");
+    assert!(
+        err.contains("5.7.1 <sara@example.com>: sender not authorised"),
+        "the relay's own reply: {err}"
+    );
+    assert_eq!((s["sent"].as_u64(), s["failed"].as_u64()), (Some(0), Some(0)), "{s}");
+    assert_eq!(suppressed_emails(&env), 0, "nobody is suppressed for the relay's refusal");
+    let status = env.json(&["status"]);
+    assert_eq!(status["senders"]["email"]["state"], "refused", "{status}");
+    assert!(smtp.received().is_empty());
+
+    // A content filter at the end of DATA: the same — not a bounce of the recipient.
+    smtp.set(json!({"end": 554, "text": "5.7.0 message content rejected"}));
+    let (out, _) = run_json(&env, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("5.7.0 message content rejected"));
+    assert_eq!(suppressed_emails(&env), 0);
+    assert!(smtp.accepted_per_recipient().is_empty());
+
+    // The operator fixes the relay: the next run sends every message, once.
+    smtp.set(json!({}));
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s["sent"], 6, "{s}");
+    assert_each_once(&smtp, 6);
+    assert_eq!(env.json(&["status"])["senders"]["email"]["state"], "ok");
+    let (_, again) = run_json(&env, &[]);
+    assert_eq!(again["sent"], 0);
+    assert_each_once(&smtp, 6);
+}
+
+#[test]
+fn only_the_recipients_own_rejection_suppresses_it() {
+    let (env, smtp) = fault_env("rcpt550", json!({"rcpt": 550, "text": "5.1.1 no such user"}), DELIVERY, 2);
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "a bounce is not the relay's fault");
+    assert_eq!(s["failed"], 2, "{s}");
+    assert_eq!(suppressed_emails(&env), 2);
+    assert!(smtp.accepted_per_recipient().is_empty());
+}
+
+#[test]
+fn a_reply_lost_after_the_data_is_held_never_sent_twice() {
+    // The server answers 250 four seconds after the data; nurture waits two (data_timeout_secs).
+    let (env, smtp) = fault_env("lostreply", json!({"delay_end": 4}), DELIVERY, 3);
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((s["unknown"].as_u64(), s["sent"].as_u64()), (Some(3), Some(0)), "{s}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_each_once(&smtp, 3);
+    // Neither a rerun nor a worker sends them again.
+    let (_, again) = run_json(&env, &[]);
+    assert_eq!(again["sent"], 0, "{again}");
+    assert_eq!(smtp.data_per_recipient().values().sum::<usize>(), 3, "{:?}", smtp.received());
+    let dead = env.json(&["dead", "list"]);
+    let dead = dead.as_array().unwrap();
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    assert!(
+        dead.iter().all(|d| d["reason"].as_str().unwrap().starts_with("unknown outcome")),
+        "{dead:?}"
+    );
+}
+
+#[test]
+fn a_relay_that_never_greets_does_not_hang_the_run_and_the_next_run_delivers_all() {
+    let (env, smtp) = fault_env("nogreet", json!({"stall": "greeting"}), DELIVERY, 3);
+    let started = Instant::now();
+    let (out, s) = run_json(&env, &[]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The outage outlasts the drain wait (3 s): the run ends, bounded by timeouts it was given.
+    assert!(took < Duration::from_secs(30), "run took {took:?}");
+    assert_eq!((s["sent"].as_u64(), s["dead"].as_u64()), (Some(0), Some(0)), "{s}");
+    let left = s["deferred"].as_u64().unwrap() + s["waiting"].as_u64().unwrap();
+    assert_eq!(left, 3, "the retries stay queued: {s}");
+    assert!(
+        s["unreachable"].as_str().unwrap().starts_with("email relay unreachable since"),
+        "{s}"
+    );
+    assert_eq!(env.json(&["status"])["senders"]["email"]["state"], "down");
+    // The relay comes back: the next run (once the retries fall due) delivers each once.
+    smtp.set(json!({}));
+    let (_, s) = run_json(&env, &["--now", "2026-11-20T18:05:00Z"]);
+    assert_eq!(s["sent"], 3, "{s}");
+    assert_each_once(&smtp, 3);
+}
+
+#[test]
+fn a_throttling_relay_in_the_middle_of_a_run_loses_nothing_and_duplicates_nothing() {
+    let delivery = DELIVERY.replace("drain_wait_secs = 3", "drain_wait_secs = 10");
+    let (env, smtp) = fault_env("throttle", json!({"delay_end": 0.05}), &delivery, 60);
+    let child = env
+        .command(&["run", "--now", NOW, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.accepted_per_recipient().len() < 10 {
+        assert!(Instant::now() < deadline, "nothing arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    smtp.set(json!({"mail": 421, "text": "4.7.0 too many messages, slow down"}));
+    std::thread::sleep(Duration::from_secs(4));
+    smtp.set(json!({}));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["dead"], 0, "{s}");
+    assert_each_once(&smtp, 60);
+    assert_eq!(suppressed_emails(&env), 0);
+}
+
+#[test]
+fn dead_letters_can_be_seen_retried_once_and_dropped() {
+    let delivery = format!("{DELIVERY}\nmax_attempts = 2");
+    let (env, mut smtp) = fault_env("dead", json!({}), &delivery, 4);
+    smtp.stop();
+    let (_, s) = run_json(&env, &[]);
+    assert_eq!(s["dead"], 4, "connection refused twice: dead letters: {s}");
+    let dead = env.json(&["dead", "list"]);
+    let dead = dead.as_array().unwrap().clone();
+    assert_eq!(dead.len(), 4);
+    let id_of = |rcpt: &str| {
+        dead.iter()
+            .find(|d| d["job"]["contact_id"] == rcpt)
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    smtp.restart();
+    env.ok(&["dead", "drop", &id_of("c3@example.com")]);
+    let mut retry = vec!["dead", "retry"];
+    let ids: Vec<String> = ["c0@example.com", "c1@example.com", "c2@example.com"]
+        .iter()
+        .map(|c| id_of(c))
+        .collect();
+    retry.extend(ids.iter().map(String::as_str));
+    env.ok(&retry);
+    // Retrying one again is refused (it is no longer dead) and sends nothing twice.
+    assert_eq!(env.nurture(&["dead", "retry", &ids[0]]).status.code(), Some(2));
+    let (_, s) = run_json(&env, &[]);
+    assert_eq!(s["sent"], 3, "{s}");
+    let got = smtp.accepted_per_recipient();
+    assert_eq!(got.len(), 3, "the dropped one is never sent: {got:?}");
+    assert!(got.values().all(|n| *n == 1), "{got:?}");
+    assert_eq!(env.json(&["dead", "list"]).as_array().unwrap().len(), 0);
+    assert!(env.ok(&["dead", "list"]).contains("no dead letters"));
+}
+
+#[test]
+fn a_plan_file_missing_for_a_moment_does_not_cancel_its_jobs() {
+    let (env, smtp) = fault_env("planmissing", json!({}), DELIVERY, 2);
+    env.ok(&["run", "--now", NOW, "--enqueue-only"]);
+    let plan = env.path().join("jobs/8x8.toml");
+    let aside = env.path().join("8x8.toml.aside");
+    std::fs::rename(&plan, &aside).unwrap();
+    // A worker during the deploy: the plan is gone, the jobs wait.
+    let mut work = env.command(&["work", "--now", NOW]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = std::process::Command::new("kill").args(["-TERM", &work.id().to_string()]).status();
+    let _ = work.wait();
+    assert!(smtp.received().is_empty());
+    std::fs::rename(&aside, &plan).unwrap();
+    // Back in place: a run a minute later (their wait) sends them, once.
+    let (_, s) = run_json(&env, &["--now", "2026-11-20T18:02:00Z"]);
+    assert_eq!(s["sent"], 2, "{s}");
+    assert_each_once(&smtp, 2);
+}
+
+#[test]
+fn an_sms_due_in_quiet_hours_goes_out_the_next_morning_in_the_documented_cron_setup() {
+    let env = TestEnv::new("quietcron");
+    env.write_config(&format!("{DELIVERY}\nsend_spread_secs = 60"));
+    env.import(
+        "first_name,phone,plan,sms_consent\nQuinn,(217) 201-0142,8x8,2026-10-01 web form\n",
+        &["--enrolled-on", "2026-11-03"],
+    );
+    // 23:30 in Chicago on DATE: the w3-checkin SMS is due, but inside quiet hours.
+    let (_, s) = run_json(&env, &["--now", "2026-11-21T05:30:00Z", "--date", DATE]);
+    assert_eq!((s["sent"].as_u64(), s["quiet_deferred"].as_u64()), (Some(0), Some(1)), "{s}");
+    // The nightly cron run at 02:15 is still in quiet hours: nothing is sent, nothing re-deferred.
+    let (_, s) = run_json(&env, &["--now", "2026-11-21T08:15:00Z"]);
+    assert_eq!((s["sent"].as_u64(), s["quiet_deferred"].as_u64()), (Some(0), Some(0)), "{s}");
+    assert!(env.twilio().requests().is_empty());
+    // The daytime cron entry README documents (hourly 08:05–20:05): 09:05 sends it, once.
+    let (_, s) = run_json(&env, &["--now", "2026-11-21T15:05:00Z"]);
+    assert_eq!(s["sent"], 1, "{s}");
+    let (_, s) = run_json(&env, &["--now", "2026-11-21T16:05:00Z"]);
+    assert_eq!(s["sent"], 0, "{s}");
+    assert_eq!(env.twilio().requests().len(), 1);
+}
