@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::deliver::{Deliverer, Handler};
 use crate::nightly::{self, RunOptions};
 use crate::queue::worker_name;
+use crate::server::health::{TaskState, Tasks};
 use crate::server::{AppState, Metrics, router};
 use crate::workspace::Live;
 use clap::Args;
@@ -45,21 +46,28 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    let health = Arc::new(Tasks::default());
+    health.set("http", TaskState::Running);
     let mut tasks = Vec::new();
     if !a.no_worker {
         let name = worker_name(&ws.config.redis.prefix, "serve");
         let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let (q2, concurrency, rx) = (q.clone(), ws.config.delivery.concurrency, stop_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            q2.work(name, concurrency, handler, false, stopped(rx))
-                .await
-                .map_err(anyhow::Error::from)
-        }));
+        tasks.push(tokio::spawn(supervise("worker", health.clone(), stop_rx.clone(), move || {
+            let (q2, handler, name, rx) = (q2.clone(), handler.clone(), name.clone(), rx.clone());
+            async move {
+                q2.work(name, concurrency, handler, false, stopped(rx))
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+        })));
     }
     if !a.no_schedule {
         let (live2, store2, q2, rx) = (live.clone(), store.clone(), q.clone(), stop_rx.clone());
-        tasks.push(tokio::spawn(async move { schedule(live2, store2, q2, rx).await }));
+        tasks.push(tokio::spawn(supervise("scheduler", health.clone(), stop_rx.clone(), move || {
+            schedule(live2.clone(), store2.clone(), q2.clone(), rx.clone())
+        })));
     }
     let (live2, store2, rx) = (live.clone(), store.clone(), stop_rx.clone());
     tasks.push(tokio::spawn(async move {
@@ -72,6 +80,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         store,
         queue: q,
         metrics: Arc::new(Metrics::default()),
+        tasks: health,
     };
     let signal = async move {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -87,6 +96,33 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         t.await??;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the task `make` builds until `stop`; when it fails (Redis away, a panic), records it
+/// for `/healthz` and starts it again after a backoff (1 s doubling to 30 s).
+async fn supervise<F, Fut>(name: &'static str, health: Arc<Tasks>, stop: watch::Receiver<bool>, make: F) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        health.set(name, TaskState::Running);
+        let error = match tokio::spawn(make()).await {
+            Ok(Ok(())) if *stop.borrow() => return Ok(()),
+            Ok(Ok(())) => "ended by itself".to_string(),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(e) => format!("panicked: {e}"),
+        };
+        tracing::error!(task = name, %error, "task failed; starting it again");
+        health.set(name, TaskState::Restarting { error });
+        let mut rx = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = rx.wait_for(|s| *s) => return Ok(()),
+        }
+        wait = (wait * 2).min(std::time::Duration::from_secs(30));
+    }
 }
 
 /// Fires the nightly run at each `[schedule] cron` time (sender's timezone). Many `serve`

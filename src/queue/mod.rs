@@ -221,6 +221,11 @@ impl Queue {
     /// Runs a worker named `name` with `concurrency` parallel jobs until `stop` resolves
     /// (drains in-flight jobs first), or — with `drain` — until no job is ready, in flight,
     /// or due within [`Queue::drain_wait`].
+    ///
+    /// Supervised: when the apalis worker dies (Redis went away or restarted and lost its
+    /// registration), it is started again under a fresh name (the old name may still look
+    /// alive to Redis) after a short backoff; its jobs in flight come back through orphan
+    /// recovery. Only `stop` or the drain end it.
     pub async fn work(
         &self,
         name: String,
@@ -228,6 +233,38 @@ impl Queue {
         handler: Arc<dyn JobHandler>,
         drain: bool,
         stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), QueueError> {
+        let stop: StopSignal = futures::FutureExt::shared(Box::pin(stop));
+        let mut wait = Duration::from_millis(250);
+        for restart in 0u32.. {
+            let worker_name = if restart == 0 { name.clone() } else { format!("{name}-r{restart}") };
+            let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            match self
+                .work_once(worker_name, concurrency, handler.clone(), drain, stop.clone(), ended.clone())
+                .await
+            {
+                Ok(()) if ended.load(std::sync::atomic::Ordering::SeqCst) => return Ok(()),
+                Ok(()) => tracing::warn!(restart, "the worker stopped by itself; starting it again"),
+                Err(e) => tracing::error!(restart, error = %e, "the worker died; starting it again"),
+            }
+            if futures::FutureExt::now_or_never(stop.clone()).is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        Ok(())
+    }
+
+    /// One apalis worker's life; sets `ended` when it ended because of `stop` or the drain.
+    async fn work_once(
+        &self,
+        name: String,
+        concurrency: usize,
+        handler: Arc<dyn JobHandler>,
+        drain: bool,
+        stop: StopSignal,
+        ended: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<(), QueueError> {
         let storage = RedisStorage::<DeliveryJob>::new(self.store.conn.clone())
             .with_config(self.config.clone())
@@ -239,11 +276,11 @@ impl Queue {
             .parallelize(tokio::spawn)
             .build(run_job);
         let queue = self.clone();
-        let stop = futures::FutureExt::shared(Box::pin(stop));
         worker
             .run_with_ctx(move |ctx| {
                 let queue = queue.clone();
                 let mut stop = stop.clone();
+                let ended = ended.clone();
                 async move {
                     let mut quiet_polls = 0u32;
                     loop {
@@ -267,6 +304,7 @@ impl Queue {
                             }
                         }
                     }
+                    ended.store(true, std::sync::atomic::Ordering::SeqCst);
                     ctx.stop()
                 }
             })
@@ -274,6 +312,9 @@ impl Queue {
             .map_err(|e| QueueError::Worker(e.to_string()))
     }
 }
+
+/// A stop future every incarnation of a supervised worker can wait on.
+type StopSignal = futures::future::Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>;
 
 /// The idempotency key of a job: its delivery key, plus the attempt for retries.
 fn idempotency_key(job: &DeliveryJob) -> String {

@@ -4,6 +4,7 @@
 
 mod auth;
 mod events;
+pub mod health;
 mod pages;
 mod preview;
 mod sms;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub queue: Queue,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The supervised tasks of this process (`/healthz`).
+    pub tasks: Arc<health::Tasks>,
 }
 
 /// The router.
@@ -62,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/preview/login", axum::routing::post(preview::login))
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -147,13 +150,6 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
     }
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
     no_store(Html(pages::done(&state.workspace.get().config.sender.name, arabic)).into_response())
-}
-
-async fn healthz(State(state): State<AppState>) -> Response {
-    match redis::cmd("PING").query_async::<String>(&mut state.store.conn.clone()).await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => unavailable(e),
-    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

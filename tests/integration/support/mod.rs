@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod fault;
+pub mod private_redis;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
