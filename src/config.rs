@@ -226,6 +226,13 @@ pub struct DeliveryConfig {
     /// A message whose transient failures go on this long after its first one becomes a dead
     /// letter (default 72 h: the grace window).
     pub retry_window_hours: u64,
+    /// Days a delivery's ledger mark is kept after its occurrence date (the never-twice
+    /// record); must exceed the grace window plus the retry window. Runs for dates older than
+    /// the horizon are refused.
+    pub retention_days: u32,
+    /// Hours a finished queue job (payload, metadata) is kept for inspection before it is
+    /// removed; the ledger, not the job, is what keeps a message from being sent twice.
+    pub keep_done_hours: u64,
     /// Consecutive refusals by the relay or SMS provider (sender, content, auth, policy) that
     /// stop sending on that channel: the circuit breaker.
     pub breaker_after: u32,
@@ -384,6 +391,8 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             max_attempts: 0,
             retry_window_hours: 72,
+            retention_days: 35,
+            keep_done_hours: 24,
             breaker_after: 3,
             breaker_cooldown_secs: 300,
             after_lost_reply: "hold".into(),
@@ -536,6 +545,12 @@ impl Config {
             return Err(fail(format!(
                 "[delivery] after_lost_reply: {:?} is neither \"hold\" nor \"retry\"",
                 self.delivery.after_lost_reply
+            )));
+        }
+        let needed = self.delivery.grace_days as u64 + self.delivery.retry_window_hours.div_ceil(24) + 2;
+        if u64::from(self.delivery.retention_days) < needed {
+            return Err(fail(format!(
+                "[delivery] retention_days: must be at least grace_days + retry_window_hours/24 + 2 = {needed}"
             )));
         }
         if self.delivery.breaker_after == 0 {

@@ -296,6 +296,58 @@ pub async fn reopen_unknown(store: &Store, delivery_key: &str) -> Result<bool, S
     Ok(false)
 }
 
+static EXPIRE_OLD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local n = 0
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v and string.sub(v, 1, 8) ~= 'sending:' then
+    redis.call('UNLINK', k)
+    n = n + 1
+  end
+end
+return n
+"#,
+    )
+});
+
+/// Removes the ledger marks of occurrences before `before` (the retention horizon): one
+/// pass of SCAN over the delivery keys, whose last field is the occurrence date. A live
+/// lease is never removed. Returns how many marks went.
+pub async fn expire_before(store: &Store, before: chrono::NaiveDate) -> Result<u64, StoreError> {
+    let pattern = store.keys.delivery("*");
+    let cutoff = before.to_string();
+    let mut conn = store.conn.clone();
+    let (mut cursor, mut removed) = (0u64, 0u64);
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(2000)
+            .query_async(&mut conn)
+            .await?;
+        let old: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.rsplit('|').next().is_some_and(|d| d.len() == 10 && d < cutoff.as_str()))
+            .collect();
+        if !old.is_empty() {
+            let mut inv = EXPIRE_OLD.prepare_invoke();
+            for k in &old {
+                inv.key(k.as_str());
+            }
+            let n: u64 = inv.invoke_async(&mut conn).await?;
+            removed += n;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
+}
+
 /// True if the delivery has a final state (sent, failed, ...), not a lease or nothing.
 pub async fn is_final(store: &Store, delivery_key: &str) -> Result<bool, StoreError> {
     let state: Option<String> = redis::cmd("GET")

@@ -77,6 +77,11 @@ pub(super) async fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode
         }
     };
     let mut ws = check_workspace(config, store.as_ref(), CensusMode::Count).await?;
+    if let Some(store) = &store {
+        for w in store.redis_warnings().await {
+            eprintln!("warning: {w}");
+        }
+    }
     ws.diagnostics
         .sort_by(|x, y| (&x.file, x.line, x.col).cmp(&(&y.file, y.line, y.col)));
     if a.json {
@@ -163,7 +168,9 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         .iter()
         .filter_map(|f| serde_json::from_str(f).ok())
         .collect();
+    let redis_warnings = store.redis_warnings().await;
     let report = serde_json::json!({
+        "redis_warnings": redis_warnings,
         "contacts": store.contact_count().await?,
         "queue": backlog,
         "suppressed": { "email": store.suppression_count("email").await?, "sms": store.suppression_count("sms").await?},
@@ -178,6 +185,9 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
     if a.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    for w in &redis_warnings {
+        println!("warning: {w}");
     }
     println!("contacts     {}", report["contacts"]);
     println!(

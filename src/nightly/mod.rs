@@ -94,6 +94,13 @@ pub struct RunSummary {
     /// Senders not healthy at the end: `email: down since ...: reason`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<String>,
+    /// Ledger marks and idempotency keys older than `retention_days`, and metadata of
+    /// workers long gone, removed at the end of the run.
+    pub vacuumed_marks: u64,
+    /// Finished queue jobs older than `keep_done_hours` removed at the end of the run.
+    pub vacuumed_jobs: u64,
+    /// Seconds the removal took.
+    pub vacuum_secs: f64,
     /// True for `--dry-run`.
     pub dry_run: bool,
     /// Seconds spent expanding and enqueueing.
@@ -112,6 +119,14 @@ const PAGE: usize = 5000;
 pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String, opts: RunOptions) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let date = opts.date.to_string();
+    let kept = i64::from(ws.config.delivery.retention_days) - i64::from(ws.config.delivery.grace_days) - 2;
+    let today = opts.clock.today(ws.config.sender_tz());
+    if (today - opts.date).num_days() > kept {
+        anyhow::bail!(
+            "--date {date} is more than {kept} days before today ({today}): the ledger of that window is no longer kept \
+             ([delivery] retention_days), so a run could send it again; nothing was done"
+        );
+    }
     let last_run = store.last_run().await?.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
     let window = Window {
         date: opts.date,
@@ -200,6 +215,14 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         s.missed += Counters::get(&counters.missed);
         s.deliver_secs = t.elapsed().as_secs_f64();
     }
+    let t = Instant::now();
+    let d = &ws.config.delivery;
+    let horizon = opts.date - chrono::Duration::days(i64::from(d.retention_days));
+    s.vacuumed_marks = crate::ledger::expire_before(&store, horizon).await?;
+    let done_cutoff = crate::clock::Clock::unix_now() - (d.keep_done_hours * 3600) as i64;
+    s.vacuumed_jobs = crate::queue::vacuum::done_before(&queue, done_cutoff).await?;
+    s.vacuumed_marks += crate::queue::vacuum::stale_before(&queue, horizon).await?;
+    s.vacuum_secs = t.elapsed().as_secs_f64();
     let backlog = inspect::backlog(&queue).await?;
     s.deferred = backlog.scheduled;
     s.waiting = backlog.waiting + backlog.due;

@@ -9,6 +9,7 @@
 pub mod dead;
 pub mod inspect;
 pub mod retry;
+pub mod vacuum;
 
 use crate::plans::Channel;
 use crate::store::Store;

@@ -312,6 +312,39 @@ impl Store {
             .collect())
     }
 
+    /// What is wrong with the connected Redis for a system of record: an eviction policy that
+    /// may drop ledger or suppression keys, or no persistence. Empty when all is well or when
+    /// the server does not allow `CONFIG GET` (managed services: check their settings).
+    pub async fn redis_warnings(&self) -> Vec<String> {
+        let conn = self.conn.clone();
+        let get = |name: &'static str| {
+            let mut conn = conn.clone();
+            async move {
+                let v: Result<Vec<String>, _> = redis::cmd("CONFIG").arg("GET").arg(name).query_async(&mut conn).await;
+                v.ok().and_then(|v| v.get(1).cloned())
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(policy) = get("maxmemory-policy").await
+            && policy != "noeviction"
+        {
+            out.push(format!(
+                "Redis maxmemory-policy is {policy:?}: under memory pressure it may delete ledger or suppression keys \
+                 (a message sent twice, an opt-out forgotten); set `maxmemory-policy noeviction`"
+            ));
+        }
+        let aof = get("appendonly").await;
+        let save = get("save").await;
+        if aof.as_deref() == Some("no") && save.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            out.push(
+                "Redis keeps nothing on disk (appendonly no, no save): a restart loses contacts, opt-outs and the ledger; \
+                 set `appendonly yes` and `appendfsync everysec`"
+                    .into(),
+            );
+        }
+        out
+    }
+
     /// The most recent permanent failures (JSON), newest first.
     pub async fn failures(&self, limit: isize) -> Result<Vec<String>, StoreError> {
         Ok(self.conn.clone().lrange(self.keys.failures(), 0, limit - 1).await?)

@@ -339,3 +339,101 @@ fn serve_reports_redis_down_on_healthz_and_recovers_when_it_returns() {
     }
     assert!(server.terminate().success());
 }
+
+#[test]
+fn thirty_nights_keep_redis_flat_after_the_retention_horizon() {
+    let redis = crate::support::private_redis::PrivateRedis::start(&tempfile::tempdir().unwrap().keep(), false);
+    let env = TestEnv::new("thirty");
+    env.write_config(&format!(
+        "{}\nretry_window_hours = 24\nretention_days = 8\nkeep_done_hours = 0\nconcurrency = 16",
+        DELIVERY.replace("concurrency = 4\n", "")
+    ));
+    env.patch_config(&crate::support::redis_url(), &redis.url());
+    env.write(
+        "jobs/daily.toml",
+        "name = \"Daily\"\n\n[[touch]]\nid = \"daily\"\ncron = \"0 0 9 * * *\"\nchannel = \"email\"\ntemplate = \"8x8/neighborhood-stats\"\n",
+    );
+    let n = 200;
+    let csv: String = std::iter::once("first_name,last_name,email,plan\n".to_string())
+        .chain((0..n).map(|i| format!("D{i},Test,d{i}@example.com,daily\n")))
+        .collect();
+    env.import(&csv, &["--enrolled-on", "2026-10-01"]);
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+    let mut figures = Vec::new();
+    for day in 1..=30 {
+        let now = format!("2026-11-{day:02}T18:00:00Z");
+        let s = env.json(&["run", "--now", &now]);
+        // The first night also catches up the grace window (3 days before it).
+        let expected = if day == 1 { 4 * n } else { n };
+        assert_eq!(s["sent"], expected, "night {day}: {s}");
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut conn).unwrap();
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut conn).unwrap();
+        let used: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        figures.push((day, keys, used));
+    }
+    for (day, keys, used) in &figures {
+        println!("night {day:2}: {keys:6} keys, {used:9} bytes used");
+    }
+    // After the horizon (8 days of marks + the grace window) the key count stops growing,
+    // but for one small `stats:<date>` hash a night (the report's history).
+    let (_, at_12, _) = figures[11];
+    let (_, at_30, mem_30) = figures[29];
+    assert!(
+        at_30 <= at_12 + at_12 / 20,
+        "keys grew from {at_12} (night 12) to {at_30} (night 30)"
+    );
+    let (_, _, mem_12) = figures[11];
+    assert!(mem_30 <= mem_12 + mem_12 / 5, "memory grew from {mem_12} to {mem_30}");
+    // And nothing was sent twice on the way.
+    assert_eq!(env.sink().count(), 33 * n as usize);
+}
+
+#[test]
+fn a_worker_started_over_twenty_thousand_due_jobs_drains_them() {
+    // apalis-redis 1.0 moved every due id with one unpack(), and died at 8,000 (TECH-NOTES §0.1).
+    let env = TestEnv::new("backlog");
+    env.write_config(&format!("{DELIVERY}\nsend_spread_secs = 0"));
+    env.patch_config("provider = \"twilio\"", "provider = \"file\"");
+    env.write(
+        "jobs/burst.toml",
+        "name = \"Burst\"\n\n[[touch]]\nid = \"sms\"\nafter = \"0d\"\nat = \"09:00\"\nchannel = \"sms\"\ntemplate = \"8x8/checkin\"\n",
+    );
+    let n = 20_000;
+    let csv: String = std::iter::once("first_name,phone,plan,sms_consent,timezone\n".to_string())
+        .chain((0..n).map(|i| format!("B{i},+96650{:07},burst,2026-10-01,America/Chicago\n", 1_000_000 + i)))
+        .collect();
+    let report = env.import(&csv, &["--enrolled-on", DATE]);
+    assert_eq!(report["created"], n, "{report}");
+    // 06:00 in Chicago: every SMS waits for 09:00, all due in the same second.
+    let s = env.json(&["run", "--now", "2026-11-20T12:00:00Z", "--enqueue-only"]);
+    assert_eq!(s["scheduled"], n, "{s}");
+    assert_eq!(env.scheduled_jobs().len(), n as usize);
+    // A worker started at 09:30 finds 20,000 due jobs at once.
+    let mut work = env
+        .command(&["work", "--now", "2026-11-20T15:30:00Z", "--concurrency", "32"])
+        .spawn()
+        .unwrap();
+    let outbox = env.path().join("outbox/sms.jsonl");
+    let lines = || std::fs::read_to_string(&outbox).map(|t| t.lines().count()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while lines() < n as usize {
+        assert!(work.try_wait().unwrap().is_none(), "the worker died with {} sent", lines());
+        assert!(Instant::now() < deadline, "only {} of {n} sent", lines());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &work.id().to_string()]).status();
+    assert!(work.wait().unwrap().success());
+    let text = std::fs::read_to_string(&outbox).unwrap();
+    let distinct: std::collections::HashSet<&str> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["to"].as_str().unwrap().to_string())
+        .map(|s| &*Box::leak(s.into_boxed_str()))
+        .collect();
+    assert_eq!(distinct.len(), n as usize, "each once");
+}
