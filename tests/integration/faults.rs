@@ -430,10 +430,37 @@ fn a_worker_started_over_twenty_thousand_due_jobs_drains_them() {
     let _ = std::process::Command::new("kill").args(["-TERM", &work.id().to_string()]).status();
     assert!(work.wait().unwrap().success());
     let text = std::fs::read_to_string(&outbox).unwrap();
-    let distinct: std::collections::HashSet<&str> = text
+    let distinct: std::collections::HashSet<String> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["to"].as_str().unwrap().to_string())
-        .map(|s| &*Box::leak(s.into_boxed_str()))
         .collect();
     assert_eq!(distinct.len(), n as usize, "each once");
+}
+
+#[test]
+fn a_relay_down_in_the_middle_of_a_run_is_waited_out_each_message_once() {
+    let delivery = DELIVERY.replace("drain_wait_secs = 3", "drain_wait_secs = 20");
+    let (env, smtp) = fault_env("outage", json!({}), &delivery, 300);
+    env.patch_config("pool_size = 4", "pool_size = 4\nrate_per_second = 60");
+    let child = env
+        .command(&["run", "--now", NOW, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.accepted_per_recipient().len() < 60 {
+        assert!(Instant::now() < deadline, "nothing arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The relay goes away between messages for 10 s: new connections and new transactions are
+    // cut off without a reply.
+    smtp.set(json!({"down": true}));
+    std::thread::sleep(Duration::from_secs(10));
+    smtp.set(json!({}));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((s["dead"].as_u64(), s["unknown"].as_u64()), (Some(0), Some(0)), "{s}");
+    assert!(s["retried"].as_u64().unwrap() > 0, "the outage was felt: {s}");
+    assert_each_once(&smtp, 300);
 }

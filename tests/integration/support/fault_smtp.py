@@ -11,7 +11,9 @@ the behaviour while nurture runs:
    "stall": "greeting|ehlo|mail|rcpt|data|end",   # never answer at that stage
    "delay_end": 0.0,                # seconds before the reply after the data
    "drop_after_data": false,        # close the connection instead of the final reply
-   "refuse": false}                 # close every new connection at once (relay down)
+   "refuse": false,                 # close every new connection at once
+   "down": false}                   # relay gone: close new connections and any connection at
+                                    # its next MAIL FROM, without a reply
 Every message whose final reply was 250 is appended to LOG_FILE as one JSON line
 {"rcpt": [...], "mail": "...", "bytes": N}; so is every message received whatever the
 reply, with "accepted": true|false and "stage": "end".
@@ -51,7 +53,7 @@ async def stage(writer, name, default, ok_text):
 
 
 async def session(reader, writer):
-    if control().get("refuse"):
+    if control().get("refuse") or control().get("down"):
         writer.close()
         return
     try:
@@ -75,6 +77,9 @@ async def session(reader, writer):
                     writer.write(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
                     await writer.drain()
             elif verb == "MAIL":
+                if control().get("down"):
+                    writer.close()
+                    return
                 mail = cmd[10:].strip()
                 rcpt = []
                 await stage(writer, "mail", 250, "ok")
