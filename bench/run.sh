@@ -2,6 +2,7 @@
 # nurture benchmark: import, expansion + enqueue at N contacts, end-to-end delivery to smtp-sink.
 #
 #   bench/run.sh [N_EXPAND] [N_DELIVER]      (defaults: 100000 20000)
+#   NURTURE_BIN=/path/to/nurture bench/run.sh ...   (another build, same data)
 #
 # Needs Redis on 127.0.0.1:6379 and postfix's smtp-sink. Uses its own Redis prefix and deletes
 # it afterwards. Prints one line per figure; BENCHMARKS.md records them.
@@ -13,8 +14,9 @@ DATE=2026-11-20
 WORK=$(mktemp -d /tmp/nurture-bench.XXXXXX)
 chmod 755 "$WORK"
 PREFIX="bench-$$"
-cargo build --release --quiet
-BIN="$PWD/target/release/nurture"
+# NURTURE_BIN runs another build (an older commit, to compare on the same machine and data).
+if [ -z "${NURTURE_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${NURTURE_BIN:-$PWD/target/release/nurture}"
 SINK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 cleanup() {

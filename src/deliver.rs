@@ -5,7 +5,8 @@
 //!
 //! Faults, and what this sequence does with them:
 //! - the relay or provider refuses *us* (sender, content, credentials): the claim is released,
-//!   nothing is suppressed or closed, the job goes back to the queue and the breaker counts it;
+//!   nothing is suppressed or closed, the breaker counts it and the job is retried; while the
+//!   breaker is open jobs are put back without an attempt;
 //! - transient errors: the claim is released and the retry policy schedules the next attempt
 //!   (an outage is waited out for `retry_window_hours`);
 //! - the reply after the message data was lost: `[delivery] after_lost_reply` — `hold`
@@ -255,13 +256,14 @@ impl Deliverer {
                     tracing::error!(channel, reply = %trip.reply, "the relay refuses us: sending on this channel stops");
                 }
                 tracing::warn!(key = %job.key, %reply, "refused by the relay; the message stays queued");
-                let until = self.breaker.open_until(channel, now);
-                let at = match until {
-                    Some(_) if self.parks_for_next_run => now,
-                    Some(until) => until,
-                    None => now + crate::queue::retry::backoff(2, 60, job.requeue + 1, &job.key) as i64,
-                };
-                self.put_back(job, at).await
+                match self.breaker.open_until(channel, now) {
+                    // The channel is stopped: wait for the next run, or for the cooldown.
+                    Some(_) if self.parks_for_next_run => self.put_back(job, now).await,
+                    Some(until) => self.put_back(job, until).await,
+                    // Refused while others go through (one message's content, say): retried
+                    // like a transient failure, a dead letter at the end of the window.
+                    None => self.retry(job, &reply).await,
+                }
             }
             Err(Failure::Send(SendError::Unknown(message))) => {
                 if self.workspace.get().config.delivery.after_lost_reply == "retry" {

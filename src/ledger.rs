@@ -316,29 +316,17 @@ return n
 /// pass of SCAN over the delivery keys, whose last field is the occurrence date. A live
 /// lease is never removed. Returns how many marks went.
 pub async fn expire_before(store: &Store, before: chrono::NaiveDate) -> Result<u64, StoreError> {
-    let pattern = store.keys.delivery("*");
-    let cutoff = before.to_string();
-    let mut conn = store.conn.clone();
+    let (pattern, cutoff) = (store.keys.delivery("*"), before.to_string());
     let (mut cursor, mut removed) = (0u64, 0u64);
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(2000)
-            .query_async(&mut conn)
-            .await?;
-        let old: Vec<&String> = keys
-            .iter()
-            .filter(|k| k.rsplit('|').next().is_some_and(|d| d.len() == 10 && d < cutoff.as_str()))
-            .collect();
+        let (next, keys) = store.scan_page(&pattern, cursor).await?;
+        let old: Vec<&String> = keys.iter().filter(|k| crate::store::occurrence_before(k, &cutoff)).collect();
         if !old.is_empty() {
             let mut inv = EXPIRE_OLD.prepare_invoke();
             for k in &old {
                 inv.key(k.as_str());
             }
-            let n: u64 = inv.invoke_async(&mut conn).await?;
+            let n: u64 = inv.invoke_async(&mut store.conn.clone()).await?;
             removed += n;
         }
         if next == 0 {

@@ -87,6 +87,11 @@ pub fn render(ws: &Workspace, contact: &Contact, template: &str, today: NaiveDat
     } else if ws.catalog.has(template, Kind::Sms) {
         let name = ws.catalog.resolve(template, Kind::Sms, arabic);
         let message = ws.catalog.render_sms(&name, &ctx)?;
+        // The same content rule as the send-time check (the opt-out text), so a preview never
+        // shows as fine an SMS the worker would refuse.
+        if let Some(problem) = compliance::sms_problem(&message.body, &ws.config.sms.opt_out_text) {
+            return Err(compliance::Refusal::NotCompliant(format!("{}: {problem}", message.template)).into());
+        }
         Ok(Preview::Sms(SmsPreview {
             to: contact.phone().map(str::to_string),
             segments: segments::count(&message.body),

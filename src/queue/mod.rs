@@ -77,6 +77,9 @@ pub enum QueueError {
     /// Redis failed.
     #[error("queue: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Redis failed, through the store.
+    #[error("queue: {0}")]
+    Store(#[from] crate::store::StoreError),
     /// apalis-redis failed.
     #[error("queue: {0}")]
     Backend(#[from] apalis_redis::Error),

@@ -74,24 +74,15 @@ pub async fn stale_before(queue: &Queue, before: chrono::NaiveDate) -> Result<u6
     let cutoff = before.to_string();
     let idem = format!("{}:", cfg.idempotency_key_set());
     let meta = format!("{}:metadata:", cfg.workers_set());
-    let mut removed = 0u64;
-    let mut cursor = 0u64;
+    let (mut removed, mut cursor) = (0u64, 0u64);
+    let pattern = format!("{}*", queue.store().keys.queue());
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", queue.store().keys.queue()))
-            .arg("COUNT")
-            .arg(2000)
-            .query_async(&mut conn)
-            .await?;
+        let (next, keys) = queue.store().scan_page(&pattern, cursor).await?;
         let old: Vec<&String> = keys
             .iter()
             .filter(|k| {
-                k.strip_prefix(&idem).is_some_and(|rest| {
-                    let key = rest.split('#').next().unwrap_or(rest);
-                    key.rsplit('|').next().is_some_and(|d| d.len() == 10 && d < cutoff.as_str())
-                })
+                k.strip_prefix(&idem)
+                    .is_some_and(|rest| crate::store::occurrence_before(rest, &cutoff))
             })
             .collect();
         if !old.is_empty() {

@@ -109,18 +109,9 @@ impl Store {
     }
 
     async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut out = Vec::new();
-        let mut cursor = 0u64;
+        let (mut out, mut cursor) = (Vec::new(), 0u64);
         loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
+            let (next, keys) = self.scan_page(pattern, cursor).await?;
             out.extend(keys);
             if next == 0 {
                 return Ok(out);

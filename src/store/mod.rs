@@ -345,10 +345,29 @@ impl Store {
         out
     }
 
+    /// One SCAN step over keys matching `pattern`: the next cursor (0 at the end) and a page.
+    pub async fn scan_page(&self, pattern: &str, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {
+        Ok(redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(2000)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
     /// The most recent permanent failures (JSON), newest first.
     pub async fn failures(&self, limit: isize) -> Result<Vec<String>, StoreError> {
         Ok(self.conn.clone().lrange(self.keys.failures(), 0, limit - 1).await?)
     }
+}
+
+/// True when a key's last `|` field is a `YYYY-MM-DD` date before `cutoff` (same format):
+/// delivery keys and the idempotency keys built from them end with the occurrence date.
+pub fn occurrence_before(key: &str, cutoff: &str) -> bool {
+    let key = key.split('#').next().unwrap_or(key);
+    key.rsplit('|').next().is_some_and(|d| d.len() == 10 && d < cutoff)
 }
 
 /// The phone index entries of `contacts`: (E.164, contact id).

@@ -51,6 +51,21 @@ fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
     (out, v)
 }
 
+/// Starts `run` in the background and returns once the server has accepted `n` messages.
+fn run_until_received(env: &TestEnv, smtp: &FaultSmtp, n: usize) -> std::process::Child {
+    let child = env
+        .command(&["run", "--now", NOW, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.accepted_per_recipient().len() < n {
+        assert!(Instant::now() < deadline, "nothing arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 fn assert_each_once(smtp: &FaultSmtp, n: usize) {
     let got = smtp.accepted_per_recipient();
     for i in 0..n {
@@ -165,16 +180,7 @@ fn a_relay_that_never_greets_does_not_hang_the_run_and_the_next_run_delivers_all
 fn a_throttling_relay_in_the_middle_of_a_run_loses_nothing_and_duplicates_nothing() {
     let delivery = DELIVERY.replace("drain_wait_secs = 3", "drain_wait_secs = 10");
     let (env, smtp) = fault_env("throttle", json!({"delay_end": 0.05}), &delivery, 60);
-    let child = env
-        .command(&["run", "--now", NOW, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.accepted_per_recipient().len() < 10 {
-        assert!(Instant::now() < deadline, "nothing arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = run_until_received(&env, &smtp, 10);
     smtp.set(json!({"mail": 421, "text": "4.7.0 too many messages, slow down"}));
     std::thread::sleep(Duration::from_secs(4));
     smtp.set(json!({}));
@@ -442,16 +448,7 @@ fn a_relay_down_in_the_middle_of_a_run_is_waited_out_each_message_once() {
     let delivery = DELIVERY.replace("drain_wait_secs = 3", "drain_wait_secs = 20");
     let (env, smtp) = fault_env("outage", json!({}), &delivery, 300);
     env.patch_config("pool_size = 4", "pool_size = 4\nrate_per_second = 60");
-    let child = env
-        .command(&["run", "--now", NOW, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.accepted_per_recipient().len() < 60 {
-        assert!(Instant::now() < deadline, "nothing arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = run_until_received(&env, &smtp, 60);
     // The relay goes away between messages for 10 s: new connections and new transactions are
     // cut off without a reply.
     smtp.set(json!({"down": true}));

@@ -407,3 +407,14 @@ fn lint_checks_compliance_of_templates_with_custom_fields_too() {
         "{text}"
     );
 }
+
+#[test]
+fn preview_refuses_an_sms_the_worker_would_refuse() {
+    let env = TestEnv::new("previewsms");
+    env.write("templates/nostop.sms.hbs", "Hi {{contact.first_name}}, new listings this week.\n");
+    let out = env.nurture(&["preview", "nostop", "--sample"]);
+    assert!(!out.status.success(), "an SMS without the opt-out text is not previewed as fine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nostop") && err.contains("Reply STOP to opt out"), "{err}");
+    assert!(env.nurture(&["preview", "8x8/checkin", "--sample"]).status.success());
+}
