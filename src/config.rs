@@ -179,6 +179,9 @@ pub struct SmsConfig {
     pub require_consent: bool,
     /// `lint` warns when an SMS template renders to more parts than this.
     pub max_segments: usize,
+    /// Seconds to wait for the SMS API's answer (a request sent and not answered in time is
+    /// held as `unknown`, never re-sent: it may have been accepted and paid for).
+    pub timeout_secs: u64,
 }
 
 /// `[unsubscribe]`: links and their signing key.
@@ -357,6 +360,7 @@ impl Default for SmsConfig {
             outbox: "outbox/sms.jsonl".into(),
             require_consent: true,
             max_segments: 3,
+            timeout_secs: 30,
         }
     }
 }

@@ -24,7 +24,7 @@ impl Twilio {
     pub fn from_config(c: &SmsConfig) -> Result<Twilio, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(c.timeout_secs.max(1)))
             .build()
             .map_err(|e| format!("[sms] HTTP client: {e}"))?;
         Ok(Twilio {

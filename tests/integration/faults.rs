@@ -388,12 +388,16 @@ fn thirty_nights_keep_redis_flat_after_the_retention_horizon() {
     }
     // After the horizon (8 days of marks + the grace window) the key count stops growing,
     // but for one small `stats:<date>` hash a night (the report's history).
-    let (_, at_12, _) = figures[11];
-    let (_, at_30, mem_30) = figures[29];
+    // (A linear growth would add 200 keys a night: 3,600 over these 18 nights.) Compared as the
+    // largest count of five nights each, since the number of finished workers not yet
+    // reaped by orphan recovery varies with the timing of the runs.
+    let most = |from: usize, to: usize| figures[from..to].iter().map(|f| f.1).max().unwrap();
+    let (early, late) = (most(9, 14), most(25, 30));
     assert!(
-        at_30 <= at_12 + at_12 / 20,
-        "keys grew from {at_12} (night 12) to {at_30} (night 30)"
+        late <= early + early / 10,
+        "keys grew from {early} (nights 10-14) to {late} (nights 26-30)"
     );
+    let (_, _, mem_30) = figures[29];
     // Memory still grows by the contacts' histories (capped lists, one event a night each,
     // ~150 B): nothing else may.
     let (_, _, mem_12) = figures[11];
@@ -503,4 +507,30 @@ fn timed_touches_go_out_on_their_day_and_a_deferral_past_its_grace_window_is_mis
     assert_eq!(env.twilio().requests().len(), 1);
     let show = env.ok(&["contact", "show", "+12172010143"]);
     assert!(show.contains("missed"), "{show}");
+}
+
+#[test]
+fn an_sms_api_that_answers_too_late_is_never_paid_twice_and_a_401_stops_sms() {
+    let env = TestEnv::new("smslate");
+    env.write_config(DELIVERY);
+    env.patch_config("from = \"+15005550006\"", "from = \"+15005550006\"\ntimeout_secs = 1");
+    // Enrolled 17 days before DATE: the w3-checkin SMS is due. 0408 answers after 3 s, 0401 is 401.
+    env.import(
+        "first_name,phone,plan,sms_consent\nLate,+12175550408,8x8,2026-10-01\nAuth,+12175550401,8x8,2026-10-01\n",
+        &["--enrolled-on", "2026-11-03"],
+    );
+    let (_, s) = run_json(&env, &[]);
+    assert_eq!(s["unknown"], 1, "{s}");
+    assert_eq!(s["failed"], 0, "a 401 is not the recipient's fault: {s}");
+    assert_eq!(env.json(&["status"])["suppressed"]["sms"], 0);
+    assert_eq!(env.json(&["status"])["senders"]["sms"]["state"], "refused", "{s}");
+    let (_, again) = run_json(&env, &["--now", "2026-11-20T18:05:00Z"]);
+    assert_eq!(again["unknown"], 0, "{again}");
+    let late: Vec<_> = env
+        .twilio()
+        .requests()
+        .into_iter()
+        .filter(|r| r["form"]["To"] == "+12175550408")
+        .collect();
+    assert_eq!(late.len(), 1, "the provider got the late one once: {late:?}");
 }

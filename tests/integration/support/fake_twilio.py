@@ -41,12 +41,18 @@ class Handler(BaseHTTPRequestHandler):
                 status, body = 429, {"code": 20429, "message": "Too Many Requests"}
             elif to.endswith("0400"):
                 status, body = 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}
+            elif to.endswith("0401"):
+                status, body = 401, {"code": 20003, "message": "Authenticate"}
             elif to.endswith("0500"):
                 status, body = 500, {"code": 20500, "message": "Internal Server Error"}
             else:
                 status, body = 201, {"sid": "SM%032d" % sum(seen.values()), "status": "queued"}
             with open(log_file, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"path": self.path, "user": user, "form": form, "status": status}, ensure_ascii=False) + "\n")
+        if to.endswith("0408"):
+            # Accepted (logged above), but the answer comes after the client's timeout.
+            import time
+            time.sleep(3)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
