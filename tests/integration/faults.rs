@@ -236,7 +236,11 @@ fn a_plan_file_missing_for_a_moment_does_not_cancel_its_jobs() {
     let aside = env.path().join("8x8.toml.aside");
     std::fs::rename(&plan, &aside).unwrap();
     // A worker during the deploy: the plan is gone, the jobs wait.
-    let mut work = env.command(&["work", "--now", NOW]).spawn().unwrap();
+    let mut work = env
+        .command(&["work", "--now", NOW])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let _ = std::process::Command::new("kill").args(["-TERM", &work.id().to_string()]).status();
     let _ = work.wait();
@@ -533,4 +537,43 @@ fn an_sms_api_that_answers_too_late_is_never_paid_twice_and_a_401_stops_sms() {
         .filter(|r| r["form"]["To"] == "+12175550408")
         .collect();
     assert_eq!(late.len(), 1, "the provider got the late one once: {late:?}");
+}
+
+/// The lease primitive the worker runs beside every send: renewed by its owner it outlives its
+/// first term and keeps another worker out; not renewed, it runs out and the other may claim.
+#[test]
+fn a_send_claim_renewed_by_its_owner_keeps_another_worker_out() {
+    use nurture::ledger::{self, Claim, Target};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let prefix = format!("nt-lease-{}", std::process::id());
+        let store = nurture::store::Store::connect(&crate::support::redis_url(), &prefix).await.unwrap();
+        let key = "c@example.com|8x8|w1|2026-11-20";
+        let target = Target {
+            delivery_key: key,
+            contact_id: "c@example.com",
+            channel: "email",
+        };
+        assert!(matches!(
+            ledger::claim(&store, target, "a", 500).await.unwrap(),
+            Claim::Claimed { .. }
+        ));
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(ledger::renew(&store, key, "a", 500).await.unwrap(), "the owner renews");
+        }
+        // 1.2 s after a 0.5 s claim, the renewed lease still holds.
+        assert!(matches!(ledger::claim(&store, target, "b", 500).await.unwrap(), Claim::Busy { .. }));
+        assert!(!ledger::renew(&store, key, "b", 500).await.unwrap(), "only the owner renews");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            matches!(ledger::claim(&store, target, "b", 500).await.unwrap(), Claim::Claimed { .. }),
+            "an unrenewed lease runs out"
+        );
+        let _: () = redis::cmd("DEL")
+            .arg(store.keys.delivery(key))
+            .query_async(&mut store.conn.clone())
+            .await
+            .unwrap();
+    });
 }
