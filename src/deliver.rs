@@ -507,15 +507,29 @@ impl JobHandler for Handler {
     fn handle(&self, job: DeliveryJob) -> BoxFuture<'static, JobResult> {
         let d = self.0.clone();
         Box::pin(async move {
-            let key = job.key.clone();
-            match d.deliver(job).await {
-                Ok(r) => r,
-                Err(e) => {
-                    // Redis failed before anything was sent: hand the job back to the backend.
-                    tracing::error!(%key, error = %e, "Redis unavailable during delivery; the job will be retried");
-                    JobResult::Retry(format!("Redis unavailable: {e}"))
+            // Redis failed mid-delivery (before anything was sent, or after, while marking):
+            // try again in this process while Redis comes back — a new claim meets the old
+            // lease and waits for it, so nothing is sent twice. Only a long outage hands the
+            // job to the backend's retry.
+            let mut wait = Duration::from_millis(250);
+            for attempt in 1..=REDIS_TRIES {
+                match d.deliver(job.clone()).await {
+                    Ok(r) => return r,
+                    Err(e) if attempt < REDIS_TRIES => {
+                        tracing::warn!(key = %job.key, error = %e, "Redis unavailable during delivery; trying again");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                    }
+                    Err(e) => {
+                        tracing::error!(key = %job.key, error = %e, "Redis unavailable during delivery; the job will be retried");
+                        return JobResult::Retry(format!("Redis unavailable: {e}"));
+                    }
                 }
             }
+            JobResult::Retry("Redis unavailable".into())
         })
     }
 }
+
+/// Tries of one job while Redis is away (≈ 18 s in all) before the backend's retry.
+const REDIS_TRIES: u32 = 8;
