@@ -284,13 +284,22 @@ pub async fn renew(store: &Store, delivery_key: &str, owner: &str, lease_ms: u64
     Ok(n == 1)
 }
 
+/// The delivery's current state (`sending:…`, `sent:…`, `unknown:…`, …), if any.
+async fn state(store: &Store, delivery_key: &str) -> Result<Option<String>, StoreError> {
+    Ok(redis::cmd("GET")
+        .arg(store.keys.delivery(delivery_key))
+        .query_async(&mut store.conn.clone())
+        .await?)
+}
+
 /// Forgets a held `unknown:` state so that an operator's `dead retry` can send the message
 /// again; any other state is kept (a message marked sent is never sent again).
 pub async fn reopen_unknown(store: &Store, delivery_key: &str) -> Result<bool, StoreError> {
-    let key = store.keys.delivery(delivery_key);
-    let state: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut store.conn.clone()).await?;
-    if state.as_deref().is_some_and(|s| s.starts_with("unknown:")) {
-        let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut store.conn.clone()).await?;
+    if state(store, delivery_key).await?.is_some_and(|s| s.starts_with("unknown:")) {
+        let _: i64 = redis::cmd("DEL")
+            .arg(store.keys.delivery(delivery_key))
+            .query_async(&mut store.conn.clone())
+            .await?;
         return Ok(true);
     }
     Ok(false)
@@ -338,11 +347,7 @@ pub async fn expire_before(store: &Store, before: chrono::NaiveDate) -> Result<u
 
 /// True if the delivery has a final state (sent, failed, ...), not a lease or nothing.
 pub async fn is_final(store: &Store, delivery_key: &str) -> Result<bool, StoreError> {
-    let state: Option<String> = redis::cmd("GET")
-        .arg(store.keys.delivery(delivery_key))
-        .query_async(&mut store.conn.clone())
-        .await?;
-    Ok(state.is_some_and(|s| !s.starts_with("sending:")))
+    Ok(state(store, delivery_key).await?.is_some_and(|s| !s.starts_with("sending:")))
 }
 
 /// Gives a claim back (after a transient failure) so the retry can take it.

@@ -217,11 +217,26 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     }
     let t = Instant::now();
     let d = &ws.config.delivery;
-    let horizon = opts.date - chrono::Duration::days(i64::from(d.retention_days));
-    s.vacuumed_marks = crate::ledger::expire_before(&store, horizon).await?;
     let done_cutoff = crate::clock::Clock::unix_now() - (d.keep_done_hours * 3600) as i64;
     s.vacuumed_jobs = crate::queue::vacuum::done_before(&queue, done_cutoff).await?;
-    s.vacuumed_marks += crate::queue::vacuum::stale_before(&queue, horizon).await?;
+    // The horizon moves once a date: the SCANs over every delivery and queue key run in the
+    // first run of a date to finish, not again in its daytime reruns.
+    let lock = store.keys.vacuum_lock(&date);
+    if store.try_lock(&lock, 23 * 3600).await? {
+        let horizon = opts.date - chrono::Duration::days(i64::from(d.retention_days));
+        let removed = async {
+            let marks = crate::ledger::expire_before(&store, horizon).await?;
+            Ok::<u64, anyhow::Error>(marks + crate::queue::vacuum::stale_before(&queue, horizon).await?)
+        }
+        .await;
+        match removed {
+            Ok(n) => s.vacuumed_marks = n,
+            Err(e) => {
+                store.unlock(&lock).await?;
+                return Err(e);
+            }
+        }
+    }
     s.vacuum_secs = t.elapsed().as_secs_f64();
     let backlog = inspect::backlog(&queue).await?;
     s.deferred = backlog.scheduled;

@@ -28,10 +28,7 @@ impl DeadLetter {
 
 /// Every dead letter (up to `limit`), sorted by id.
 pub async fn list(queue: &Queue, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
-    let cfg = queue.config();
-    let mut conn = queue.store().conn.clone();
-    let mut ids: Vec<String> = redis::cmd("SMEMBERS").arg(cfg.dead_jobs_set()).query_async(&mut conn).await?;
-    ids.sort();
+    let mut ids = all_ids(queue).await?;
     ids.truncate(limit);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

@@ -77,6 +77,10 @@ impl Keys {
     pub fn run_lock(&self, date: &str) -> String {
         format!("{}:lock:run:{date}", self.prefix)
     }
+    /// STRING taken by the run that cleans up for one date (once per date).
+    pub fn vacuum_lock(&self, date: &str) -> String {
+        format!("{}:lock:vacuum:{date}", self.prefix)
+    }
     /// HASH channel (`email`, `sms`) → JSON of the sender's last health (ok / down / refused).
     pub fn health(&self) -> String {
         format!("{}:health", self.prefix)
@@ -112,6 +116,7 @@ mod tests {
             k.forgotten(),
             k.run_lock("d"),
             k.health(),
+            k.vacuum_lock("d"),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }
