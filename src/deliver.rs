@@ -16,16 +16,16 @@
 //!   (never a resend); the claim is renewed while a send is in progress.
 
 use crate::clock::Clock;
+use crate::compliance::Refusal;
 use crate::compliance::sms::QuietHours;
-use crate::compliance::{self, Refusal};
+use crate::compose;
 use crate::contacts::Contact;
 use crate::ledger::{self, Claim, Outcome};
 use crate::plans::Channel;
 use crate::queue::retry::{Retry, RetryPolicy};
 use crate::queue::{DeliveryJob, JobHandler, JobResult, Queue};
-use crate::render::Kind;
 use crate::send::breaker::Breaker;
-use crate::send::{EmailSender, SendError, SmsSender, mime};
+use crate::send::{EmailSender, SendError, SmsSender};
 use crate::store::{Health, Store, StoreError, Suppression};
 use crate::workspace::{Live, Workspace};
 use futures::future::BoxFuture;
@@ -135,6 +135,30 @@ impl Deliverer {
         })
     }
 
+    /// Checks both senders before the first job (connect and authenticate; the SMS provider's
+    /// account): each one's health is recorded for `status`, a sender that refuses us opens the
+    /// breaker at once (nothing is attempted on that channel; `run` stops with its reply), one
+    /// that is unreachable starts the outage clock (jobs are still tried and retried).
+    pub async fn check_senders(&self) {
+        let (email, sms) = tokio::join!(self.email.check(), self.sms.check());
+        for (channel, result) in [("email", email), ("sms", sms)] {
+            let now = self.clock.unix();
+            match result {
+                Ok(()) => self.note_health(channel, "ok", "").await,
+                Err(SendError::Refused(reply)) => {
+                    tracing::error!(channel, %reply, "the startup check was refused: sending on this channel stops");
+                    self.note_health(channel, "refused", &reply).await;
+                    self.breaker.refused_at_startup(channel, &reply, now);
+                }
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "the startup check failed: messages will be tried and retried");
+                    self.note_health(channel, "down", &e.to_string()).await;
+                    self.breaker.unreachable(channel, now);
+                }
+            }
+        }
+    }
+
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
         let ws = self.workspace.get();
         let cfg = &ws.config;
@@ -210,7 +234,7 @@ impl Deliverer {
                 return Ok(JobResult::Done);
             }
         }
-        let sending = self.render_check_send(&ws, &job, &template, &contact, suppressed);
+        let sending = self.compose_and_send(&ws, &job, &template, &contact, suppressed);
         let outcome = self.renewing(sending, &job.key, &owner, lease_ms).await;
         self.settle(&job, &owner, &contact, outcome).await
     }
@@ -425,7 +449,8 @@ impl Deliverer {
         Some(open.timestamp().max(now.timestamp() + 1))
     }
 
-    async fn render_check_send(
+    /// The one compose path ([`compose`]), then the transport.
+    async fn compose_and_send(
         &self,
         ws: &Workspace,
         job: &DeliveryJob,
@@ -433,32 +458,21 @@ impl Deliverer {
         contact: &Contact,
         suppressed: bool,
     ) -> Result<(), Failure> {
-        let ctx = ws.context(contact, &job.plan, &job.touch, job.run_date);
-        let arabic = contact.is_arabic();
+        let at = compose::Occasion {
+            plan: &job.plan,
+            touch: &job.touch,
+            date: job.run_date,
+            key: &job.key,
+        };
+        let to = compose::Recipient::Contact { suppressed };
         match job.channel {
             Channel::Email => {
-                let name = ws.catalog.resolve(template, Kind::Email, arabic);
-                let rendered = ws.catalog.render_email(&name, ctx).map_err(|e| Failure::Render(e.to_string()))?;
-                let to = contact.email();
-                let url = ws.unsubscribe_url(contact);
-                let cleared =
-                    compliance::check_email(rendered, to, suppressed, &url, &ws.config.sender.postal_address).map_err(Failure::Refused)?;
-                let headers = mime::Headers {
-                    from_name: &ws.config.sender.name,
-                    from_email: &ws.config.sender.email,
-                    to_name: contact.display_name(),
-                    unsubscribe_url: &url,
-                    unsubscribe_mailto: &ws.config.unsubscribe.mailto,
-                    delivery_key: &job.key,
-                };
-                self.email.send(&cleared, &headers, self.dkim.as_ref()).await.map_err(Failure::Send)
+                let email = compose::email(ws, contact, template, &at, to)?;
+                self.email.send(email, self.dkim.as_ref()).await.map_err(Failure::Send)
             }
             _ => {
-                let name = ws.catalog.resolve(template, Kind::Sms, arabic);
-                let rendered = ws.catalog.render_sms(&name, &ctx).map_err(|e| Failure::Render(e.to_string()))?;
-                let to = contact.phone();
-                let cleared = compliance::check_sms(rendered, to, suppressed, &ws.config.sms.opt_out_text).map_err(Failure::Refused)?;
-                self.sms.send(&cleared, &job.key).await.map_err(Failure::Send)
+                let sms = compose::sms(ws, contact, template, &at, to)?;
+                self.sms.send(&sms, &job.key).await.map_err(Failure::Send)
             }
         }
     }
@@ -498,6 +512,17 @@ enum Failure {
     Refused(Refusal),
     Render(String),
     Send(SendError),
+}
+
+impl From<compose::ComposeError> for Failure {
+    fn from(e: compose::ComposeError) -> Failure {
+        match e {
+            compose::ComposeError::Refused(r) => Failure::Refused(r),
+            // An address lettre cannot put in a header: refused for good, not a bounce.
+            compose::ComposeError::Mime(message) => Failure::Send(SendError::Permanent { message, bounce: false }),
+            e => Failure::Render(e.to_string()),
+        }
+    }
 }
 
 /// The job handler: an `Arc<Deliverer>` so every job's future can own it.

@@ -29,6 +29,7 @@ pub mod render;
 pub mod send;
 pub mod store;
 
+pub mod compose;
 pub mod deliver;
 pub mod events;
 pub mod nightly;

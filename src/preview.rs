@@ -1,13 +1,12 @@
 //! One message rendered exactly as it would be sent — same context, same locale variant, same
 //! compliance check, same MIME headers as a delivery — for a stored contact or a sample one.
 //! Serves `nurture preview`, `nurture send-test` and the `/preview` pages of `nurture serve`.
-//! Sequencing only: render → compliance → MIME.
+//! Sequencing only: the [`compose`] path, then what a page or a terminal shows of it.
 
-use crate::compliance::{self, Cleared, Refusal};
+use crate::compose::{self, ComposeError, Recipient};
 use crate::contacts::Contact;
 use crate::render::segments::{self, Segments};
-use crate::render::{Kind, RenderError, RenderedEmail, RenderedSms};
-use crate::send::mime;
+use crate::render::{Kind, RenderedEmail, RenderedSms};
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
 
@@ -50,15 +49,9 @@ pub enum PreviewError {
     /// No `NAME.email.hbs` or `NAME.sms.hbs`.
     #[error("no template {0}.email.hbs or {0}.sms.hbs")]
     NotFound(String),
-    /// Rendering failed (missing variable, helper error...).
+    /// Rendering, the compliance check or the MIME message failed.
     #[error(transparent)]
-    Render(#[from] RenderError),
-    /// The send-time compliance check refused the message.
-    #[error("{0}")]
-    Refused(#[from] Refusal),
-    /// The MIME message could not be built (bad address).
-    #[error("{0}")]
-    Mime(String),
+    Compose(#[from] ComposeError),
 }
 
 /// The plan and touch that use `template` first (for `{{plan.*}}` and `{{touch.id}}`), else
@@ -72,60 +65,39 @@ pub fn plan_and_touch(ws: &Workspace, template: &str) -> (String, String) {
         .unwrap_or_else(|| ("preview".into(), "preview".into()))
 }
 
-/// Renders `template` for `contact` on `today` exactly as a delivery would.
+/// Renders `template` for `contact` on `today` exactly as a delivery would (the one
+/// [`compose`] path; the suppression list aside).
 pub fn render(ws: &Workspace, contact: &Contact, template: &str, today: NaiveDate) -> Result<Preview, PreviewError> {
     let (plan, touch) = plan_and_touch(ws, template);
-    let ctx = ws.context(contact, &plan, &touch, today);
-    let arabic = contact.is_arabic();
-    if ws.catalog.has(template, Kind::Email) {
-        let name = ws.catalog.resolve(template, Kind::Email, arabic);
-        let email = ws.catalog.render_email(&name, ctx)?;
-        let url = ws.unsubscribe_url(contact);
-        let cleared = compliance::check_email(email, contact.email(), false, &url, &ws.config.sender.postal_address)?;
-        let key = format!("{}|{plan}|{touch}|{today}", contact.id);
-        Ok(Preview::Email(email_preview(ws, &cleared, contact.display_name(), &url, &key)?))
-    } else if ws.catalog.has(template, Kind::Sms) {
-        let name = ws.catalog.resolve(template, Kind::Sms, arabic);
-        let message = ws.catalog.render_sms(&name, &ctx)?;
-        // The same content rule as the send-time check (the opt-out text), so a preview never
-        // shows as fine an SMS the worker would refuse.
-        if let Some(problem) = compliance::sms_problem(&message.body, &ws.config.sms.opt_out_text) {
-            return Err(compliance::Refusal::NotCompliant(format!("{}: {problem}", message.template)).into());
-        }
-        Ok(Preview::Sms(SmsPreview {
-            to: contact.phone().map(str::to_string),
-            segments: segments::count(&message.body),
-            parts: segments::split(&message.body),
-            message,
-        }))
-    } else {
-        Err(PreviewError::NotFound(template.to_string()))
-    }
-}
-
-/// The MIME message of a cleared email, as [`mime::build`] makes it for a delivery.
-pub fn email_preview(
-    ws: &Workspace,
-    cleared: &Cleared<RenderedEmail>,
-    to_name: Option<String>,
-    unsubscribe_url: &str,
-    delivery_key: &str,
-) -> Result<EmailPreview, PreviewError> {
-    let headers = mime::Headers {
-        from_name: &ws.config.sender.name,
-        from_email: &ws.config.sender.email,
-        to_name,
-        unsubscribe_url,
-        unsubscribe_mailto: &ws.config.unsubscribe.mailto,
-        delivery_key,
+    let key = format!("{}|{plan}|{touch}|{today}", contact.id);
+    let at = compose::Occasion {
+        plan: &plan,
+        touch: &touch,
+        date: today,
+        key: &key,
     };
-    let message = mime::build(cleared, &headers).map_err(PreviewError::Mime)?;
-    let eml = String::from_utf8_lossy(&message.formatted()).into_owned();
-    Ok(EmailPreview {
-        headers: header_fields(&eml),
-        eml,
-        message: cleared.message().clone(),
-    })
+    match compose::kind_of(ws, template) {
+        Some(Kind::Email) => {
+            let email = compose::email(ws, contact, template, &at, Recipient::Preview)?;
+            let eml = String::from_utf8_lossy(&email.message.formatted()).into_owned();
+            Ok(Preview::Email(EmailPreview {
+                headers: header_fields(&eml),
+                eml,
+                message: email.content.message().clone(),
+            }))
+        }
+        Some(Kind::Sms) => {
+            let sms = compose::sms(ws, contact, template, &at, Recipient::Preview)?;
+            let message = sms.message().clone();
+            Ok(Preview::Sms(SmsPreview {
+                to: Some(sms.to().to_string()).filter(|t| !t.is_empty()),
+                segments: segments::count(&message.body),
+                parts: segments::split(&message.body),
+                message,
+            }))
+        }
+        _ => Err(PreviewError::NotFound(template.to_string())),
+    }
 }
 
 /// The header fields of a message, unfolded.

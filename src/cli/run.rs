@@ -128,6 +128,7 @@ pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode
     let live = Arc::new(Live::new(ws));
     let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
     tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
+    deliverer.check_senders().await;
     let handler = Arc::new(Handler(Arc::new(deliverer)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(super::reload::watch(live, store, stop_rx.clone()));

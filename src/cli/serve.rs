@@ -57,6 +57,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         tasks.push(tokio::spawn(supervise("worker", health.clone(), stop_rx.clone(), move || {
             let (q2, handler, name, rx) = (q2.clone(), handler.clone(), name.clone(), rx.clone());
             async move {
+                handler.0.check_senders().await;
                 q2.work(name, concurrency, handler, false, stopped(rx))
                     .await
                     .map_err(anyhow::Error::from)

@@ -3,9 +3,9 @@
 //! the run date — once per agent and date.
 
 use crate::agenda::{self, AgendaItem};
-use crate::compliance;
+use crate::compose;
 use crate::render::RenderedEmail;
-use crate::send::{EmailSender, mime};
+use crate::send::EmailSender;
 use crate::store::Store;
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
@@ -48,18 +48,12 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
             template: "(agenda)".into(),
         };
         let key = format!("agenda|{agent}|{date}");
-        let headers = mime::Headers {
-            from_name: &ws.config.sender.name,
-            from_email: &ws.config.sender.email,
-            to_name: (agent != "*").then(|| agent.to_string()),
-            unsubscribe_url: "",
-            unsubscribe_mailto: "",
-            delivery_key: &key,
+        let to_name = (agent != "*").then(|| agent.to_string());
+        let sending = match compose::internal_email(ws, email, address, to_name, &key) {
+            Ok(composed) => sender.send(composed, signer.as_ref()).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        match sender
-            .send(&compliance::clear_internal(email, address), &headers, signer.as_ref())
-            .await
-        {
+        match sending {
             Ok(()) => sent += 1,
             Err(e) => {
                 // Let the next run (or a rerun) try again.

@@ -170,6 +170,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         deliverer.parks_for_next_run = true;
         let counters: Arc<Counters> = deliverer.counters.clone();
         let breaker = deliverer.breaker.clone();
+        deliverer.check_senders().await;
         let handler = Arc::new(Handler(Arc::new(deliverer)));
         let tripped = breaker.tripped();
         let (watch, clock, wait) = (breaker.clone(), queue.clock(), queue.drain_wait.as_secs() as i64);

@@ -81,10 +81,20 @@ impl Breaker {
 
     /// The relay refused us; returns the trip when this refusal opens the breaker.
     pub fn refused(&self, channel: &str, reply: &str, now: i64) -> Option<Trip> {
+        self.count_refusal(channel, reply, now, 1)
+    }
+
+    /// The startup check was refused (bad credentials, sender not allowed): there is no point
+    /// in trying messages, the breaker opens at once.
+    pub fn refused_at_startup(&self, channel: &str, reply: &str, now: i64) -> Option<Trip> {
+        self.count_refusal(channel, reply, now, self.after)
+    }
+
+    fn count_refusal(&self, channel: &str, reply: &str, now: i64, weight: u32) -> Option<Trip> {
         let trip = {
             let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
             let s = map.entry(channel.to_string()).or_default();
-            s.refusals += 1;
+            s.refusals += weight;
             s.last = reply.to_string();
             if s.refusals < self.after || s.open_until > now {
                 return None;
@@ -131,6 +141,14 @@ mod tests {
         assert_eq!(b.open_until("sms", 20), None);
         assert_eq!(b.open_until("email", 70), None, "half open after the cooldown");
         assert_eq!(b.last_trip(), Some(trip));
+    }
+
+    #[test]
+    fn a_refused_startup_check_opens_at_once() {
+        let b = Breaker::new(3, 60);
+        let trip = b.refused_at_startup("sms", "401 Authenticate", 0).unwrap();
+        assert_eq!(trip.until, 60);
+        assert_eq!(b.open_until("sms", 1), Some(60));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod twilio;
 
 use crate::compliance::Cleared;
 use crate::config::Config;
-use crate::render::{RenderedEmail, RenderedSms};
+use crate::render::RenderedSms;
 
 /// A failed send, classified.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -60,26 +60,24 @@ impl EmailSender {
         Ok(EmailSender::Smtp(Box::new(smtp::SmtpPool::from_config(&config.smtp)?)))
     }
 
-    /// Builds the MIME message of a cleared email, DKIM-signs it when a signer is given, and
-    /// sends it. A message that cannot be built is a permanent failure.
-    pub async fn send(
-        &self,
-        email: &Cleared<RenderedEmail>,
-        headers: &mime::Headers<'_>,
-        signer: Option<&dkim::Signer>,
-    ) -> Result<(), SendError> {
-        let mut message = mime::build(email, headers).map_err(|message| SendError::Permanent { message, bounce: false })?;
+    /// Sends a composed email, DKIM-signed when a signer is given.
+    pub async fn send(&self, email: crate::compose::Email, signer: Option<&dkim::Signer>) -> Result<(), SendError> {
+        let mut message = email.message;
         if let Some(signer) = signer {
             signer.sign(&mut message);
         }
         let formatted = message.formatted();
         match self {
-            EmailSender::Smtp(pool) => pool.send(email.to(), headers.from_email, formatted).await,
-            EmailSender::Outbox(outbox) => {
-                outbox
-                    .write(&mime::message_id(headers.delivery_key, headers.from_email), &formatted)
-                    .await
-            }
+            EmailSender::Smtp(pool) => pool.send(email.content.to(), &email.from, formatted).await,
+            EmailSender::Outbox(outbox) => outbox.write(&email.message_id, &formatted).await,
+        }
+    }
+
+    /// The startup health check ([`smtp::SmtpPool::check`]; an outbox folder must take files).
+    pub async fn check(&self) -> Result<(), SendError> {
+        match self {
+            EmailSender::Smtp(pool) => pool.check().await,
+            EmailSender::Outbox(outbox) => outbox.check().await,
         }
     }
 
@@ -108,6 +106,14 @@ impl SmsSender {
             _ => Ok(SmsSender::Outbox(outbox::SmsOutbox::new(
                 config.resolve(std::path::Path::new(&config.sms.outbox)),
             ))),
+        }
+    }
+
+    /// The startup health check ([`twilio::Twilio::check`]; an outbox's folder must exist).
+    pub async fn check(&self) -> Result<(), SendError> {
+        match self {
+            SmsSender::Twilio(t) => t.check().await,
+            SmsSender::Outbox(o) => o.check().await,
         }
     }
 

@@ -20,6 +20,14 @@ impl EmlOutbox {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The startup check: the folder exists (or is created) and takes a file.
+    pub async fn check(&self) -> Result<(), SendError> {
+        let io = |e: std::io::Error| SendError::Refused(format!("outbox {}: {e}", self.dir.display()));
+        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+        let probe = self.dir.join(".nurture-check.tmp");
+        tokio::fs::write(&probe, b"").await.map_err(io)?;
+        tokio::fs::remove_file(&probe).await.map_err(io)
+    }
     /// Writes one message atomically (temp file + rename).
     pub async fn write(&self, message_id: &str, formatted: &[u8]) -> Result<(), SendError> {
         let io = |e: std::io::Error| SendError::Transient(format!("outbox {}: {e}", self.dir.display()));
@@ -46,6 +54,15 @@ impl SmsOutbox {
         SmsOutbox {
             path,
             lock: Mutex::new(()),
+        }
+    }
+    /// The startup check: the file's folder exists (or is created).
+    pub async fn check(&self) -> Result<(), SendError> {
+        match self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| SendError::Refused(format!("sms outbox {}: {e}", self.path.display()))),
+            None => Ok(()),
         }
     }
     /// Appends `{"to":..,"body":..,"id":..}`.

@@ -252,6 +252,15 @@ impl SmtpPool {
         Ok(conn)
     }
 
+    /// The startup health check: connect, greet, STARTTLS and AUTH as a send would. The
+    /// connection is kept for the first message.
+    pub async fn check(&self) -> Result<(), SendError> {
+        let _permit = self.permits.acquire().await.map_err(|e| SendError::Transient(e.to_string()))?;
+        let conn = self.connect().await?;
+        self.idle.lock().await.push((conn, Instant::now()));
+        Ok(())
+    }
+
     /// Sends one message; classifies the outcome (see the module doc).
     pub async fn send(&self, to: &str, from: &str, body: Vec<u8>) -> Result<(), SendError> {
         let from: Address = from.parse().map_err(|e| SendError::Refused(format!("sender {from:?}: {e}")))?;

@@ -40,6 +40,24 @@ impl Twilio {
         })
     }
 
+    /// The startup health check: reads the account (`GET …/Accounts/{sid}.json`, free), which
+    /// proves the URL, the account and the credentials without sending anything.
+    pub async fn check(&self) -> Result<(), SendError> {
+        let account = self.url.trim_end_matches("/Messages.json").to_string() + ".json";
+        let response = self
+            .http
+            .get(&account)
+            .basic_auth(&self.sid, Some(self.token.expose()))
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("SMS API: {}", e.without_url())))?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            s if matches!(s.as_u16(), 401 | 403 | 404) => Err(SendError::Refused(format!("SMS API answered {s} to the account check"))),
+            s => Err(SendError::Transient(format!("SMS API answered {s} to the account check"))),
+        }
+    }
+
     /// Sends one message.
     pub async fn send(&self, to: &str, body: &str) -> Result<(), SendError> {
         let form = [("To", to), ("From", self.from.as_str()), ("Body", body)];

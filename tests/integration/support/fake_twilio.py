@@ -8,6 +8,7 @@ receives to LOG_FILE as one JSON object per line. Behaviour by destination numbe
   ends in 0400 -> 400 with Twilio error 21610         (unsubscribed: permanent, suppress)
   ends in 0500 -> 500 always                           (server error: retried, then dead)
   otherwise    -> 201 with a message sid
+GET .../Accounts/SID.json (the startup check) -> 200, or 401 when the password is "wrong-token".
 """
 import base64
 import json
@@ -24,6 +25,20 @@ seen = {}
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization", "")
+        password = base64.b64decode(auth[6:]).decode().split(":", 1)[-1] if auth.startswith("Basic ") else ""
+        if "/Accounts/" in self.path and self.path.endswith(".json") and password != "wrong-token":
+            status, body = 200, {"sid": self.path.rsplit("/", 1)[-1][:-5], "status": "active"}
+        else:
+            status, body = 401, {"code": 20003, "message": "Authenticate"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))

@@ -1,0 +1,162 @@
+//! The one compose path: template → render for the contact → the send-time compliance check →
+//! the MIME message with its headers. Deliveries, previews (`nurture preview`, `/preview`),
+//! `nurture send-test` and the agents' agenda email all come through here, so what a marketer
+//! previews is byte for byte what the worker sends, and no path can skip the check.
+
+use crate::compliance::{self, Cleared, Refusal};
+use crate::contacts::Contact;
+use crate::render::{Kind, RenderError, RenderedEmail, RenderedSms};
+use crate::send::mime;
+use crate::workspace::Workspace;
+use chrono::NaiveDate;
+
+/// Which touch a message belongs to: the render context's `plan` and `touch`, its date, and
+/// the delivery key its `Message-ID` derives from.
+#[derive(Debug, Clone, Copy)]
+pub struct Occasion<'a> {
+    /// Plan id (`{{plan.id}}`).
+    pub plan: &'a str,
+    /// Touch id (`{{touch.id}}`).
+    pub touch: &'a str,
+    /// The day it is rendered for (`{{today}}`).
+    pub date: NaiveDate,
+    /// The delivery key (contact, plan, touch, occurrence).
+    pub key: &'a str,
+}
+
+/// Who the message is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipient<'a> {
+    /// The contact at their own address; `suppressed` comes from the ledger claim.
+    Contact {
+        /// The address or number is on the suppression list.
+        suppressed: bool,
+    },
+    /// Shown, never sent: the contact's own address, the suppression list ignored; an SMS
+    /// preview of a contact without a number is still shown (its recipient is empty).
+    Preview,
+    /// The operator's own address or number (`send-test`): the content rules apply, the
+    /// suppression list does not (the recipient is not a contact), the subject says `[TEST]`.
+    Test(&'a str),
+}
+
+/// An email ready for a transport.
+#[derive(Debug, Clone)]
+pub struct Email {
+    /// The rendered parts, cleared by the compliance check.
+    pub content: Cleared<RenderedEmail>,
+    /// The RFC 5322 message (not yet DKIM-signed).
+    pub message: lettre::Message,
+    /// The envelope sender.
+    pub from: String,
+    /// Its `Message-ID` (the same for every copy of one delivery).
+    pub message_id: String,
+}
+
+/// Why a message could not be composed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// No such template for the channel.
+    #[error("no template {0}")]
+    NotFound(String),
+    /// Rendering failed (missing variable, helper error...).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The compliance check refused it (suppressed, no address, not compliant).
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The MIME message could not be built (an address lettre refuses).
+    #[error("{0}")]
+    Mime(String),
+}
+
+/// Which channel `template` is written for (`Email` or `Sms`): the email variant wins when
+/// both exist.
+pub fn kind_of(ws: &Workspace, template: &str) -> Option<Kind> {
+    [Kind::Email, Kind::Sms].into_iter().find(|k| ws.catalog.has(template, *k))
+}
+
+/// Renders, checks and builds the email of `template` for `contact`.
+pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_>, to: Recipient<'_>) -> Result<Email, ComposeError> {
+    if !ws.catalog.has(template, Kind::Email) {
+        return Err(ComposeError::NotFound(format!("{template}.email.hbs")));
+    }
+    let name = ws.catalog.resolve(template, Kind::Email, contact.is_arabic());
+    let mut rendered = ws.catalog.render_email(&name, ws.context(contact, at.plan, at.touch, at.date))?;
+    let url = ws.unsubscribe_url(contact);
+    let postal = &ws.config.sender.postal_address;
+    let (content, to_name) = match to {
+        Recipient::Contact { suppressed } => (
+            compliance::check_email(rendered, contact.email(), suppressed, &url, postal)?,
+            contact.display_name(),
+        ),
+        Recipient::Preview => (
+            compliance::check_email(rendered, contact.email(), false, &url, postal)?,
+            contact.display_name(),
+        ),
+        Recipient::Test(address) => {
+            rendered.subject = format!("[TEST] {}", rendered.subject);
+            (compliance::check_test_email(rendered, address, &url, postal)?, None)
+        }
+    };
+    build(ws, content, to_name, &url, &ws.config.unsubscribe.mailto, at.key)
+}
+
+/// Renders and checks the SMS of `template` for `contact`.
+pub fn sms(
+    ws: &Workspace,
+    contact: &Contact,
+    template: &str,
+    at: &Occasion<'_>,
+    to: Recipient<'_>,
+) -> Result<Cleared<RenderedSms>, ComposeError> {
+    if !ws.catalog.has(template, Kind::Sms) {
+        return Err(ComposeError::NotFound(format!("{template}.sms.hbs")));
+    }
+    let name = ws.catalog.resolve(template, Kind::Sms, contact.is_arabic());
+    let rendered = ws.catalog.render_sms(&name, &ws.context(contact, at.plan, at.touch, at.date))?;
+    let opt_out = &ws.config.sms.opt_out_text;
+    Ok(match to {
+        Recipient::Contact { suppressed } => compliance::check_sms(rendered, contact.phone(), suppressed, opt_out)?,
+        Recipient::Preview => compliance::check_sms(rendered, Some(contact.phone().unwrap_or_default()), false, opt_out)?,
+        Recipient::Test(number) => compliance::check_sms(rendered, Some(number), false, opt_out)?,
+    })
+}
+
+/// An operational email to the sender's own team (an agent's agenda): no unsubscribe link
+/// (it is not commercial and never goes to a contact), the same headers otherwise.
+pub fn internal_email(
+    ws: &Workspace,
+    rendered: RenderedEmail,
+    to: &str,
+    to_name: Option<String>,
+    key: &str,
+) -> Result<Email, ComposeError> {
+    build(ws, compliance::clear_internal(rendered, to), to_name, "", "", key)
+}
+
+fn build(
+    ws: &Workspace,
+    content: Cleared<RenderedEmail>,
+    to_name: Option<String>,
+    unsubscribe_url: &str,
+    unsubscribe_mailto: &str,
+    key: &str,
+) -> Result<Email, ComposeError> {
+    let sender = &ws.config.sender;
+    let headers = mime::Headers {
+        from_name: &sender.name,
+        from_email: &sender.email,
+        to_name,
+        unsubscribe_url,
+        unsubscribe_mailto,
+        delivery_key: key,
+    };
+    let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
+    Ok(Email {
+        message_id: mime::message_id(key, &sender.email),
+        from: sender.email.clone(),
+        content,
+        message,
+    })
+}
