@@ -138,7 +138,7 @@ impl Deliverer {
     /// Checks both senders before the first job (connect and authenticate; the SMS provider's
     /// account): each one's health is recorded for `status`, a sender that refuses us opens the
     /// breaker at once (nothing is attempted on that channel; `run` stops with its reply), one
-    /// that is unreachable starts the outage clock (jobs are still tried and retried).
+    /// that is unreachable is only recorded (its messages are tried and retried as usual).
     pub async fn check_senders(&self) {
         let (email, sms) = tokio::join!(self.email.check(), self.sms.check());
         for (channel, result) in [("email", email), ("sms", sms)] {
@@ -151,9 +151,10 @@ impl Deliverer {
                     self.breaker.refused_at_startup(channel, &reply, now);
                 }
                 Err(e) => {
+                    // Not the outage clock: that counts failed messages, and a channel with
+                    // nothing to send tonight must not stop the run.
                     tracing::warn!(channel, error = %e, "the startup check failed: messages will be tried and retried");
                     self.note_health(channel, "down", &e.to_string()).await;
-                    self.breaker.unreachable(channel, now);
                 }
             }
         }

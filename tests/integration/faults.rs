@@ -10,13 +10,13 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// Enrolled 14 days before DATE: the `w3-neighborhood` email of 8x8 is due, nothing else sends.
-const ENROLLED: &str = "2026-11-06";
+pub(crate) const ENROLLED: &str = "2026-11-06";
 
 /// Short timeouts: every wait in these tests is a configured one.
-const DELIVERY: &str = "retry_base_secs = 1\nretry_max_secs = 2\nheartbeat_secs = 1\nclaim_ttl_secs = 5\n\
+pub(crate) const DELIVERY: &str = "retry_base_secs = 1\nretry_max_secs = 2\nheartbeat_secs = 1\nclaim_ttl_secs = 5\n\
 drain_wait_secs = 3\nconcurrency = 4\nbreaker_after = 2\nbreaker_cooldown_secs = 5";
 
-fn contacts(n: usize) -> String {
+pub(crate) fn contacts(n: usize) -> String {
     let mut csv = String::from("first_name,last_name,email,plan\n");
     for i in 0..n {
         csv.push_str(&format!("C{i},Test,c{i}@example.com,8x8\n"));
@@ -25,7 +25,7 @@ fn contacts(n: usize) -> String {
 }
 
 /// A workspace whose SMTP relay is the scriptable server, with `n` contacts due one email.
-fn fault_env(name: &str, control: Value, delivery: &str, n: usize) -> (TestEnv, FaultSmtp) {
+pub(crate) fn fault_env(name: &str, control: Value, delivery: &str, n: usize) -> (TestEnv, FaultSmtp) {
     let env = TestEnv::new(name);
     let smtp = FaultSmtp::start(&env.path().join("fault-smtp"), control);
     env.write_config(delivery);
@@ -40,7 +40,16 @@ fn fault_env(name: &str, control: Value, delivery: &str, n: usize) -> (TestEnv, 
     (env, smtp)
 }
 
-fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
+/// A workspace on the fake SMS provider with one config change and `csv` enrolled on `enrolled`.
+pub(crate) fn sms_env(name: &str, patch: (&str, &str), csv: &str, enrolled: &str) -> TestEnv {
+    let env = TestEnv::new(name);
+    env.write_config(DELIVERY);
+    env.patch_config(patch.0, patch.1);
+    env.import(csv, &["--enrolled-on", enrolled]);
+    env
+}
+
+pub(crate) fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
     let mut args = vec!["run", "--json"];
     if !extra.contains(&"--now") {
         args.extend(["--now", NOW]);
@@ -52,7 +61,7 @@ fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
 }
 
 /// Starts `run` in the background and returns once the server has accepted `n` messages.
-fn run_until_received(env: &TestEnv, smtp: &FaultSmtp, n: usize) -> std::process::Child {
+pub(crate) fn run_until_received(env: &TestEnv, smtp: &FaultSmtp, n: usize) -> std::process::Child {
     let child = env
         .command(&["run", "--now", NOW, "--json"])
         .stdout(std::process::Stdio::piped())
@@ -66,7 +75,7 @@ fn run_until_received(env: &TestEnv, smtp: &FaultSmtp, n: usize) -> std::process
     child
 }
 
-fn assert_each_once(smtp: &FaultSmtp, n: usize) {
+pub(crate) fn assert_each_once(smtp: &FaultSmtp, n: usize) {
     let got = smtp.accepted_per_recipient();
     for i in 0..n {
         let r = format!("c{i}@example.com");
@@ -515,13 +524,12 @@ fn timed_touches_go_out_on_their_day_and_a_deferral_past_its_grace_window_is_mis
 
 #[test]
 fn an_sms_api_that_answers_too_late_is_never_paid_twice_and_a_401_stops_sms() {
-    let env = TestEnv::new("smslate");
-    env.write_config(DELIVERY);
-    env.patch_config("from = \"+15005550006\"", "from = \"+15005550006\"\ntimeout_secs = 1");
     // Enrolled 17 days before DATE: the w3-checkin SMS is due. 0408 answers after 3 s, 0401 is 401.
-    env.import(
+    let env = sms_env(
+        "smslate",
+        ("from = \"+15005550006\"", "from = \"+15005550006\"\ntimeout_secs = 1"),
         "first_name,phone,plan,sms_consent\nLate,+12175550408,8x8,2026-10-01\nAuth,+12175550401,8x8,2026-10-01\n",
-        &["--enrolled-on", "2026-11-03"],
+        "2026-11-03",
     );
     let (_, s) = run_json(&env, &[]);
     assert_eq!(s["unknown"], 1, "{s}");

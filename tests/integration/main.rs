@@ -6,6 +6,7 @@ mod faults;
 mod lifecycle;
 mod marketers;
 mod support;
+mod windows;
 
 use mail_parser::MessageParser;
 use std::collections::{BTreeSet, HashMap};

@@ -26,6 +26,14 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def respond(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         auth = self.headers.get("Authorization", "")
         password = base64.b64decode(auth[6:]).decode().split(":", 1)[-1] if auth.startswith("Basic ") else ""
@@ -33,12 +41,7 @@ class Handler(BaseHTTPRequestHandler):
             status, body = 200, {"sid": self.path.rsplit("/", 1)[-1][:-5], "status": "active"}
         else:
             status, body = 401, {"code": 20003, "message": "Authenticate"}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.respond(status, body)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
@@ -68,12 +71,7 @@ class Handler(BaseHTTPRequestHandler):
             # Accepted (logged above), but the answer comes after the client's timeout.
             import time
             time.sleep(3)
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.respond(status, body)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

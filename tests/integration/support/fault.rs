@@ -80,6 +80,14 @@ impl FaultSmtp {
             .collect()
     }
 
+    /// Messages whose data arrived while `delay_end` held their reply back.
+    pub fn arrived(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("received.jsonl.arrived"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
     /// Messages the server *accepted* (answered 250 after the data), per recipient.
     pub fn accepted_per_recipient(&self) -> HashMap<String, usize> {
         self.per_recipient(|m| m["accepted"] == true)

@@ -9,7 +9,8 @@ the behaviour while nurture runs:
    "ehlo": 250, "mail": 250, "rcpt": 250, "data": 354, "end": 250,   # codes per stage
    "text": "...",                   # text of a non-2xx/3xx reply
    "stall": "greeting|ehlo|mail|rcpt|data|end",   # never answer at that stage
-   "delay_end": 0.0,                # seconds before the reply after the data
+   "delay_end": 0.0,                # seconds before the reply after the data (each message
+                                    # that waits is noted in LOG_FILE.arrived first)
    "drop_after_data": false,        # close the connection instead of the final reply
    "refuse": false,                 # close every new connection at once
    "down": false}                   # relay gone: close new connections and any connection at
@@ -105,6 +106,10 @@ async def session(reader, writer):
                 if c.get("stall") == "end":
                     log({"rcpt": rcpt, "mail": mail, "bytes": len(body), "accepted": False, "stalled": True})
                     await asyncio.sleep(3600)
+                if float(c.get("delay_end", 0)) > 0:
+                    # The data is here, the reply not yet sent: tests act in this window.
+                    with open(log_file + ".arrived", "a") as f:
+                        f.write(json.dumps({"rcpt": rcpt}) + "\n")
                 await asyncio.sleep(float(c.get("delay_end", 0)))
                 code = int(c.get("end", 250))
                 log({"rcpt": rcpt, "mail": mail, "bytes": len(body), "accepted": code == 250})

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# nurture benchmark: the nightly clean-up at scale. A private redis-server is filled with
+# N ledger marks and N idempotency keys (half of each older than the retention horizon), then
+# `run --enqueue-only` removes the old half; a rerun of the same date skips the SCAN (lock).
+# Prints the time of each, how many keys went, and the worst PING latency seen meanwhile.
+#
+#   bench/vacuum.sh [N]          (default 1000000)
+#   NURTURE_BIN=/path/to/nurture bench/vacuum.sh ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+WORK=$(mktemp -d /tmp/nurture-vacuum.XXXXXX)
+if [ -z "${NURTURE_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${NURTURE_BIN:-$PWD/target/release/nurture}"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+cleanup() { kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cp -r jobs templates "$WORK/"
+cat > "$WORK/nurture.toml" <<TOML
+[redis]
+url = "redis://127.0.0.1:$PORT/0"
+prefix = "vac"
+[smtp]
+url = "file://$WORK/out"
+[sms]
+provider = "file"
+outbox = "$WORK/sms.jsonl"
+[unsubscribe]
+secret = "bench-secret"
+TOML
+
+# N marks and N idempotency keys; even ones fall on 2026-09-01 (older than the 35-day
+# horizon of 2026-11-20), odd ones on 2026-11-19.
+python3 - "$N" <<'PY' | redis-cli -p "$PORT" --pipe >/dev/null
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+def cmd(*a):
+    out.write("*%d\r\n" % len(a))
+    for x in a:
+        out.write("$%d\r\n%s\r\n" % (len(x.encode()), x))
+for i in range(n):
+    day = "2026-09-01" if i % 2 == 0 else "2026-11-19"
+    key = "c%d@example.com|33-touch|t%d|%s" % (i, i % 33, day)
+    cmd("SET", "vac:delivery:" + key, "sent:1763600000")
+    cmd("SET", "vac:jobs:idempotency:" + key, "01JABCDEFGHJKMNPQRSTVWXYZ0")
+PY
+echo "keys before: $(redis-cli -p "$PORT" dbsize)"
+
+# The worst PING round trip while a command runs (Redis is single-threaded: a long script
+# would block everyone else for its whole length).
+measure() {
+  python3 - "$PORT" "$@" <<'PY'
+import json, socket, subprocess, sys, threading, time
+port, argv = int(sys.argv[1]), sys.argv[2:]
+worst, stop = [0.0], threading.Event()
+def probe():
+    s = socket.create_connection(("127.0.0.1", port))
+    while not stop.is_set():
+        t = time.monotonic(); s.sendall(b"PING\r\n"); s.recv(64)
+        worst[0] = max(worst[0], time.monotonic() - t); time.sleep(0.001)
+th = threading.Thread(target=probe); th.start()
+t = time.monotonic()
+p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+secs = time.monotonic() - t
+stop.set(); th.join()
+s = json.loads(p.stdout)
+print(f"wall {secs:.2f} s, vacuum_secs {s['vacuum_secs']:.2f}, removed {s['vacuumed_marks']}, worst PING {worst[0]*1000:.1f} ms")
+PY
+}
+cd "$WORK"
+echo "first run of the date:  $(measure "$BIN" run --date 2026-11-20 --enqueue-only --json)"
+echo "keys after:  $(redis-cli -p "$PORT" dbsize)"
+echo "rerun of the same date: $(measure "$BIN" run --date 2026-11-20 --enqueue-only --json)"
+# The steady state: the next night scans the 1M keys left, of which none is old yet.
+echo "next night (nothing old): $(measure "$BIN" run --date 2026-11-21 --enqueue-only --json)"
