@@ -182,6 +182,9 @@ pub struct SmsConfig {
     /// Seconds to wait for the SMS API's answer (a request sent and not answered in time is
     /// held as `unknown`, never re-sent: it may have been accepted and paid for).
     pub timeout_secs: u64,
+    /// Take `POST /sms/inbound` without a provider signature (no `auth_token`): local testing
+    /// only — anyone could then text STOP or START in anyone's name.
+    pub allow_unsigned_inbound: bool,
 }
 
 /// `[unsubscribe]`: links and their signing key.
@@ -361,6 +364,7 @@ impl Default for SmsConfig {
             require_consent: true,
             max_segments: 3,
             timeout_secs: 30,
+            allow_unsigned_inbound: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One job: breaker → claim in the ledger → plan check → consent / quiet hours → render →
 //! compliance check → send → one ledger call for the outcome. Sequencing only: the retry
-//! policy is `queue::retry`'s, the breaker `send::breaker`'s, the classification of send
+//! policy is `queue::retry`'s, consent and quiet hours `compliance::sms`'s, the message
+//! `compose`'s, the breaker `send::breaker`'s, the classification of send
 //! errors `send`'s, the ledger states `ledger`'s.
 //!
 //! Faults, and what this sequence does with them:
@@ -17,7 +18,7 @@
 
 use crate::clock::Clock;
 use crate::compliance::Refusal;
-use crate::compliance::sms::QuietHours;
+use crate::compliance::sms::{QuietHours, SmsGate, SmsRules};
 use crate::compose;
 use crate::contacts::Contact;
 use crate::ledger::{self, Claim, Outcome};
@@ -96,7 +97,7 @@ pub struct Deliverer {
     clock: Clock,
     policy: RetryPolicy,
     dkim: Option<crate::send::dkim::Signer>,
-    quiet_hours: QuietHours,
+    sms_rules: SmsRules,
     sender_tz: chrono_tz::Tz,
     health: Mutex<HashMap<&'static str, String>>,
     seq: AtomicU64,
@@ -128,7 +129,11 @@ impl Deliverer {
             parks_for_next_run: false,
             policy: RetryPolicy::from_config(d),
             dkim,
-            quiet_hours,
+            sms_rules: SmsRules {
+                require_consent: config.sms.require_consent,
+                quiet: quiet_hours,
+                sender_tz: config.sender_tz(),
+            },
             sender_tz: config.sender_tz(),
             health: Mutex::default(),
             seq: AtomicU64::new(0),
@@ -211,28 +216,19 @@ impl Deliverer {
             Err(why) => return self.fail(&job, Outcome::Refused, &why).await,
         };
         if job.channel == Channel::Sms {
-            if cfg.sms.require_consent && contact.get("sms_consent").is_none() {
-                self.close(&job, Outcome::Refused, "no_consent").await?;
-                ledger::count(&self.store, &job.run_date.to_string(), "no_consent").await?;
-                self.counters.add(&self.counters.no_consent);
-                return Ok(JobResult::Done);
-            }
-            if job.not_before.is_some() && too_late {
-                self.counters.add(&self.counters.missed);
-                return self.close(&job, Outcome::Missed, "quiet hours until after its grace window").await;
-            }
-            if let Some(open) = self.quiet_until(&job, &contact) {
-                // Outside the contact's sending window: move it to the next open slot, never drop it.
-                ledger::release(&self.store, &job.key, &owner).await?;
-                let mut later = job.clone();
-                later.requeue += 1;
-                later.not_before = Some(open);
-                let spread = crate::queue::spread_secs(&job.key, cfg.delivery.send_spread_secs.min(300));
-                self.queue.enqueue(&[later], Some(open + spread)).await?;
-                ledger::count(&self.store, &job.run_date.to_string(), "deferred").await?;
-                self.counters.add(&self.counters.deferred);
-                tracing::debug!(key = %job.key, open, "quiet hours: deferred");
-                return Ok(JobResult::Done);
+            match self.sms_rules.judge(&contact, job.not_before, too_late, self.clock.now()) {
+                SmsGate::Go => {}
+                SmsGate::NoConsent => {
+                    self.close(&job, Outcome::Refused, "no_consent").await?;
+                    ledger::count(&self.store, &job.run_date.to_string(), "no_consent").await?;
+                    self.counters.add(&self.counters.no_consent);
+                    return Ok(JobResult::Done);
+                }
+                SmsGate::Missed => {
+                    self.counters.add(&self.counters.missed);
+                    return self.close(&job, Outcome::Missed, "quiet hours until after its grace window").await;
+                }
+                SmsGate::Wait(open) => return self.defer(&job, &owner, open).await,
             }
         }
         let sending = self.compose_and_send(&ws, &job, &template, &contact, suppressed);
@@ -438,16 +434,19 @@ impl Deliverer {
         Ok(())
     }
 
-    /// The unix time the contact's SMS window opens (`None`: open now). A job already moved
-    /// to an open slot is judged at that slot, so it is never moved twice.
-    fn quiet_until(&self, job: &DeliveryJob, contact: &Contact) -> Option<i64> {
-        let now = self.clock.now();
-        let at = job
-            .not_before
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-            .map_or(now, |slot| slot.max(now));
-        let open = self.quiet_hours.next_open(at, contact.timezone(self.sender_tz))?;
-        Some(open.timestamp().max(now.timestamp() + 1))
+    /// Moves an SMS out of the contact's quiet hours to the slot where its window opens (never
+    /// drops it); the claim is given back for that attempt.
+    async fn defer(&self, job: &DeliveryJob, owner: &str, open: i64) -> Result<JobResult, DeliverError> {
+        ledger::release(&self.store, &job.key, owner).await?;
+        let mut later = job.clone();
+        later.requeue += 1;
+        later.not_before = Some(open);
+        let spread = crate::queue::spread_secs(&job.key, self.workspace.get().config.delivery.send_spread_secs.min(300));
+        self.queue.enqueue(&[later], Some(open + spread)).await?;
+        ledger::count(&self.store, &job.run_date.to_string(), "deferred").await?;
+        self.counters.add(&self.counters.deferred);
+        tracing::debug!(key = %job.key, open, "quiet hours: deferred");
+        Ok(JobResult::Done)
     }
 
     /// The one compose path ([`compose`]), then the transport.

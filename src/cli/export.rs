@@ -1,8 +1,10 @@
 //! `nurture export`: every contact as CSV, with `suppressed_email` / `suppressed_sms`
-//! columns so a list taken elsewhere keeps the opt-outs.
+//! columns so a list taken elsewhere keeps the opt-outs. Cells a spreadsheet would run as a
+//! formula are neutralized (`contacts::cells`).
 
 use super::connect;
 use crate::config::Config;
+use crate::contacts::cells::neutralize;
 use futures::TryStreamExt;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -32,7 +34,7 @@ pub(super) async fn export(config: Config) -> anyhow::Result<ExitCode> {
         let se = store.suppressed_among("email", &emails).await?;
         let ss = store.suppressed_among("sms", &phones).await?;
         for ((c, e), s) in chunk.iter().zip(se).zip(ss) {
-            let mut row: Vec<String> = order.iter().map(|k| c.get(k).unwrap_or("").to_string()).collect();
+            let mut row: Vec<String> = order.iter().map(|k| neutralize(c.get(k).unwrap_or("")).into_owned()).collect();
             row.push(if e && c.email().is_some() { "yes".into() } else { String::new() });
             row.push(if s && c.phone().is_some() { "yes".into() } else { String::new() });
             w.write_record(&row)?;

@@ -137,7 +137,8 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
             w.write_record(["channel", "value", "reason", "at"])?;
             for channel in ["email", "sms"] {
                 for s in store.suppressions(channel).await? {
-                    w.write_record([s.channel, s.value, s.reason, s.at])?;
+                    let safe = |v: &str| crate::contacts::cells::neutralize(v).into_owned();
+                    w.write_record([s.channel, safe(&s.value), safe(&s.reason), s.at])?;
                 }
             }
             w.flush()?;

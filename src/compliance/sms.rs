@@ -1,11 +1,14 @@
-//! SMS compliance rules: opt-out keywords (CTIA / Twilio, plus Arabic), quiet hours in the
-//! contact's local time, and Twilio webhook signatures (`X-Twilio-Signature`).
+//! SMS compliance rules: opt-out keywords (CTIA / Twilio, plus Arabic), recorded consent and
+//! quiet hours in the contact's local time ([`SmsRules::judge`]: may this SMS go now?), and
+//! Twilio webhook signatures (`X-Twilio-Signature`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use hmac::{Hmac, Mac};
+
+use crate::contacts::Contact;
 
 /// What an inbound message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,51 @@ impl QuietHours {
     }
 }
 
+/// What the SMS rules say about sending one SMS now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsGate {
+    /// It may go now.
+    Go,
+    /// No recorded consent (`[sms] require_consent`): never sent.
+    NoConsent,
+    /// Moved by quiet hours and now past its grace window: recorded as missed, never sent late.
+    Missed,
+    /// Inside the contact's quiet hours: wait until this unix time (the window opens).
+    Wait(i64),
+}
+
+/// The consent and quiet-hours rules of `[sms]`.
+#[derive(Debug, Clone)]
+pub struct SmsRules {
+    /// `[sms] require_consent`.
+    pub require_consent: bool,
+    /// `[sms] quiet_hours`.
+    pub quiet: QuietHours,
+    /// The sender's timezone, for contacts without their own.
+    pub sender_tz: Tz,
+}
+
+impl SmsRules {
+    /// Judges one SMS at `now`. `not_before` is the open slot a job was already moved to (it
+    /// is judged at that slot, so it is never moved twice); `too_late` says its grace window
+    /// is over.
+    pub fn judge(&self, contact: &Contact, not_before: Option<i64>, too_late: bool, now: DateTime<Utc>) -> SmsGate {
+        if self.require_consent && contact.get("sms_consent").is_none() {
+            return SmsGate::NoConsent;
+        }
+        if not_before.is_some() && too_late {
+            return SmsGate::Missed;
+        }
+        let at = not_before
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .map_or(now, |slot| slot.max(now));
+        match self.quiet.next_open(at, contact.timezone(self.sender_tz)) {
+            None => SmsGate::Go,
+            Some(open) => SmsGate::Wait(open.timestamp().max(now.timestamp() + 1)),
+        }
+    }
+}
+
 /// Twilio's request signature: base64(HMAC-SHA1(auth_token, url + sorted `key value` pairs)).
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
@@ -115,6 +163,42 @@ pub fn verify_twilio(auth_token: &str, url: &str, params: &[(String, String)], s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules() -> SmsRules {
+        SmsRules {
+            require_consent: true,
+            quiet: QuietHours::parse("21:00-08:00").unwrap(),
+            sender_tz: chrono_tz::America::Chicago,
+        }
+    }
+
+    fn contact(consent: bool) -> Contact {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("phone".to_string(), "+12175550100".to_string());
+        if consent {
+            fields.insert("sms_consent".to_string(), "2026-01-01".to_string());
+        }
+        Contact {
+            id: crate::contacts::ContactId("+12175550100".into()),
+            fields,
+            plan_history: vec![],
+            responded_on: None,
+        }
+    }
+
+    #[test]
+    fn consent_then_grace_then_quiet_hours() {
+        let noon = "2026-11-20T18:00:00Z".parse::<DateTime<Utc>>().unwrap(); // 12:00 Chicago
+        let night = "2026-11-21T04:00:00Z".parse::<DateTime<Utc>>().unwrap(); // 22:00 Chicago
+        let r = rules();
+        assert_eq!(r.judge(&contact(false), None, false, noon), SmsGate::NoConsent);
+        assert_eq!(r.judge(&contact(true), None, false, noon), SmsGate::Go);
+        let opens = "2026-11-21T14:00:00Z".parse::<DateTime<Utc>>().unwrap().timestamp(); // 08:00
+        assert_eq!(r.judge(&contact(true), None, false, night), SmsGate::Wait(opens));
+        // Already moved to 08:00 and judged at that slot: it goes then, not moved again.
+        assert_eq!(r.judge(&contact(true), Some(opens), false, night), SmsGate::Go);
+        assert_eq!(r.judge(&contact(true), Some(opens), true, night), SmsGate::Missed);
+    }
 
     #[test]
     fn keywords_any_case_trimmed_arabic() {

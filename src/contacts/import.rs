@@ -186,6 +186,8 @@ pub fn parse<R: std::io::Read>(reader: csv::Reader<R>, file: &str, opts: &Import
 fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, (String, String)> {
     let mut fields = BTreeMap::new();
     for (column, value) in raw {
+        // A cell `export` neutralized ('=...) reads back as it was.
+        let value = &super::cells::restore(value);
         if value.is_empty() || column.is_empty() {
             continue;
         }

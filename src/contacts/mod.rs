@@ -1,6 +1,7 @@
 //! Contacts: the [`Contact`] record, its normalized identifiers ([`ContactId`], [`Email`], [`E164`]),
 //! and how an imported row merges into a stored one. Parsing files lives in [`import`].
 
+pub mod cells;
 pub mod census;
 pub mod import;
 

@@ -1,5 +1,7 @@
 //! `POST /sms/inbound`: the SMS provider's webhook (Twilio form fields `From`, `Body`).
-//! Opt-out keywords suppress the number at once, opt-in keywords lift it; every event is
+//! Only requests signed by the provider are taken (an unsigned webhook needs
+//! `[sms] allow_unsigned_inbound`, for local testing). Opt-out keywords suppress the number at
+//! once, opt-in keywords lift only a suppression an opt-out set; every event is
 //! recorded. Any other text (and an opt-in) from a contact is a response to the plans. The
 //! provider sends the confirmation text itself, so the answer is empty TwiML.
 
@@ -20,6 +22,16 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
     let ws = state.workspace.get();
     let config = &ws.config;
     let token = config.sms.auth_token.expose();
+    if token.is_empty() && !config.sms.allow_unsigned_inbound {
+        // Without a token nothing can be verified: anyone could text STOP or START for anyone.
+        state.metrics.sms_bad_signature.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("inbound SMS refused: no [sms] auth_token to verify its signature");
+        return (
+            StatusCode::FORBIDDEN,
+            "Forbidden: set [sms] auth_token to verify the provider's signature\n",
+        )
+            .into_response();
+    }
     if !token.is_empty() {
         let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
         if !verify_twilio(token, &config.sms_inbound_url(), &params, signature) {
@@ -48,7 +60,9 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
         }
         Keyword::Start => {
             state.metrics.sms_starts.fetch_add(1, Ordering::Relaxed);
-            state.store.unsuppress("sms", from.as_str()).await.map(|_| "start")
+            // Only what a STOP from this number set: a bounce, a manual entry, an unsubscribe
+            // or a complaint stays, whatever the number texts.
+            state.store.unsuppress_if("sms", from.as_str(), &["stop"]).await.map(|_| "start")
         }
         Keyword::Other => Ok("reply"),
     };

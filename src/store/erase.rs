@@ -1,6 +1,11 @@
 //! Deleting one person's data: contact record, history, phone index entry, queued jobs,
 //! agenda items (open and done), ledger entries, events and failure records that name them,
 //! and their plain suppression entries (replaced by keyed hashes in the `forgotten` set).
+//!
+//! "Name them" is exact, never a substring: a record is theirs when a decoded JSON string in
+//! it *equals* their id or one of their addresses, or is a delivery key
+//! (`contact|plan|touch|date`) whose contact part equals their id — so forgetting `ann@` leaves
+//! `joann@`, `1` leaves `11`, and `a` leaves `a|b`.
 
 use super::{Store, StoreError};
 use redis::AsyncCommands;
@@ -46,7 +51,7 @@ impl Store {
             ..Default::default()
         };
         let _: u64 = conn.hdel(self.keys.phones(), needles).await?;
-        let mentions = |s: &str| needles.iter().any(|n| !n.is_empty() && s.contains(n.as_str()));
+        let theirs = |raw: &str| serde_json::from_str::<serde_json::Value>(raw).is_ok_and(|v| names(&v, contact_id, needles));
         // Queued jobs (payloads name the contact).
         let [scheduled, active, data, meta, done, dead, idempotency] = queue_keys;
         let mut cursor = 0u64;
@@ -60,7 +65,7 @@ impl Store {
                 .await?;
             for pair in flat.chunks(2) {
                 if let [id, payload] = pair
-                    && mentions(payload)
+                    && theirs(payload)
                 {
                     let _: i64 = DROP_JOB
                         .key(&scheduled)
@@ -82,26 +87,40 @@ impl Store {
         }
         // Agenda items and ledger entries are keyed by `contact|plan|touch|date`.
         let prefix = format!("{contact_id}|");
+        let is_theirs_key = |key: &str| key_contact(key) == Some(contact_id);
         for key in [self.keys.agenda_open(), self.keys.agenda_done()] {
             let fields: Vec<String> = conn.hkeys(&key).await?;
-            let mine: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
+            let mine: Vec<&String> = fields.iter().filter(|f| is_theirs_key(f)).collect();
             if !mine.is_empty() {
                 out.agenda_items += conn.hdel::<_, _, u64>(&key, mine).await?;
             }
         }
-        let ledger = self
-            .scan_keys(&format!("{}{}*", self.keys.delivery(""), redis_glob_escape(&prefix)))
-            .await?;
+        let ledger_prefix = self.keys.delivery("");
+        let ledger: Vec<String> = self
+            .scan_keys(&format!("{ledger_prefix}{}*", redis_glob_escape(&prefix)))
+            .await?
+            .into_iter()
+            .filter(|k| k.strip_prefix(&ledger_prefix).is_some_and(is_theirs_key))
+            .collect();
         for chunk in ledger.chunks(500) {
             out.deliveries += conn.del::<_, u64>(chunk).await?;
         }
-        let idem = self.scan_keys(&format!("{idempotency}:{}*", redis_glob_escape(&prefix))).await?;
+        let idem_prefix = format!("{idempotency}:");
+        let idem: Vec<String> = self
+            .scan_keys(&format!("{idem_prefix}{}*", redis_glob_escape(&prefix)))
+            .await?
+            .into_iter()
+            .filter(|k| {
+                k.strip_prefix(&idem_prefix)
+                    .is_some_and(|rest| is_theirs_key(rest.split('#').next().unwrap_or(rest)))
+            })
+            .collect();
         for chunk in idem.chunks(500) {
             let _: u64 = conn.del(chunk).await?;
         }
         for list in [self.keys.events(), self.keys.failures()] {
             let items: Vec<String> = conn.lrange(&list, 0, -1).await?;
-            for item in items.iter().filter(|i| mentions(i)) {
+            for item in items.iter().filter(|i| theirs(i)) {
                 out.records += conn.lrem::<_, _, u64>(&list, 0, item).await?;
             }
         }
@@ -155,6 +174,25 @@ impl Store {
     }
 }
 
+/// The contact part of a delivery or agenda key `contact|plan|touch|date` (a contact id may
+/// itself hold `|`: plan, touch and date never do, so the key is split from the right).
+fn key_contact(key: &str) -> Option<&str> {
+    let mut parts = key.rsplitn(4, '|');
+    let (_date, _touch, _plan) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()
+}
+
+/// True if a decoded record names the person: a string equal to their id or an address, or
+/// a delivery key of theirs, anywhere in it.
+fn names(v: &serde_json::Value, contact_id: &str, addresses: &[String]) -> bool {
+    match v {
+        serde_json::Value::String(s) => s == contact_id || addresses.iter().any(|a| a == s) || key_contact(s) == Some(contact_id),
+        serde_json::Value::Array(items) => items.iter().any(|i| names(i, contact_id, addresses)),
+        serde_json::Value::Object(map) => map.values().any(|i| names(i, contact_id, addresses)),
+        _ => false,
+    }
+}
+
 fn redis_glob_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
@@ -165,4 +203,30 @@ fn redis_glob_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_theirs_only_by_exact_id_address_or_key() {
+        let ann = |v: serde_json::Value| names(&v, "ann@example.com", &["ann@example.com".into(), "+12175550100".into()]);
+        assert!(ann(serde_json::json!({"contact_id": "ann@example.com"})));
+        assert!(ann(serde_json::json!({"key": "ann@example.com|8x8|w1|2026-11-20"})));
+        assert!(ann(serde_json::json!({"form": {"From": "+12175550100"}})));
+        assert!(!ann(
+            serde_json::json!({"contact_id": "joann@example.com", "key": "joann@example.com|8x8|w1|2026-11-20"})
+        ));
+        assert!(!ann(serde_json::json!({"phone": "+121755501001"})));
+        let one = |v: serde_json::Value| names(&v, "1", &[]);
+        assert!(
+            !one(serde_json::json!({"v": 1, "contact_id": "11", "attempt": 1})),
+            "numbers are not ids"
+        );
+        assert!(one(serde_json::json!({"contact_id": "1"})));
+        assert_eq!(key_contact("a|b|8x8|w1|2026-11-20"), Some("a|b"));
+        assert_eq!(key_contact("a|8x8|w1|2026-11-20"), Some("a"));
+        assert_eq!(key_contact("8x8|w1|2026-11-20"), None);
+    }
 }

@@ -69,6 +69,22 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// HDEL the entry ARGV[1] of hash KEYS[1] if its JSON `reason` is one of ARGV[2..].
+static UNSUPPRESS_IF: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local ok, entry = pcall(cjson.decode, raw)
+if not ok or type(entry) ~= 'table' then return 0 end
+for i = 2, #ARGV do
+  if entry.reason == ARGV[i] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
+return 0
+"#,
+    )
+});
+
 impl Store {
     /// Connects with 5 s connection and response timeouts.
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
@@ -210,6 +226,19 @@ impl Store {
     /// Removes a suppression. Returns true if it existed.
     pub async fn unsuppress(&self, channel: &str, value: &str) -> Result<bool, StoreError> {
         let n: u64 = self.conn.clone().hdel(self.keys.suppression(channel), value).await?;
+        Ok(n > 0)
+    }
+
+    /// Lifts a suppression only if it was set for one of `reasons` (an SMS START lifts an SMS
+    /// STOP, never a bounce, a manual entry, an unsubscribe or a complaint). Returns true if
+    /// it was lifted; atomic, so a concurrent change of reason is never lost.
+    pub async fn unsuppress_if(&self, channel: &str, value: &str, reasons: &[&str]) -> Result<bool, StoreError> {
+        let mut inv = UNSUPPRESS_IF.key(self.keys.suppression(channel));
+        inv.arg(value);
+        for r in reasons {
+            inv.arg(*r);
+        }
+        let n: u64 = inv.invoke_async(&mut self.conn.clone()).await?;
         Ok(n > 0)
     }
 

@@ -44,24 +44,33 @@ impl Store {
         Ok(raw.iter().rev().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
-    /// The contact with this E.164 number. The index is kept by every contact write; a store
-    /// written before it existed is indexed on first use.
+    /// The contact with this E.164 number, through the phone index (kept by every contact
+    /// write; [`Store::ensure_phone_index`] builds it for an older store). Never scans.
     pub async fn contact_by_phone(&self, e164: &str) -> Result<Option<Contact>, StoreError> {
         let mut conn = self.conn.clone();
-        if !conn.exists::<_, bool>(self.keys.phones()).await? && self.contact_count().await? > 0 {
-            let mut pages = std::pin::pin!(self.contact_pages(5000));
-            while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
-                let phones = super::phone_index(&page);
-                if !phones.is_empty() {
-                    let _: () = conn.hset_multiple(self.keys.phones(), &phones).await?;
-                }
-            }
-        }
         let id: Option<String> = conn.hget(self.keys.phones(), e164).await?;
         match id {
             Some(id) => Ok(self.contact(&id).await?.filter(|c| c.phone() == Some(e164))),
             None => self.contact(e164).await,
         }
+    }
+
+    /// Builds the phone index if it is missing (a database from before it existed): once, at
+    /// `serve`'s start, never on a request. Returns how many numbers were indexed.
+    pub async fn ensure_phone_index(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        if conn.exists::<_, bool>(self.keys.phones()).await? || self.contact_count().await? == 0 {
+            return Ok(0);
+        }
+        let (mut pages, mut indexed) = (std::pin::pin!(self.contact_pages(5000)), 0u64);
+        while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
+            let phones = super::phone_index(&page);
+            if !phones.is_empty() {
+                let _: () = conn.hset_multiple(self.keys.phones(), &phones).await?;
+                indexed += phones.len() as u64;
+            }
+        }
+        Ok(indexed)
     }
 
     /// The contact someone names by id, email address or phone number (normalized as `import`
@@ -72,7 +81,10 @@ impl Store {
             return Ok(Some(c));
         }
         match crate::contacts::parse_address(who, default_region) {
-            Ok(("sms", phone)) => self.contact_by_phone(&phone).await,
+            Ok(("sms", phone)) => {
+                self.ensure_phone_index().await?;
+                self.contact_by_phone(&phone).await
+            }
             Ok((_, email)) => Ok(self.contact(&email).await?.filter(|c| c.email() == Some(email.as_str()))),
             Err(_) => Ok(None),
         }

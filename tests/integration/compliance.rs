@@ -126,32 +126,78 @@ fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
     assert!(server.terminate().success(), "serve exits 0 on SIGTERM");
 }
 
+/// POSTs an inbound SMS to `serve` as Twilio would, signed with the test token (or forged).
+fn post_sms(base: &str, from: &str, body: &str, sign: bool) -> crate::support::HttpResponse {
+    let url = "http://127.0.0.1:8080/sms/inbound";
+    let params = vec![
+        ("From".to_string(), from.to_string()),
+        ("Body".to_string(), body.to_string()),
+        ("To".to_string(), "+15005550006".to_string()),
+    ];
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let sig = if sign {
+        nurture::compliance::sms::twilio_signature("test-token", url, &params)
+    } else {
+        "bm9wZQ==".into()
+    };
+    http(
+        "POST",
+        &format!("{base}/sms/inbound"),
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", &sig)],
+        &form,
+    )
+}
+
+#[test]
+fn an_sms_start_lifts_only_an_sms_stop_and_an_unsigned_webhook_is_refused() {
+    let env = TestEnv::new("smsstart");
+    for (number, reason) in [
+        ("+12172010151", "manual"),
+        ("+12172010152", "bounce"),
+        ("+12172010153", "complaint"),
+    ] {
+        env.ok(&["suppress", "add", number, "--reason", reason]);
+    }
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    for number in ["+12172010151", "+12172010152", "+12172010153"] {
+        for word in ["START", "yes", "UNSTOP"] {
+            assert_eq!(post_sms(&server.base, number, word, true).status, 200);
+        }
+    }
+    assert_eq!(
+        suppressed(&env).len(),
+        3,
+        "a text lifts no suppression it did not set: {:?}",
+        suppressed(&env)
+    );
+    // What a STOP set, a START from the same number lifts.
+    assert_eq!(post_sms(&server.base, "+12172010154", "STOP", true).status, 200);
+    assert_eq!(suppressed(&env).len(), 4);
+    assert_eq!(post_sms(&server.base, "+12172010154", "START", true).status, 200);
+    assert_eq!(suppressed(&env).len(), 3);
+    drop(server);
+    // Without a token nothing can be verified: refused, unless explicitly allowed for testing.
+    env.patch_config("provider = \"twilio\"", "provider = \"file\"");
+    env.patch_config("auth_token = \"test-token\"", "auth_token = \"\"");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let r = post_sms(&server.base, "+12172010155", "STOP", false);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("auth_token"), "{}", r.body);
+    assert_eq!(suppressed(&env).len(), 3);
+    drop(server);
+    env.patch_config("auth_token = \"\"", "auth_token = \"\"\nallow_unsigned_inbound = true");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    assert_eq!(post_sms(&server.base, "+12172010155", "STOP", false).status, 200);
+    assert_eq!(suppressed(&env).len(), 4);
+}
+
 #[test]
 fn sms_stop_and_start_through_the_signed_webhook() {
     let env = TestEnv::new("smsstop");
     let server = env.serve(&["--no-schedule", "--no-worker"]);
-    let url = "http://127.0.0.1:8080/sms/inbound";
-    let post = |from: &str, body: &str, sign: bool| {
-        let params = vec![
-            ("From".to_string(), from.to_string()),
-            ("Body".to_string(), body.to_string()),
-            ("To".to_string(), "+15005550006".to_string()),
-        ];
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params.iter())
-            .finish();
-        let sig = if sign {
-            nurture::compliance::sms::twilio_signature("test-token", url, &params)
-        } else {
-            "bm9wZQ==".into()
-        };
-        http(
-            "POST",
-            &format!("{}/sms/inbound", server.base),
-            &[("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", &sig)],
-            &form,
-        )
-    };
+    let post = |from: &str, body: &str, sign: bool| post_sms(&server.base, from, body, sign);
     let forged = post("+12172010142", "STOP", false);
     assert_eq!(forged.status, 403);
     assert!(suppressed(&env).is_empty());
@@ -290,6 +336,69 @@ fn suppression_import_export_and_contact_export_mark_opt_outs() {
     let grace = export.lines().find(|l| l.contains("grace@example.com")).unwrap();
     assert!(grace.ends_with(",,"), "{grace}");
     assert!(export.lines().next().unwrap().ends_with("suppressed_email,suppressed_sms"));
+}
+
+#[test]
+fn exported_cells_a_spreadsheet_would_run_are_neutralized_and_import_back_unchanged() {
+    let env = TestEnv::new("formula");
+    let csv = "first_name,last_name,email,phone,plan\n\"=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",@SUM(A1),ann@example.com,+12172010160,8x8\n";
+    env.import(csv, &["--enrolled-on", DATE]);
+    let export = env.ok(&["export"]);
+    let mut rows = csv::Reader::from_reader(export.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let cell = |name: &str| row.get(head.iter().position(|h| h == name).unwrap()).unwrap().to_string();
+    assert_eq!(cell("first_name"), "'=HYPERLINK(\"http://evil.example\",\"click\")");
+    assert_eq!(cell("last_name"), "'@SUM(A1)");
+    assert_eq!(cell("phone"), "+12172010160", "a phone number stays a number");
+    // The exported file imports back without changing anyone.
+    env.write("export.csv", &export);
+    let again = env.json(&["import", "export.csv"]);
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let shown = env.json(&["contact", "show", "ann@example.com"]);
+    assert_eq!(
+        shown["contact"]["fields"]["first_name"], "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "{shown}"
+    );
+}
+
+#[test]
+fn forget_erases_exactly_one_person_never_a_namesake() {
+    let env = TestEnv::new("forgetexact");
+    // Welcome emails are due on the enrollment day for all six.
+    env.import(
+        "id,first_name,email,plan\nann@example.com,Ann,ann@example.com,8x8\njoann@example.com,Joann,joann@example.com,8x8\n\
+1,One,one@example.com,8x8\n11,Eleven,eleven@example.com,8x8\na,A,a@example.com,8x8\na|b,AB,ab@example.com,8x8\n",
+        &["--enrolled-on", DATE],
+    );
+    env.json(&["run", "--date", DATE, "--now", NOW, "--enqueue-only"]);
+    for who in ["ann@example.com", "1", "a"] {
+        let out = env.json(&["forget", who]);
+        assert_eq!(out["erased"]["contacts"], 1, "{who}: {out}");
+        assert_eq!(out["erased"]["jobs"], 1, "{who}: only their own welcome email: {out}");
+        assert_eq!(out["erased"]["agenda_items"], 1, "{who}: only their own welcome note: {out}");
+    }
+    // The namesakes keep everything: their records, and tonight's emails go out to them.
+    for kept in ["joann@example.com", "11", "a|b"] {
+        env.ok(&["contact", "show", kept]);
+    }
+    let s = env.json(&["run", "--date", DATE, "--now", NOW]);
+    assert_eq!(s["sent"], 3, "{s}");
+    let mut to: Vec<String> = env.sink().messages().iter().map(|m| header(m, "To").unwrap()).collect();
+    to.sort();
+    assert_eq!(
+        to.iter()
+            .map(|t| t.rsplit('<').next().unwrap().trim_end_matches('>').to_string())
+            .collect::<Vec<_>>(),
+        ["ab@example.com", "eleven@example.com", "joann@example.com"],
+        "{to:?}"
+    );
+    let agenda: serde_json::Value = serde_json::from_str(&env.ok(&["agenda", "--date", DATE, "--format", "json"])).unwrap();
+    assert_eq!(agenda.as_array().map(Vec::len), Some(3), "{agenda}");
 }
 
 #[test]
