@@ -212,6 +212,16 @@ pub struct ServerConfig {
     pub preview_token: Secret,
     /// Bearer token of `POST /events` (responses and deals from a CRM or a web form); empty = off.
     pub events_token: Secret,
+    /// Seconds a client has to send a request's headers (slow-loris connections are closed).
+    pub header_timeout_secs: u64,
+    /// Seconds a request may take from its headers to its answer (408 after).
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request body taken (413 above, refused from its `Content-Length` before reading).
+    pub max_body_bytes: usize,
+    /// Seconds a graceful shutdown waits for open connections before closing them.
+    pub shutdown_secs: u64,
 }
 
 /// `[schedule]`
@@ -384,6 +394,11 @@ impl Default for ServerConfig {
             public_url: String::new(),
             preview_token: Secret::default(),
             events_token: Secret::default(),
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 768,
+            max_body_bytes: 64 * 1024,
+            shutdown_secs: 10,
         }
     }
 }

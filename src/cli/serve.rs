@@ -98,7 +98,8 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         tracing::info!("stopping: finishing requests and jobs in flight");
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(signal).await?;
+    let limits = crate::server::listen::Limits::from_config(&ws.config.server);
+    crate::server::listen::serve(listener, router(state), limits, signal).await?;
     for t in tasks {
         t.await??;
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod events;
 pub mod health;
+pub mod listen;
 mod pages;
 mod preview;
 mod sms;
