@@ -39,6 +39,7 @@ pool_size = 64
 provider = "file"
 outbox = "$WORK/sms.jsonl"
 [unsubscribe]
+base_url = "https://nurture.example.com"
 secret = "bench-secret"
 [delivery]
 concurrency = 64

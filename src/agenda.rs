@@ -50,18 +50,44 @@ pub struct AgendaItem {
     pub done_at: Option<String>,
 }
 
-/// A short, stable code for an item id: six characters of Crockford base32.
-pub fn short_id(id: &str) -> String {
+/// The full code of an item id: twelve characters of Crockford base32 (60 bits of its
+/// SHA-256). What people type is a prefix of it — six characters, more only where two open
+/// items would share six ([`assign_codes`]).
+pub fn long_code(id: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let digest = Sha256::digest(id.as_bytes());
     let mut n = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
-    (0..6)
+    (0..12)
         .map(|_| {
             let c = ALPHABET[(n % 32) as usize] as char;
             n /= 32;
             c
         })
         .collect()
+}
+
+/// A short, stable code for an item id: the first six characters of [`long_code`].
+pub fn short_id(id: &str) -> String {
+    long_code(id)[..6].to_string()
+}
+
+/// Gives every item the shortest code (at least six characters) that no other of `items`
+/// shares, so no two open items ever answer to one code; a code keeps its six characters
+/// unless a later item would collide with it.
+pub fn assign_codes(items: &mut [AgendaItem]) {
+    let mut codes: Vec<(String, usize)> = items.iter().enumerate().map(|(i, it)| (long_code(&it.id), i)).collect();
+    codes.sort();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    for k in 0..codes.len() {
+        let mut len = 6;
+        if k > 0 {
+            len = len.max(common(&codes[k].0, &codes[k - 1].0) + 1);
+        }
+        if k + 1 < codes.len() {
+            len = len.max(common(&codes[k].0, &codes[k + 1].0) + 1);
+        }
+        items[codes[k].1].short = codes[k].0[..len.min(12)].to_string();
+    }
 }
 
 impl AgendaItem {
@@ -99,9 +125,10 @@ impl AgendaItem {
         self.due < date.to_string()
     }
 
-    /// True when `code` names this item: its short code (any case), its id, or an id prefix.
+    /// True when `code` names this item: its id, or at least six leading characters of its
+    /// code (any case). Among open items with [`assign_codes`], the code shown names one only.
     pub fn is_named(&self, code: &str) -> bool {
-        self.short.eq_ignore_ascii_case(code) || self.id == code
+        self.id == code || (code.len() >= 6 && long_code(&self.id).starts_with(&code.to_ascii_uppercase()))
     }
 }
 
@@ -299,6 +326,40 @@ mod tests {
         assert_ne!(a, short_id("c1|8x8|w4-call|2026-11-21"));
         let i = item("c1|8x8|w4-call|2026-11-20", "2026-11-20", "call", "8x8", 1, "c1");
         assert!(i.is_named(&a.to_lowercase()) && i.is_named("c1|8x8|w4-call|2026-11-20") && !i.is_named("XXXXXX"));
+    }
+
+    #[test]
+    fn codes_of_a_hundred_thousand_open_items_never_collide() {
+        let mut items: Vec<AgendaItem> = (0..100_000)
+            .map(|n| {
+                item(
+                    &format!("c{n}@example.com|33-touch|call-{}|2026-11-20", n % 33),
+                    "2026-11-20",
+                    "call",
+                    "33-touch",
+                    1,
+                    "c",
+                )
+            })
+            .collect();
+        assign_codes(&mut items);
+        let codes: HashSet<&str> = items.iter().map(|i| i.short.as_str()).collect();
+        assert_eq!(codes.len(), items.len(), "every code is distinct");
+        let longer = items.iter().filter(|i| i.short.len() > 6).count();
+        assert!(
+            longer > 0 && longer < 100,
+            "six characters except where two would collide: {longer}"
+        );
+        // Only colliding codes grow, and each shown code names its own item and no other.
+        let mut six: std::collections::HashMap<&str, usize> = Default::default();
+        for i in &items {
+            *six.entry(&i.short[..6]).or_default() += 1;
+        }
+        let grown: Vec<&AgendaItem> = items.iter().filter(|i| i.short.len() > 6).collect();
+        assert!(grown.iter().all(|i| six[&i.short[..6]] > 1));
+        for i in grown.iter().copied().chain(items.iter().step_by(20_011)) {
+            assert_eq!(items.iter().filter(|j| j.is_named(&i.short)).count(), 1, "{}", i.short);
+        }
     }
 
     #[test]

@@ -197,6 +197,9 @@ pub struct UnsubscribeConfig {
     pub secret: Secret,
     /// Optional `mailto:` address added to `List-Unsubscribe`.
     pub mailto: String,
+    /// Accept a loopback, private or plain-HTTP `base_url` with real SMTP (local testing
+    /// only: such a link cannot work in anyone's inbox).
+    pub allow_local_base_url: bool,
 }
 
 /// `[server]`
@@ -212,6 +215,8 @@ pub struct ServerConfig {
     pub preview_token: Secret,
     /// Bearer token of `POST /events` (responses and deals from a CRM or a web form); empty = off.
     pub events_token: Secret,
+    /// Bearer token of `/metrics`; empty = open (bind `listen` to a private address then).
+    pub metrics_token: Secret,
     /// Seconds a client has to send a request's headers (slow-loris connections are closed).
     pub header_timeout_secs: u64,
     /// Seconds a request may take from its headers to its answer (408 after).
@@ -384,6 +389,7 @@ impl Default for UnsubscribeConfig {
             base_url: "http://127.0.0.1:8080".into(),
             secret: Secret::default(),
             mailto: String::new(),
+            allow_local_base_url: false,
         }
     }
 }
@@ -394,6 +400,7 @@ impl Default for ServerConfig {
             public_url: String::new(),
             preview_token: Secret::default(),
             events_token: Secret::default(),
+            metrics_token: Secret::default(),
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             max_connections: 768,

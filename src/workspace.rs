@@ -47,6 +47,7 @@ impl Workspace {
             columns: Vec::new(),
         };
         ws.check_sender();
+        ws.check_unsubscribe_base();
         ws.check_references();
         ws.check_promises();
         ws
@@ -126,19 +127,67 @@ impl Workspace {
             .map(|(_, d)| d.to_ascii_lowercase())
             .unwrap_or_default();
         if crate::compliance::FREE_MAIL.contains(&domain.as_str()) {
-            let file = self.config.source.clone();
-            let line = std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| t.lines().position(|l| l.trim_start().starts_with("email")))
-                .map_or(1, |i| i + 1);
             let message = format!(
                 "[sender] email: {domain} is a free-mail domain; its DMARC policy rejects mail sent from other servers — use your own domain"
             );
-            self.diagnostics.push(if self.config.smtp.url.expose().starts_with("file://") {
-                Diagnostic::warning(file, line, 1, message)
-            } else {
-                Diagnostic::error(file, line, 1, message)
-            });
+            self.config_problem("sender", "email", message, false);
         }
+    }
+
+    /// An unsubscribe link people cannot open (loopback, private network, plain HTTP) is a
+    /// CAN-SPAM violation once mail leaves the machine.
+    fn check_unsubscribe_base(&mut self) {
+        if let Some(problem) = crate::compliance::token::unreachable_base(&self.config.unsubscribe.base_url) {
+            let message = format!(
+                "[unsubscribe] base_url: {problem}; recipients could not unsubscribe — set the public HTTPS address of `nurture serve`"
+            );
+            let tolerated = self.config.unsubscribe.allow_local_base_url;
+            self.config_problem("unsubscribe", "base_url", message, tolerated);
+        }
+    }
+
+    /// A problem with a `nurture.toml` key, at its line and column: an error once mail leaves
+    /// the machine (real SMTP), a warning while it goes to files or when `tolerated`.
+    fn config_problem(&mut self, section: &str, key: &str, message: String, tolerated: bool) {
+        let file = self.config.source.clone();
+        let (line, column) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| key_position(&text, section, key))
+            .unwrap_or((1, 1));
+        self.diagnostics
+            .push(if tolerated || self.config.smtp.url.expose().starts_with("file://") {
+                Diagnostic::warning(file, line, column, message)
+            } else {
+                Diagnostic::error(file, line, column, message)
+            });
+    }
+}
+
+/// Line and column (1-based) of `key`'s value in `[section]` of a TOML text.
+fn key_position(text: &str, section: &str, key: &str) -> Option<(usize, usize)> {
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            inside = t.trim_end().trim_start_matches('[').split(']').next() == Some(section);
+        } else if inside && t.split(['=', ' ']).next() == Some(key) {
+            let eq = line.find('=')?;
+            let rest = &line[eq + 1..];
+            return Some((i + 1, eq + 1 + (rest.len() - rest.trim_start().len()) + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_found_in_its_own_section() {
+        let text = "[sender]\nemail = \"a@b.c\"\n\n[unsubscribe]\n  base_url =  \"http://x\"\n";
+        assert_eq!(key_position(text, "unsubscribe", "base_url"), Some((5, 15)));
+        assert_eq!(key_position(text, "sender", "email"), Some((2, 9)));
+        assert_eq!(key_position(text, "sender", "base_url"), None);
     }
 }

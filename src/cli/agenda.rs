@@ -63,10 +63,25 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     if let Some(AgendaAction::Done { items, note }) = a.action {
         let mut missing = 0;
         for code in &items {
-            let Some(item) = open.iter().find(|i| i.is_named(code)) else {
-                eprintln!("no open agenda item {code:?}");
-                missing += 1;
-                continue;
+            let named: Vec<&AgendaItem> = open.iter().filter(|i| i.is_named(code)).collect();
+            let item = match named[..] {
+                [item] => item,
+                [] => {
+                    eprintln!("no open agenda item {code:?}");
+                    missing += 1;
+                    continue;
+                }
+                _ => {
+                    // A code printed before a later item shared its six characters.
+                    let which: Vec<String> = named.iter().map(|i| format!("{} ({}, {})", i.short, i.name, i.touch)).collect();
+                    eprintln!(
+                        "{code:?} names {} open items: {}; use the longer code",
+                        named.len(),
+                        which.join(", ")
+                    );
+                    missing += 1;
+                    continue;
+                }
             };
             let mut done = item.clone();
             let now = clock.now().to_rfc3339();

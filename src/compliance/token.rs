@@ -33,6 +33,28 @@ pub fn verify(secret: &str, token: &str) -> Option<String> {
     Some(id)
 }
 
+/// Why people could not open links under `base_url` (not HTTPS, loopback, a private network,
+/// a local name), or `None` for a public HTTPS address.
+pub fn unreachable_base(base_url: &str) -> Option<String> {
+    let url = match url::Url::parse(base_url) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("{base_url:?} is not a URL ({e})")),
+    };
+    if url.scheme() != "https" {
+        return Some(format!("{base_url:?} is not HTTPS"));
+    }
+    let local = match url.host() {
+        None => true,
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            d == "localhost" || [".localhost", ".local", ".internal", ".lan"].iter().any(|s| d.ends_with(s))
+        }
+    };
+    local.then(|| format!("{base_url:?} is a loopback, private or local address"))
+}
+
 /// `{base_url}/u/{token}`.
 pub fn unsubscribe_url(base_url: &str, secret: &str, contact_id: &str) -> String {
     format!("{}/u/{}", base_url.trim_end_matches('/'), sign(secret, contact_id))
@@ -41,6 +63,26 @@ pub fn unsubscribe_url(base_url: &str, secret: &str, contact_id: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_public_https_base_is_reachable() {
+        assert_eq!(unreachable_base("https://mapleoak.example.com"), None);
+        assert_eq!(unreachable_base("https://203.0.113.7/x"), None);
+        for bad in [
+            "http://mapleoak.example.com",
+            "http://127.0.0.1:8080",
+            "https://127.0.0.1",
+            "https://localhost:8443",
+            "https://10.1.2.3",
+            "https://192.168.1.10",
+            "https://[::1]",
+            "https://[fd00::1]",
+            "https://nurture.local",
+            "not a url",
+        ] {
+            assert!(unreachable_base(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn round_trip() {

@@ -153,7 +153,16 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
     no_store(Html(pages::done(&state.workspace.get().config.sender.name, arabic)).into_response())
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let token = state.workspace.get().config.server.metrics_token.expose().to_string();
+    if !token.is_empty() && !auth::bearer(&headers).is_some_and(|given| auth::same_token(given, &token, b"nurture-metrics-v1")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "Unauthorized\n",
+        )
+            .into_response();
+    }
     let m = &state.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: &AtomicU64| {

@@ -61,9 +61,25 @@ pub(super) struct Login {
 /// What the token is compared through (and the session cookie made of).
 const LABEL: &[u8] = b"nurture-preview-v1";
 
-/// The cookie value for a token.
-fn session(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(tag(token, LABEL).finalize().into_bytes())
+/// How long a preview session lasts (the cookie's `Max-Age`, and checked on every request).
+const SESSION_SECS: i64 = 12 * 3600;
+
+/// The cookie value for a token, issued at `at` (unix seconds): `at.HMAC(token, label|at)`.
+fn session(token: &str, at: i64) -> String {
+    let mut m = tag(token, LABEL);
+    m.update(at.to_string().as_bytes());
+    format!("{at}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))
+}
+
+/// True for a session cookie made from `token` and issued less than [`SESSION_SECS`] before `now`.
+fn valid_session(token: &str, cookie: &str, now: i64) -> bool {
+    let Some((at, mac)) = cookie.split_once('.') else { return false };
+    let (Ok(at), Ok(mac)) = (at.parse::<i64>(), URL_SAFE_NO_PAD.decode(mac)) else {
+        return false;
+    };
+    let mut m = tag(token, LABEL);
+    m.update(at.to_string().as_bytes());
+    (0..SESSION_SECS).contains(&(now - at)) && m.verify_slice(&mac).is_ok()
 }
 
 /// The configured token, or `None` when `/preview` is off.
@@ -81,11 +97,7 @@ fn authorized(token: &str, headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
-        .any(|v| {
-            URL_SAFE_NO_PAD
-                .decode(v)
-                .is_ok_and(|cookie| tag(token, LABEL).verify_slice(&cookie).is_ok())
-        });
+        .any(|v| valid_session(token, &v, crate::clock::Clock::unix_now()));
     bearer || cookie
 }
 
@@ -224,7 +236,14 @@ pub(super) async fn login(State(state): State<AppState>, axum::Form(form): axum:
         tracing::warn!("preview login with a wrong token");
         return login_page(true);
     }
-    let cookie = format!("{COOKIE}={}; Path=/preview; HttpOnly; SameSite=Strict", session(&token));
+    // `Secure` when the server is reached over HTTPS (its public URL says so).
+    let config = &state.workspace.get().config;
+    let secure = config.sms_inbound_url().starts_with("https://");
+    let cookie = format!(
+        "{COOKIE}={}; Path=/preview; Max-Age={SESSION_SECS}; HttpOnly; SameSite=Strict{}",
+        session(&token, crate::clock::Clock::unix_now()),
+        if secure { "; Secure" } else { "" }
+    );
     let mut r = Redirect::to("/preview").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -366,9 +385,15 @@ mod tests {
         h.insert(header::AUTHORIZATION, "Bearer s3cre".parse().unwrap());
         assert!(!authorized("s3cret", &h));
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, format!("a=b; {COOKIE}={}", session("s3cret")).parse().unwrap());
+        let now = crate::clock::Clock::unix_now();
+        h.insert(header::COOKIE, format!("a=b; {COOKIE}={}", session("s3cret", now)).parse().unwrap());
         assert!(authorized("s3cret", &h));
         assert!(!authorized("other", &h), "a cookie made from another token");
-        assert!(!session("s3cret").contains("s3cret"));
+        assert!(!session("s3cret", now).contains("s3cret"));
+        // It expires, and its time cannot be moved without the token.
+        let old = session("s3cret", now - SESSION_SECS - 1);
+        assert!(!valid_session("s3cret", &old, now));
+        let (_, mac) = old.split_once('.').unwrap();
+        assert!(!valid_session("s3cret", &format!("{now}.{mac}"), now));
     }
 }

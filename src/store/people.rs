@@ -112,7 +112,9 @@ impl Store {
 
     /// The open agenda items (an item that does not decode is skipped).
     pub async fn open_agenda(&self) -> Result<Vec<AgendaItem>, StoreError> {
-        self.agenda_items(&self.keys.agenda_open()).await
+        let mut items = self.agenda_items(&self.keys.agenda_open()).await?;
+        crate::agenda::assign_codes(&mut items);
+        Ok(items)
     }
 
     /// How many agenda items are open.

@@ -402,6 +402,38 @@ fn forget_erases_exactly_one_person_never_a_namesake() {
 }
 
 #[test]
+fn a_dead_unsubscribe_link_stops_lint_and_run_before_anything_is_sent() {
+    let env = TestEnv::new("deadlink");
+    // Real SMTP (smtp-sink) and the default-style base_url on loopback.
+    env.patch_config("allow_local_base_url = true", "allow_local_base_url = false");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    let toml = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    let line = toml.lines().position(|l| l == "base_url = \"http://127.0.0.1:8080\"").unwrap() + 1;
+    let at = format!("nurture.toml:{line}:12: error: [unsubscribe] base_url");
+    let lint = env.nurture(&["lint"]);
+    assert_eq!(lint.status.code(), Some(1));
+    let text = format!("{}{}", String::from_utf8_lossy(&lint.stdout), String::from_utf8_lossy(&lint.stderr));
+    assert!(text.contains(&at) && text.contains("not HTTPS"), "{text}");
+    let run = env.nurture(&["run", "--date", DATE, "--now", NOW]);
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains(&at),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(env.sink().count(), 0, "nothing sent with a link nobody can open");
+    // The public HTTPS address of `serve`: the run goes ahead.
+    env.patch_config("base_url = \"http://127.0.0.1:8080\"", "base_url = \"https://nurture.example.com\"");
+    let s = env.json(&["run", "--date", DATE, "--now", NOW]);
+    assert!(s["sent"].as_u64().unwrap() > 0, "{s}");
+    let m = env.sink().messages();
+    assert!(
+        m.iter().all(|m| m.contains("https://nurture.example.com/u/")),
+        "the link is the configured base"
+    );
+}
+
+#[test]
 fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
     let env = TestEnv::new("forget");
     env.import(CONTACTS, &["--enrolled-on", DATE]);

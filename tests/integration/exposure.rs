@@ -85,3 +85,34 @@ fn slow_loris_connections_are_cut_off_and_the_server_keeps_answering() {
     assert!(server.terminate().success());
     assert!(t.elapsed() < Duration::from_secs(5), "shutdown took {:?}", t.elapsed());
 }
+
+#[test]
+fn metrics_can_need_a_token_and_the_preview_session_expires_and_is_secure_behind_https() {
+    let env = TestEnv::new("exposure");
+    env.patch_config(
+        "[delivery]",
+        "[server]\nmetrics_token = \"m-token\"\npreview_token = \"pv-token\"\npublic_url = \"https://nurture.example.com\"\n\n[delivery]",
+    );
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let metrics = format!("{}/metrics", server.base);
+    assert_eq!(http("GET", &metrics, &[], "").status, 401);
+    assert_eq!(http("GET", &metrics, &[("Authorization", "Bearer wrong")], "").status, 401);
+    let r = http("GET", &metrics, &[("Authorization", "Bearer m-token")], "");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("nurture_unsubscribes_total"), "{}", r.body);
+    let login = http(
+        "POST",
+        &format!("{}/preview/login", server.base),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "token=pv-token",
+    );
+    let cookie = login
+        .headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {}", login.headers))
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=43200"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+}

@@ -418,7 +418,7 @@ fn lint_enforces_compliance_rules() {
         "templates/8x8/home-tip.email.hbs:1:1: error: subject: a subject starting with Re: or Fwd:",
         "templates/8x8/market-stats.email.hbs:1:1: error: the email must render {{unsubscribe_url}}",
         "templates/8x8/market-stats.email.hbs:1:1: error: the email must render {{sender.postal_address}}",
-        "nurture.toml:7:1: error: [sender] email: gmail.com is a free-mail domain",
+        "nurture.toml:7:9: error: [sender] email: gmail.com is a free-mail domain",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -270,6 +270,7 @@ from = "+15005550006"
 [unsubscribe]
 base_url = "http://127.0.0.1:8080"
 secret = "test-secret"
+allow_local_base_url = true
 
 [delivery]
 {delivery}
