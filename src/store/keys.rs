@@ -65,6 +65,11 @@ impl Keys {
     pub fn phones(&self) -> String {
         format!("{}:phones", self.prefix)
     }
+    /// STRING set once the phone index has been built from the contacts (an empty index of a
+    /// database without phones is then not rebuilt on every lookup).
+    pub fn phones_built(&self) -> String {
+        format!("{}:phones:built", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)

@@ -59,7 +59,7 @@ impl Store {
     /// `serve`'s start, never on a request. Returns how many numbers were indexed.
     pub async fn ensure_phone_index(&self) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        if conn.exists::<_, bool>(self.keys.phones()).await? || self.contact_count().await? == 0 {
+        if conn.exists::<_, bool>(self.keys.phones_built()).await? || conn.exists::<_, bool>(self.keys.phones()).await? {
             return Ok(0);
         }
         let (mut pages, mut indexed) = (std::pin::pin!(self.contact_pages(5000)), 0u64);
@@ -70,6 +70,8 @@ impl Store {
                 indexed += phones.len() as u64;
             }
         }
+        // Every later contact write keeps the index: it is never built again.
+        let _: () = conn.set(self.keys.phones_built(), "1").await?;
         Ok(indexed)
     }
 
