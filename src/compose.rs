@@ -40,6 +40,13 @@ pub enum Recipient<'a> {
     Test(&'a str),
 }
 
+impl Recipient<'_> {
+    /// Whether the suppression list stops it: only a contact's own suppression counts.
+    fn suppressed(&self) -> bool {
+        matches!(self, Recipient::Contact { suppressed: true })
+    }
+}
+
 /// An email ready for a transport.
 #[derive(Debug, Clone)]
 pub struct Email {
@@ -86,12 +93,8 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
     let url = ws.unsubscribe_url(contact);
     let postal = &ws.config.sender.postal_address;
     let (content, to_name) = match to {
-        Recipient::Contact { suppressed } => (
-            compliance::check_email(rendered, contact.email(), suppressed, &url, postal)?,
-            contact.display_name(),
-        ),
-        Recipient::Preview => (
-            compliance::check_email(rendered, contact.email(), false, &url, postal)?,
+        Recipient::Contact { .. } | Recipient::Preview => (
+            compliance::check_email(rendered, contact.email(), to.suppressed(), &url, postal)?,
             contact.display_name(),
         ),
         Recipient::Test(address) => {
@@ -116,11 +119,12 @@ pub fn sms(
     let name = ws.catalog.resolve(template, Kind::Sms, contact.is_arabic());
     let rendered = ws.catalog.render_sms(&name, &ws.context(contact, at.plan, at.touch, at.date))?;
     let opt_out = &ws.config.sms.opt_out_text;
-    Ok(match to {
-        Recipient::Contact { suppressed } => compliance::check_sms(rendered, contact.phone(), suppressed, opt_out)?,
-        Recipient::Preview => compliance::check_sms(rendered, Some(contact.phone().unwrap_or_default()), false, opt_out)?,
-        Recipient::Test(number) => compliance::check_sms(rendered, Some(number), false, opt_out)?,
-    })
+    let number = match to {
+        Recipient::Contact { .. } => contact.phone(),
+        Recipient::Preview => Some(contact.phone().unwrap_or_default()),
+        Recipient::Test(number) => Some(number),
+    };
+    Ok(compliance::check_sms(rendered, number, to.suppressed(), opt_out)?)
 }
 
 /// An operational email to the sender's own team (an agent's agenda): no unsubscribe link

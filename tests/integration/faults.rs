@@ -60,13 +60,20 @@ pub(crate) fn run_json(env: &TestEnv, extra: &[&str]) -> (Output, Value) {
     (out, v)
 }
 
+/// Starts `run --now NOW --json` in the background, its summary on a pipe; `stderr_too` pipes
+/// its log as well (read it with `wait_with_output`).
+pub(crate) fn spawn_run(env: &TestEnv, stderr_too: bool) -> std::process::Child {
+    let mut c = env.command(&["run", "--now", NOW, "--json"]);
+    c.stdout(std::process::Stdio::piped());
+    if stderr_too {
+        c.stderr(std::process::Stdio::piped());
+    }
+    c.spawn().unwrap()
+}
+
 /// Starts `run` in the background and returns once the server has accepted `n` messages.
 pub(crate) fn run_until_received(env: &TestEnv, smtp: &FaultSmtp, n: usize) -> std::process::Child {
-    let child = env
-        .command(&["run", "--now", NOW, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(env, false);
     let deadline = Instant::now() + Duration::from_secs(30);
     while smtp.accepted_per_recipient().len() < n {
         assert!(Instant::now() < deadline, "nothing arrived");
@@ -293,12 +300,7 @@ fn redis_killed_and_restarted_mid_run_loses_nothing_and_kills_no_worker() {
     env.patch_config("pool_size = 16", "pool_size = 4\nrate_per_second = 100");
     let n = 300;
     env.import(&contacts(n), &["--enrolled-on", ENROLLED]);
-    let child = env
-        .command(&["run", "--now", NOW, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&env, true);
     env.sink().wait_for(60, Duration::from_secs(30));
     redis.kill();
     std::thread::sleep(Duration::from_secs(2));

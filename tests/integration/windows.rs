@@ -2,7 +2,7 @@
 //! and the `sent` mark, two workers holding copies of one delivery during a slow send, a long
 //! relay outage at full scale, and senders that refuse the startup check.
 
-use crate::faults::{DELIVERY, ENROLLED, assert_each_once, contacts, fault_env, run_json, run_until_received, sms_env};
+use crate::faults::{DELIVERY, ENROLLED, assert_each_once, contacts, fault_env, run_json, run_until_received, sms_env, spawn_run};
 use crate::support::TestEnv;
 use crate::support::private_redis::PrivateRedis;
 use crate::{DATE, NOW};
@@ -21,16 +21,12 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 fn redis_lost_after_the_relay_accepted_is_waited_out_in_process_and_never_a_resend() {
     let mut redis = PrivateRedis::start(&tempfile::tempdir().unwrap().keep(), true);
     // The relay holds each final 250 back for 2 s: Redis dies while the replies are on their way.
-    let (env, smtp) = fault_env("markwindow", json!({"delay_end": 2.0}), DELIVERY, 4);
+    // No contacts yet: they go into the private Redis once the config points at it.
+    let (env, smtp) = fault_env("markwindow", json!({"delay_end": 2.0}), DELIVERY, 0);
     env.patch_config(&crate::support::redis_url(), &redis.url());
     env.patch_config("data_timeout_secs = 2", "data_timeout_secs = 10");
     env.import(&contacts(4), &["--enrolled-on", ENROLLED]);
-    let child = env
-        .command(&["run", "--now", NOW, "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&env, true);
     wait_until("the 4 messages' data", 30, || smtp.arrived() >= 4);
     redis.kill();
     // The 250s arrive while Redis is away; it comes back 4 s later (AOF everysec: the claims,
