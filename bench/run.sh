@@ -41,6 +41,8 @@ outbox = "$WORK/sms.jsonl"
 [unsubscribe]
 base_url = "https://nurture.example.com"
 secret = "bench-secret"
+[privacy]
+pepper = "bench-pepper"
 [delivery]
 concurrency = 64
 TOML

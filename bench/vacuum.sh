@@ -31,6 +31,8 @@ provider = "file"
 outbox = "$WORK/sms.jsonl"
 [unsubscribe]
 secret = "bench-secret"
+[privacy]
+pepper = "bench-pepper"
 TOML
 
 # N marks and N idempotency keys; even ones fall on 2026-09-01 (older than the 35-day

@@ -193,8 +193,10 @@ pub struct SmsConfig {
 pub struct UnsubscribeConfig {
     /// Links are `{base_url}/u/{token}`.
     pub base_url: String,
-    /// HMAC key; tokens are unforgeable without it.
+    /// Key of the unsubscribe tokens; they are unforgeable and opaque without it.
     pub secret: Secret,
+    /// Earlier values of `secret`, after a rotation: links made with them keep working.
+    pub previous_secrets: Vec<Secret>,
     /// Optional `mailto:` address added to `List-Unsubscribe`.
     pub mailto: String,
     /// Accept a loopback, private or plain-HTTP `base_url` with real SMTP (local testing
@@ -319,7 +321,8 @@ pub struct AgendaConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyConfig {
-    /// Secret pepper of the hashes kept of forgotten addresses; empty = `[unsubscribe] secret`.
+    /// Secret pepper of the hashes kept of forgotten addresses. Required once email or SMS
+    /// leaves the machine; its own secret, so rotating `[unsubscribe] secret` changes nothing.
     pub pepper: Secret,
 }
 
@@ -388,6 +391,7 @@ impl Default for UnsubscribeConfig {
         UnsubscribeConfig {
             base_url: "http://127.0.0.1:8080".into(),
             secret: Secret::default(),
+            previous_secrets: Vec::new(),
             mailto: String::new(),
             allow_local_base_url: false,
         }
@@ -477,6 +481,9 @@ impl Default for Config {
 
 /// The HMAC key used when none is configured and mail only goes to the outbox.
 pub const DEMO_SECRET: &str = "nurture-demo-secret-change-me";
+
+/// The erasure pepper used when none is configured and nothing leaves the machine (the demo).
+pub const DEMO_PEPPER: &str = "nurture-demo-pepper-change-me";
 
 impl Config {
     /// Loads `path` if it exists (else the embedded defaults) and applies `NURTURE_*` overrides from `env`.
@@ -591,7 +598,33 @@ impl Config {
                 "[unsubscribe] secret: required when email leaves the machine (set NURTURE_UNSUBSCRIBE_SECRET)".into(),
             ));
         }
+        if self.privacy.pepper.is_empty() && self.sends_for_real() {
+            return Err(fail(
+                "[privacy] pepper: required when email or SMS leaves the machine (set NURTURE_PRIVACY_PEPPER to a long random \
+                 secret; an install that ran before 0.6 sets it to its current [unsubscribe] secret, which was the pepper until then)"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// True when email goes to a real SMTP server or SMS to a real provider (not to files).
+    pub fn sends_for_real(&self) -> bool {
+        !self.smtp.url.expose().starts_with("file://") || self.sms.provider != "file"
+    }
+
+    /// The keys an unsubscribe token may be made with: the current one first, then
+    /// `previous_secrets`.
+    pub fn unsubscribe_secrets(&self) -> Vec<&str> {
+        let mut all = vec![self.unsubscribe_secret()];
+        all.extend(
+            self.unsubscribe
+                .previous_secrets
+                .iter()
+                .map(Secret::expose)
+                .filter(|s| !s.is_empty()),
+        );
+        all
     }
 
     /// The unsubscribe HMAC key (the demo key when none is set and mail only goes to files).
@@ -612,7 +645,7 @@ impl Config {
     /// The pepper of erasure hashes.
     pub fn pepper(&self) -> &str {
         if self.privacy.pepper.is_empty() {
-            self.unsubscribe_secret()
+            DEMO_PEPPER
         } else {
             self.privacy.pepper.expose()
         }
@@ -799,5 +832,26 @@ mod tests {
         let env = vec![("NURTURE_SMTP_URL".to_string(), "smtp://127.0.0.1:25".to_string())];
         let e = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap_err();
         assert!(e.to_string().contains("[unsubscribe] secret"), "{e}");
+    }
+
+    #[test]
+    fn pepper_required_for_real_senders_and_independent_of_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nurture.toml");
+        std::fs::write(&path, "[smtp]\nurl = \"smtp://127.0.0.1:25\"\n[unsubscribe]\nsecret = \"s1\"\n").unwrap();
+        let e = Config::load(&path, true, &[]).unwrap_err();
+        assert!(e.to_string().contains("[privacy] pepper: required"), "{e}");
+        let env = |secret: &str| {
+            vec![
+                ("NURTURE_PRIVACY_PEPPER".to_string(), "p".to_string()),
+                ("NURTURE_UNSUBSCRIBE_SECRET".to_string(), secret.to_string()),
+            ]
+        };
+        let a = Config::load(&path, true, &env("s1")).unwrap();
+        let b = Config::load(&path, true, &env("s2")).unwrap();
+        assert_eq!(a.pepper(), "p");
+        assert_eq!(a.pepper(), b.pepper(), "rotating the unsubscribe secret keeps the pepper");
+        let demo = Config::default();
+        assert_ne!(demo.pepper(), demo.unsubscribe_secret());
     }
 }

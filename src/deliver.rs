@@ -192,6 +192,12 @@ impl Deliverer {
                 self.counters.add(&self.counters.duplicates);
                 return Ok(JobResult::Done);
             }
+            Claim::Gone => {
+                // Forgotten after the job was queued: not sent, nothing written about them.
+                tracing::debug!("contact no longer exists; skipped");
+                ledger::count(&self.store, &job.run_date.to_string(), "gone").await?;
+                return Ok(JobResult::Done);
+            }
             Claim::Busy { retry_in_ms } => {
                 // Another worker holds a live lease (or died holding it): look again when it ends.
                 return self.put_back(&job, now + (retry_in_ms / 1000) as i64 + 1).await;
@@ -394,7 +400,7 @@ impl Deliverer {
     async fn fail(&self, job: &DeliveryJob, outcome: Outcome, message: &str) -> Result<JobResult, DeliverError> {
         self.close(job, outcome, message).await?;
         let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": self.clock.unix() });
-        ledger::remember_failure(&self.store, &record.to_string()).await?;
+        ledger::remember_failure(&self.store, &job.contact_id, &record.to_string()).await?;
         self.counters.add(&self.counters.failed);
         tracing::warn!(key = %job.key, error = %message, "not sent");
         Ok(JobResult::Done)
@@ -423,12 +429,15 @@ impl Deliverer {
         if let Some(value) = channel.address(contact) {
             let at = self.clock.now().to_rfc3339();
             self.store
-                .suppress(&Suppression {
-                    value: value.to_string(),
-                    channel: channel.suppression_list().into(),
-                    reason: "bounce".into(),
-                    at,
-                })
+                .suppress_for(
+                    &contact.id.0,
+                    &Suppression {
+                        value: value.to_string(),
+                        channel: channel.suppression_list().into(),
+                        reason: "bounce".into(),
+                        at,
+                    },
+                )
                 .await?;
         }
         Ok(())

@@ -85,11 +85,21 @@ pub async fn record(store: &Store, e: &ContactEvent, today: NaiveDate, default_r
             )
         }
     };
-    // A deal is an answer too: it stops the pauses and the demotion of non-responders.
-    contact.respond(day);
+    // A deal is an answer too: it stops the pauses and the demotion of non-responders. Only
+    // that field changes: a run moving the contact meanwhile keeps its move.
+    let written = store
+        .update_contacts(std::slice::from_ref(&contact.id.0), |_, stored| {
+            let mut c = stored?;
+            c.respond(day);
+            Some(c)
+        })
+        .await?;
+    contact = written
+        .into_iter()
+        .next()
+        .ok_or_else(|| EventError::UnknownContact(e.contact.clone()))?;
     let mut event = Event::new(day.to_string(), name, detail);
     event.plan = contact.plan().map(str::to_string);
-    store.put_contacts(std::slice::from_ref(&contact)).await?;
     store.push_history(&[(contact.id.0.clone(), event)]).await?;
     let day = day.to_string();
     ledger::count(store, &day, &format!("{name}s")).await?;

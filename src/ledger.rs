@@ -22,27 +22,35 @@ local v = redis.call('GET', KEYS[1])
 if v and v ~= 'sending:' .. ARGV[1] then
   return {v, redis.call('PTTL', KEYS[1]), '', 0}
 end
-redis.call('SET', KEYS[1], 'sending:' .. ARGV[1], 'PX', ARGV[2])
 local c = redis.call('HGET', KEYS[2], ARGV[3])
+if not c then
+  -- Forgotten (or never stored): nothing is written about them, not even a lease.
+  if v then redis.call('DEL', KEYS[1]) end
+  return {'gone', 0, '', 0}
+end
+redis.call('SET', KEYS[1], 'sending:' .. ARGV[1], 'PX', ARGV[2])
 local suppressed = 0
-if c then
-  local ok, t = pcall(cjson.decode, c)
-  if ok and type(t) == 'table' and type(t.fields) == 'table' and type(t.fields[ARGV[4]]) == 'string' then
-    suppressed = redis.call('HEXISTS', KEYS[3], t.fields[ARGV[4]])
-  end
-else
-  c = ''
+local ok, t = pcall(cjson.decode, c)
+if ok and type(t) == 'table' and type(t.fields) == 'table' and type(t.fields[ARGV[4]]) == 'string' then
+  suppressed = redis.call('HEXISTS', KEYS[3], t.fields[ARGV[4]])
 end
 return {'claimed', 0, c, suppressed}
 "#,
     )
 });
 
+/// Sets the final state, counts it and adds the history event — unless the contact was
+/// forgotten meanwhile (a send in flight during `forget`): then only the count is kept, and
+/// the lease is removed.
 static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
 if redis.call('LPUSH', KEYS[3], ARGV[3]) > tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
 end
@@ -56,6 +64,9 @@ return 1
 static MARK_ONCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
+if redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
+  return 0
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   return 0
 end
@@ -98,6 +109,8 @@ pub enum Claim {
     },
     /// Already finished (sent, failed, suppressed...): never send.
     Done(String),
+    /// The contact no longer exists (forgotten): never send, and write nothing about them.
+    Gone,
 }
 
 /// How a delivery ended.
@@ -180,6 +193,7 @@ pub async fn claim(store: &Store, target: Target<'_>, owner: &str, lease_ms: u64
         s if s.starts_with("sending:") => Claim::Busy {
             retry_in_ms: ttl.max(1) as u64,
         },
+        "gone" => Claim::Gone,
         _ => Claim::Done(state),
     })
 }
@@ -207,10 +221,12 @@ pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Out
         .key(store.keys.delivery(d.key))
         .key(store.keys.stats(run_date))
         .key(store.keys.history(d.contact_id))
+        .key(store.keys.contacts())
         .arg(outcome.state(&detail, now))
         .arg(outcome.counter())
         .arg(event.to_json())
         .arg(crate::history::KEEP)
+        .arg(d.contact_id)
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())
@@ -246,11 +262,13 @@ pub async fn mark_once(store: &Store, marks: &[Mark]) -> Result<Vec<bool>, Store
             inv.key(store.keys.delivery(&m.key))
                 .key(store.keys.history(&m.contact_id))
                 .key(store.keys.agenda_open())
+                .key(store.keys.contacts())
                 .arg(&m.state)
                 .arg(m.event.to_json())
                 .arg(crate::history::KEEP)
                 .arg(id)
-                .arg(json);
+                .arg(json)
+                .arg(&m.contact_id);
             inv
         })
         .collect();
@@ -383,6 +401,26 @@ pub async fn add_total(store: &Store, date: &str, total: &str, amount: f64) -> R
 }
 
 /// Remembers a permanent failure for `status` (the newest 1,000 are kept).
-pub async fn remember_failure(store: &Store, json: &str) -> Result<(), StoreError> {
-    store.push_capped(&store.keys.failures(), json, 1_000).await
+pub async fn remember_failure(store: &Store, contact_id: &str, json: &str) -> Result<(), StoreError> {
+    let _: i64 = REMEMBER_FAILURE
+        .key(store.keys.failures())
+        .key(store.keys.contacts())
+        .arg(json)
+        .arg(1_000)
+        .arg(contact_id)
+        .invoke_async(&mut store.conn.clone())
+        .await?;
+    Ok(())
 }
+
+/// Keeps a failure record (the newest 1,000) unless its contact was forgotten meanwhile.
+static REMEMBER_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1
+"#,
+    )
+});

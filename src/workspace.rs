@@ -96,6 +96,7 @@ impl Workspace {
             fields,
             plan_history: vec![],
             responded_on: None,
+            former: vec![],
         }
     }
 
@@ -112,9 +113,15 @@ impl Workspace {
         context::build(contact, &env)
     }
 
-    /// The contact's signed unsubscribe link.
+    /// The contact's unsubscribe link, bound to the address the email goes to (opaque: it
+    /// shows neither).
     pub fn unsubscribe_url(&self, contact: &Contact) -> String {
-        token::unsubscribe_url(&self.config.unsubscribe.base_url, self.config.unsubscribe_secret(), &contact.id.0)
+        token::unsubscribe_url(
+            &self.config.unsubscribe.base_url,
+            self.config.unsubscribe_secret(),
+            &contact.id.0,
+            contact.email().unwrap_or(""),
+        )
     }
 
     /// A From address at a free-mail domain fails DMARC when sent from any other server.

@@ -194,6 +194,12 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
         .query_async(&mut store.conn.clone())
         .await
         .context("Redis does not answer PING")?;
+    // Lookups by email or phone go through the address indexes: built here, once, if an older
+    // database lacks them, so that no later request ever scans the contacts.
+    let indexed = store.ensure_address_indexes().await.context("building the address indexes")?;
+    if indexed > 0 {
+        tracing::info!(indexed, "email and phone indexes built");
+    }
     Ok(store)
 }
 

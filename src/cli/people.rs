@@ -173,11 +173,22 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
             let day = date.unwrap_or_else(|| clock_and_date(&ws.config, None, None).1);
-            let from = c.plan().unwrap_or("(none)").to_string();
-            c.enroll(&plan, day);
+            let mut from = String::new();
+            let written = store
+                .update_contacts(std::slice::from_ref(&c.id.0), |_, stored| {
+                    let mut c = stored?;
+                    from = c.plan().unwrap_or("(none)").to_string();
+                    c.enroll(&plan, day);
+                    Some(c)
+                })
+                .await?;
+            c = written
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
             let mut event = Event::new(day.to_string(), "moved", format!("from {from}: {reason}"));
             event.plan = Some(plan.clone());
-            store.save_moves(std::slice::from_ref(&c), &[(c.id.0.clone(), event)]).await?;
+            store.push_history(&[(c.id.0.clone(), event)]).await?;
             println!("{} moves from {from} to {plan} on {day}", c.id);
             Ok(ExitCode::SUCCESS)
         }

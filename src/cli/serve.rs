@@ -35,12 +35,6 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
     let ws = Arc::new(load_workspace(config, Some(&store)).await?);
     let live = Arc::new(Live::new(ws.clone()));
     let q = queue(&ws.config, &store);
-    // Inbound SMS find their sender through the phone index: built here if an older database
-    // lacks it, so that no request ever scans the contacts.
-    let indexed = store.ensure_phone_index().await?;
-    if indexed > 0 {
-        tracing::info!(indexed, "phone index built");
-    }
     let listen = a.listen.clone().unwrap_or_else(|| ws.config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

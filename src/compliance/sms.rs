@@ -183,6 +183,7 @@ mod tests {
             fields,
             plan_history: vec![],
             responded_on: None,
+            former: vec![],
         }
     }
 

@@ -1,6 +1,19 @@
-//! Unsubscribe tokens: `base64url(contact id) . base64url(HMAC-SHA256(secret, "u1:" + id)[..16])`.
-//! They never expire; without the secret they cannot be forged or moved to another contact.
+//! Unsubscribe tokens. A token names the contact *and the address the message went to*, and
+//! reveals neither without the key.
+//!
+//! - **v2** (every link made since 0.6): `base64url(AES-SIV(key, "u2", id NUL address))`, the
+//!   key derived from `[unsubscribe] secret` by HMAC. AES-SIV (RFC 5297) is deterministic
+//!   authenticated encryption: the same person and address always get the same link, and a
+//!   changed byte makes the token invalid. No `.` in it.
+//! - **v1** (links already in inboxes): `base64url(id) . base64url(HMAC-SHA256(secret, "u1:" +
+//!   id)[..16])`. Still accepted forever; it names no address, so an opt-out through it
+//!   suppresses the contact's current address.
+//!
+//! Tokens never expire. A rotated secret stays valid for old links when it is listed in
+//! `[unsubscribe] previous_secrets`.
 
+use aes_siv::KeyInit;
+use aes_siv::siv::Aes128Siv;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -8,29 +21,73 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac(secret: &str, contact_id: &str) -> HmacSha256 {
-    let mut m = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+/// Who an unsubscribe token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsubscriber {
+    /// The contact id.
+    pub contact_id: String,
+    /// The address the message was sent to (`None` for a v1 token, which names none).
+    pub address: Option<String>,
+}
+
+fn v1_mac(secret: &str, contact_id: &str) -> HmacSha256 {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     m.update(b"u1:");
     m.update(contact_id.as_bytes());
     m
 }
 
-/// Signs a token for `contact_id`.
-pub fn sign(secret: &str, contact_id: &str) -> String {
-    let tag = mac(secret, contact_id).finalize().into_bytes();
+/// The AES-SIV cipher of `secret` (two 128-bit keys, derived so the token key is never the
+/// secret itself).
+fn cipher(secret: &str) -> Aes128Siv {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    m.update(b"nurture unsubscribe token v2");
+    Aes128Siv::new(&m.finalize().into_bytes())
+}
+
+/// Makes the token of `contact_id` for a message sent to `address` (empty when there is none).
+pub fn sign(secret: &str, contact_id: &str, address: &str) -> String {
+    let mut plain = Vec::with_capacity(contact_id.len() + address.len() + 1);
+    plain.extend_from_slice(contact_id.as_bytes());
+    plain.push(0);
+    plain.extend_from_slice(address.as_bytes());
+    let sealed = cipher(secret).encrypt([b"u2"], &plain).expect("AES-SIV encrypts any length");
+    URL_SAFE_NO_PAD.encode(sealed)
+}
+
+/// A v1 token (what links made before 0.6 look like); kept to test that they still work.
+pub fn sign_v1(secret: &str, contact_id: &str) -> String {
+    let tag = v1_mac(secret, contact_id).finalize().into_bytes();
     format!("{}.{}", URL_SAFE_NO_PAD.encode(contact_id), URL_SAFE_NO_PAD.encode(&tag[..16]))
 }
 
-/// The contact id inside a valid token; `None` for a forged, truncated or altered one.
-pub fn verify(secret: &str, token: &str) -> Option<String> {
-    let (id_part, tag_part) = token.split_once('.')?;
-    let id = String::from_utf8(URL_SAFE_NO_PAD.decode(id_part).ok()?).ok()?;
-    let tag = URL_SAFE_NO_PAD.decode(tag_part).ok()?;
-    if tag.len() != 16 {
-        return None;
+/// Who a valid token is for, trying each of `secrets` (the current one first); `None` for a
+/// forged, truncated or altered token.
+pub fn verify(secrets: &[&str], token: &str) -> Option<Unsubscriber> {
+    secrets.iter().find_map(|s| verify_with(s, token))
+}
+
+fn verify_with(secret: &str, token: &str) -> Option<Unsubscriber> {
+    if let Some((id_part, tag_part)) = token.split_once('.') {
+        let id = String::from_utf8(URL_SAFE_NO_PAD.decode(id_part).ok()?).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag_part).ok()?;
+        if tag.len() != 16 {
+            return None;
+        }
+        v1_mac(secret, &id).verify_truncated_left(&tag).ok()?;
+        return Some(Unsubscriber {
+            contact_id: id,
+            address: None,
+        });
     }
-    mac(secret, &id).verify_truncated_left(&tag).ok()?;
-    Some(id)
+    let sealed = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let plain = cipher(secret).decrypt([b"u2"], &sealed).ok()?;
+    let plain = String::from_utf8(plain).ok()?;
+    let (id, address) = plain.rsplit_once('\0')?;
+    Some(Unsubscriber {
+        contact_id: id.to_string(),
+        address: (!address.is_empty()).then(|| address.to_string()),
+    })
 }
 
 /// Why people could not open links under `base_url` (not HTTPS, loopback, a private network,
@@ -55,9 +112,9 @@ pub fn unreachable_base(base_url: &str) -> Option<String> {
     local.then(|| format!("{base_url:?} is a loopback, private or local address"))
 }
 
-/// `{base_url}/u/{token}`.
-pub fn unsubscribe_url(base_url: &str, secret: &str, contact_id: &str) -> String {
-    format!("{}/u/{}", base_url.trim_end_matches('/'), sign(secret, contact_id))
+/// `{base_url}/u/{token}` for a message to `address`.
+pub fn unsubscribe_url(base_url: &str, secret: &str, contact_id: &str, address: &str) -> String {
+    format!("{}/u/{}", base_url.trim_end_matches('/'), sign(secret, contact_id, address))
 }
 
 #[cfg(test)]
@@ -85,20 +142,55 @@ mod tests {
     }
 
     #[test]
-    fn round_trip() {
-        let t = sign("k", "ann@example.com");
-        assert_eq!(verify("k", &t).as_deref(), Some("ann@example.com"));
+    fn round_trip_names_the_contact_and_the_address() {
+        let t = sign("k", "c-17", "ann@example.com");
+        let who = verify(&["k"], &t).unwrap();
+        assert_eq!(who.contact_id, "c-17");
+        assert_eq!(who.address.as_deref(), Some("ann@example.com"));
+        assert_eq!(t, sign("k", "c-17", "ann@example.com"), "deterministic");
+        assert_ne!(t, sign("k", "c-17", "ann@new.example.com"), "bound to the address");
+        let odd = sign("k", "a|b\0c", "");
+        let who = verify(&["k"], &odd).unwrap();
+        assert_eq!((who.contact_id.as_str(), who.address), ("a|b\0c", None));
+    }
+
+    #[test]
+    fn a_new_token_reveals_neither_address_nor_id() {
+        let t = sign("k", "ann@example.com", "ann@example.com");
+        assert!(!t.contains('.'));
+        let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(!text.contains("ann") && !text.contains("example"), "{text}");
+        assert!(!t.contains(&URL_SAFE_NO_PAD.encode("ann@example.com")[..8]));
+    }
+
+    #[test]
+    fn old_tokens_keep_working_and_rotated_secrets_are_accepted() {
+        // A token exactly as 0.5 made it: base64url(id).base64url(HMAC[..16]).
+        let old = sign_v1("k", "ann@example.com");
+        assert!(old.starts_with("YW5uQGV4YW1wbGUuY29t."));
+        let who = verify(&["k"], &old).unwrap();
+        assert_eq!((who.contact_id.as_str(), who.address), ("ann@example.com", None));
+        let t = sign("old-secret", "ann@example.com", "ann@example.com");
+        assert_eq!(verify(&["new-secret"], &t), None);
+        assert!(verify(&["new-secret", "old-secret"], &t).is_some());
     }
 
     #[test]
     fn forged_altered_truncated_are_rejected() {
-        let t = sign("k", "a@example.com");
-        assert_eq!(verify("other", &t), None);
+        let t = sign_v1("k", "a@example.com");
+        assert_eq!(verify(&["other"], &t), None);
         let (_, tag) = t.split_once('.').unwrap();
         let moved = format!("{}.{tag}", URL_SAFE_NO_PAD.encode("b@example.com"));
-        assert_eq!(verify("k", &moved), None, "A's tag cannot unsubscribe B");
-        assert_eq!(verify("k", &t[..t.len() - 2]), None);
-        assert_eq!(verify("k", "garbage"), None);
-        assert_eq!(verify("k", ""), None);
+        assert_eq!(verify(&["k"], &moved), None, "A's tag cannot unsubscribe B");
+        assert_eq!(verify(&["k"], &t[..t.len() - 2]), None);
+        let t2 = sign("k", "a", "a@example.com");
+        assert_eq!(verify(&["other"], &t2), None);
+        assert_eq!(verify(&["k"], &t2[..t2.len() - 1]), None);
+        let mut flipped = URL_SAFE_NO_PAD.decode(&t2).unwrap();
+        flipped[20] ^= 1;
+        assert_eq!(verify(&["k"], &URL_SAFE_NO_PAD.encode(flipped)), None);
+        assert_eq!(verify(&["k"], "garbage"), None);
+        assert_eq!(verify(&["k"], ""), None);
     }
 }

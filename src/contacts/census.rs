@@ -67,6 +67,7 @@ mod tests {
             fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             plan_history: vec![],
             responded_on: None,
+            former: vec![],
         }
     }
 

@@ -241,6 +241,7 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
         fields,
         plan_history: Vec::new(),
         responded_on: None,
+        former: vec![],
     })
 }
 

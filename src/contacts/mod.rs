@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod census;
+pub mod identity;
 pub mod import;
 
 use chrono::NaiveDate;
@@ -111,6 +112,10 @@ pub struct Contact {
     /// The last day the contact responded (a reply, a call back, a form, a deal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responded_on: Option<NaiveDate>,
+    /// Addresses and numbers this contact had before an import changed them (so `forget`
+    /// erases them too, and an opt-out through an old link still finds its owner).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former: Vec<String>,
 }
 
 impl Contact {
@@ -170,6 +175,13 @@ impl Contact {
     pub fn is_arabic(&self) -> bool {
         self.get("locale").is_some_and(|l| l.to_ascii_lowercase().starts_with("ar"))
     }
+    /// Every address and number of the contact, current and former.
+    pub fn all_addresses(&self) -> impl Iterator<Item = &str> {
+        self.email()
+            .into_iter()
+            .chain(self.phone())
+            .chain(self.former.iter().map(String::as_str))
+    }
     /// Moves the contact to `plan`, enrolled on `day`, remembering the previous plan.
     pub fn enroll(&mut self, plan: &str, day: NaiveDate) {
         if let Some(old) = self.plan().map(str::to_string)
@@ -187,8 +199,14 @@ impl Contact {
     pub fn merge(&mut self, incoming: &Contact) -> bool {
         let before = self.clone();
         for (k, v) in &incoming.fields {
-            if k == "plan" || k == "enrolled_on" {
+            if k == "plan" || k == "enrolled_on" || k == "id" {
                 continue;
+            }
+            if (k == "email" || k == "phone")
+                && let Some(old) = self.get(k).filter(|old| *old != v)
+                && !self.former.iter().any(|f| f == old)
+            {
+                self.former.push(old.to_string());
             }
             self.fields.insert(k.clone(), v.clone());
         }

@@ -13,6 +13,9 @@ use crate::store::Store;
 use crate::workspace::Workspace;
 use chrono::TimeZone;
 
+/// The plan changes of a page: contact id → (the plan the run saw, the steps: plan and day).
+type Moves = std::collections::HashMap<String, (Option<String>, Vec<(String, chrono::NaiveDate)>)>;
+
 /// What every page of one run shares.
 pub(super) struct Pages<'a> {
     pub ws: &'a Workspace,
@@ -32,7 +35,7 @@ impl Pages<'_> {
         let mut jobs: Vec<(DeliveryJob, Option<i64>)> = Vec::new();
         let mut marks: Vec<Mark> = Vec::new();
         let mut events: Vec<(String, Event)> = Vec::new();
-        let mut moved = Vec::new();
+        let mut moved = Moves::new();
         for mut contact in page {
             s.contacts += 1;
             let e = expand::expand(&contact, &self.ws.plans, self.window, &self.calendar);
@@ -67,6 +70,7 @@ impl Pages<'_> {
             if let Some(f) = &e.follow_up {
                 marks.push(agenda_mark(f, &contact, &day));
             }
+            let plan_seen = contact.plan().map(str::to_string);
             for m in &e.moves {
                 s.demoted += u64::from(matches!(m.reason, MoveReason::NoResponse(_)));
                 let mut event = Event::new(m.on.to_string(), "moved", format!("from {}: {}", m.from, m.reason));
@@ -75,7 +79,8 @@ impl Pages<'_> {
                 contact.enroll(&m.to, m.on);
             }
             if !e.moves.is_empty() {
-                moved.push(contact);
+                let steps = e.moves.iter().map(|m| (m.to.clone(), m.on)).collect();
+                moved.insert(contact.id.0.clone(), (plan_seen, steps));
             }
         }
         s.moved += moved.len() as u64;
@@ -97,7 +102,31 @@ impl Pages<'_> {
         s.already_queued += jobs.len() as u64 - added.min(jobs.len() as u64);
         let new = ledger::mark_once(self.store, &marks).await?;
         s.agenda += marks.iter().zip(&new).filter(|(m, new)| **new && m.agenda_item.is_some()).count() as u64;
-        self.store.save_moves(&moved, &events).await?;
+        self.save_moves(&moved, events).await
+    }
+
+    /// Writes the plan changes, each only onto the contact as the run saw it: one moved
+    /// meanwhile (`contact move`, an import) keeps that move, and the next run expands it
+    /// again. Other changes made meanwhile (a response) are kept with the move.
+    async fn save_moves(&self, moved: &Moves, events: Vec<(String, Event)>) -> anyhow::Result<()> {
+        let ids: Vec<String> = moved.keys().cloned().collect();
+        let written = self
+            .store
+            .update_contacts(&ids, |id, stored| {
+                let mut c = stored?;
+                let (plan_seen, steps) = moved.get(id)?;
+                if c.plan() != plan_seen.as_deref() {
+                    return None;
+                }
+                for (to, on) in steps {
+                    c.enroll(to, *on);
+                }
+                Some(c)
+            })
+            .await?;
+        let written: std::collections::HashSet<&str> = written.iter().map(|c| c.id.0.as_str()).collect();
+        let events: Vec<(String, Event)> = events.into_iter().filter(|(id, _)| written.contains(id.as_str())).collect();
+        self.store.push_history(&events).await?;
         Ok(())
     }
 

@@ -318,6 +318,7 @@ mod tests {
             fields: all,
             plan_history: vec![],
             responded_on: None,
+            former: vec![],
         }
     }
 

@@ -86,62 +86,47 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-/// Token → contact id, or `None` (forged, truncated, altered).
-fn verify(state: &AppState, token: &str) -> Option<String> {
-    let id = token::verify(state.workspace.get().config.unsubscribe_secret(), token);
-    if id.is_none() {
+/// Who a token is for, or `None` (forged, truncated, altered).
+fn verify(state: &AppState, token: &str) -> Option<token::Unsubscriber> {
+    let who = token::verify(&state.workspace.get().config.unsubscribe_secrets(), token);
+    if who.is_none() {
         state.metrics.bad_tokens.fetch_add(1, Ordering::Relaxed);
     }
-    id
+    who
 }
 
 async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let Some(id) = verify(&state, &token) else { return not_found() };
-    let contact = match state.store.contact(&id).await {
+    let Some(who) = verify(&state, &token) else { return not_found() };
+    let contact = match state.store.contact(&who.contact_id).await {
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };
     state.metrics.unsubscribe_pages.fetch_add(1, Ordering::Relaxed);
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
-    let email = contact.as_ref().and_then(|c| c.email().map(str::to_string));
+    // A forgotten or unknown contact: the page says nothing about them.
+    let email = contact
+        .as_ref()
+        .and_then(|c| who.address.as_deref().or(c.email()).map(str::to_string));
     no_store(Html(pages::confirm(&state.workspace.get().config.sender.name, email.as_deref(), arabic)).into_response())
 }
 
 /// Any POST unsubscribes (RFC 8058 one-click sends `List-Unsubscribe=One-Click`, urlencoded or
-/// multipart; the page's button sends a plain form). 200, no redirect, no cookie.
+/// multipart; the page's button sends a plain form). 200, no redirect, no cookie. The address
+/// the message went to is suppressed, and the contact's current one if it changed since. For
+/// a forgotten or unknown contact the answer is the same and nothing is written.
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(id) = verify(&state, &token) else { return not_found() };
-    let contact = match state.store.contact(&id).await {
+    let Some(who) = verify(&state, &token) else { return not_found() };
+    let contact = match state.store.contact(&who.contact_id).await {
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };
-    let now = crate::clock::Clock::System.now().to_rfc3339();
-    if let Some(email) = contact.as_ref().and_then(|c| c.email()) {
-        let entry = Suppression {
-            value: email.to_string(),
-            channel: "email".into(),
-            reason: "unsubscribe".into(),
-            at: now.clone(),
-        };
-        if let Err(e) = state.store.suppress(&entry).await {
-            return unavailable(e);
-        }
-    }
     let one_click = String::from_utf8_lossy(&body).contains("One-Click");
-    let how = if one_click { "one-click" } else { "unsubscribe page" };
-    if let Err(e) = state
-        .store
-        .push_history(&[(id.clone(), crate::history::Event::new(now.clone(), "unsubscribed", how))])
-        .await
+    if let Some(c) = &contact
+        && let Err(e) = record_unsubscribe(&state, c, who.address.as_deref(), one_click).await
     {
         return unavailable(e);
     }
-    let event = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
-    if let Err(e) = state.store.record_event(&event.to_string()).await {
-        return unavailable(e);
-    }
     state.metrics.unsubscribes.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(contact_id = %id, one_click, "unsubscribed");
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -151,6 +136,36 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
     }
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
     no_store(Html(pages::done(&state.workspace.get().config.sender.name, arabic)).into_response())
+}
+
+/// Suppresses `sent_to` and the contact's current address, and notes the opt-out in the
+/// contact's history and the event log.
+async fn record_unsubscribe(
+    state: &AppState,
+    contact: &crate::contacts::Contact,
+    sent_to: Option<&str>,
+    one_click: bool,
+) -> Result<(), crate::store::StoreError> {
+    let now = crate::clock::Clock::System.now().to_rfc3339();
+    let mut addresses: Vec<&str> = sent_to.into_iter().chain(contact.email()).collect();
+    addresses.dedup();
+    for address in addresses {
+        let entry = Suppression {
+            value: address.to_string(),
+            channel: "email".into(),
+            reason: "unsubscribe".into(),
+            at: now.clone(),
+        };
+        state.store.suppress(&entry).await?;
+    }
+    let id = &contact.id.0;
+    let how = if one_click { "one-click" } else { "unsubscribe page" };
+    let event = crate::history::Event::new(now.clone(), "unsubscribed", how);
+    state.store.push_history(&[(id.clone(), event)]).await?;
+    let record = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
+    state.store.record_event(&record.to_string()).await?;
+    tracing::info!(contact_id = %id, one_click, "unsubscribed");
+    Ok(())
 }
 
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {

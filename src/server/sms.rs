@@ -6,6 +6,7 @@
 //! provider sends the confirmation text itself, so the answer is empty TwiML.
 
 use super::{AppState, unavailable};
+use crate::compliance::erasure::address_hash;
 use crate::compliance::sms::{Keyword, keyword, verify_twilio};
 use crate::contacts::E164;
 use crate::store::Suppression;
@@ -45,6 +46,17 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
         return (StatusCode::BAD_REQUEST, "From is not a phone number\n").into_response();
     };
     state.metrics.sms_inbound.fetch_add(1, Ordering::Relaxed);
+    // Someone who was forgotten: answered like anyone, nothing written about them (their
+    // number can never be imported again anyway).
+    let hash = address_hash(config.pepper(), "sms", from.as_str());
+    match state.store.forgotten_among(std::slice::from_ref(&hash)).await {
+        Ok(f) if f.first() == Some(&true) => {
+            tracing::info!("inbound SMS from a forgotten number: nothing recorded");
+            return ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response();
+        }
+        Ok(_) => {}
+        Err(e) => return unavailable(e),
+    }
     let now = crate::clock::Clock::System.now().to_rfc3339();
     let kind = keyword(field("Body"));
     let result = match kind {
@@ -110,7 +122,10 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
         Ok(e) => e,
         Err(e) => return unavailable(e),
     };
-    let record = serde_json::json!({ "event": event, "channel": "sms", "number": from.as_str(), "at": now });
+    // The event log names the contact, never the number (a STOP from a number that is no
+    // contact is kept only as its suppression, which the law requires).
+    let contact_id = contact.as_ref().map(|c| c.id.0.as_str());
+    let record = serde_json::json!({ "event": event, "channel": "sms", "contact_id": contact_id, "at": now });
     if let Err(e) = state.store.record_event(&record.to_string()).await {
         return unavailable(e);
     }

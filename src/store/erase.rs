@@ -1,4 +1,5 @@
-//! Deleting one person's data: contact record, history, phone index entry, queued jobs,
+//! Deleting one person's data: contact record, history, email and phone index entries (of
+//! every address they had), queued jobs,
 //! agenda items (open and done), ledger entries, events and failure records that name them,
 //! and their plain suppression entries (replaced by keyed hashes in the `forgotten` set).
 //!
@@ -50,19 +51,28 @@ impl Store {
             records: conn.del(self.keys.history(contact_id)).await?,
             ..Default::default()
         };
-        let _: u64 = conn.hdel(self.keys.phones(), needles).await?;
+        // Index entries that point at them, under any address they ever had (an address that
+        // now belongs to someone else points at that other contact and stays).
+        for index in [self.keys.phones(), self.keys.emails()] {
+            let (mut cursor, mut theirs) = (0u64, Vec::new());
+            loop {
+                let (next, flat) = self.hscan_page(&index, cursor).await?;
+                theirs.extend(flat.chunks(2).filter(|kv| kv[1] == contact_id).map(|kv| kv[0].clone()));
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            if !theirs.is_empty() {
+                let _: u64 = conn.hdel(&index, theirs).await?;
+            }
+        }
         let theirs = |raw: &str| serde_json::from_str::<serde_json::Value>(raw).is_ok_and(|v| names(&v, contact_id, needles));
         // Queued jobs (payloads name the contact).
         let [scheduled, active, data, meta, done, dead, idempotency] = queue_keys;
         let mut cursor = 0u64;
         loop {
-            let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
-                .arg(&data)
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
+            let (next, flat) = self.hscan_page(&data, cursor).await?;
             for pair in flat.chunks(2) {
                 if let [id, payload] = pair
                     && theirs(payload)
@@ -127,6 +137,17 @@ impl Store {
         Ok(out)
     }
 
+    /// One HSCAN step of `key`: the next cursor and a page of field, value, field, value...
+    async fn hscan_page(&self, key: &str, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {
+        Ok(redis::cmd("HSCAN")
+            .arg(key)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
     async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let (mut out, mut cursor) = (Vec::new(), 0u64);
         loop {
@@ -159,14 +180,11 @@ impl Store {
             .await?)
     }
 
-    /// Finds the contact with this id, email or phone (a scan when it is not the id).
+    /// Finds the contact that has or had this email or phone (a scan: for `forget` only).
     pub async fn find_contact(&self, needle: &str) -> Result<Option<crate::contacts::Contact>, StoreError> {
-        if let Some(c) = self.contact(needle).await? {
-            return Ok(Some(c));
-        }
         let mut pages = std::pin::pin!(self.contact_pages(5000));
         while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
-            if let Some(c) = page.into_iter().find(|c| c.email() == Some(needle) || c.phone() == Some(needle)) {
+            if let Some(c) = page.into_iter().find(|c| c.all_addresses().any(|a| a == needle)) {
                 return Ok(Some(c));
             }
         }

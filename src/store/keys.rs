@@ -70,6 +70,15 @@ impl Keys {
     pub fn phones_built(&self) -> String {
         format!("{}:phones:built", self.prefix)
     }
+    /// HASH normalized email → contact id (one person, one contact: imports find the contact
+    /// an address already belongs to).
+    pub fn emails(&self) -> String {
+        format!("{}:emails", self.prefix)
+    }
+    /// STRING set once the email index has been built from the contacts.
+    pub fn emails_built(&self) -> String {
+        format!("{}:emails:built", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)
@@ -116,6 +125,8 @@ mod tests {
             k.agenda_mail("d", "a"),
             k.history("c"),
             k.phones(),
+            k.emails(),
+            k.emails_built(),
             k.queue(),
             k.events(),
             k.forgotten(),

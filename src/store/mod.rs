@@ -4,6 +4,7 @@
 pub mod erase;
 pub mod keys;
 mod people;
+mod update;
 
 use crate::contacts::Contact;
 use crate::contacts::census::{Census, CensusMode};
@@ -26,6 +27,13 @@ pub enum StoreError {
         key: String,
         /// The decode error.
         message: String,
+    },
+    /// Others kept writing the same contacts: the change was re-applied many times and never
+    /// got through.
+    #[error("contended: {key} changed by others on every try; run the command again")]
+    Contended {
+        /// The hash and the contact ids.
+        key: String,
     },
 }
 
@@ -85,6 +93,16 @@ return 0
     )
 });
 
+/// HSETNX KEYS[1] ARGV[1] ARGV[2] if contact ARGV[3] exists in KEYS[2].
+static SUPPRESS_FOR: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"#,
+    )
+});
+
 impl Store {
     /// Connects with 5 s connection and response timeouts.
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
@@ -116,25 +134,6 @@ impl Store {
             .query_async(&mut self.conn.clone())
             .await?;
         raw.into_iter().map(|r| r.map(|r| self.decode(&r)).transpose()).collect()
-    }
-
-    /// Writes contacts (one round trip).
-    pub async fn put_contacts(&self, contacts: &[Contact]) -> Result<(), StoreError> {
-        if contacts.is_empty() {
-            return Ok(());
-        }
-        let items: Vec<(String, String)> = contacts
-            .iter()
-            .map(|c| (c.id.0.clone(), serde_json::to_string(c).unwrap_or_default()))
-            .collect();
-        let phones = phone_index(contacts);
-        let mut pipe = redis::pipe();
-        pipe.hset_multiple(self.keys.contacts(), &items).ignore();
-        if !phones.is_empty() {
-            pipe.hset_multiple(self.keys.phones(), &phones).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
     }
 
     /// One page of contacts: returns the next cursor (0 when done) and the page.
@@ -221,6 +220,21 @@ impl Store {
             .clone()
             .hset_nx(self.keys.suppression(&entry.channel), &entry.value, json)
             .await?)
+    }
+
+    /// Adds a suppression for a contact's address (a bounce), unless the contact was
+    /// forgotten meanwhile: then nothing is written about them.
+    pub async fn suppress_for(&self, contact_id: &str, entry: &Suppression) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(entry).unwrap_or_default();
+        let added: i64 = SUPPRESS_FOR
+            .key(self.keys.suppression(&entry.channel))
+            .key(self.keys.contacts())
+            .arg(&entry.value)
+            .arg(json)
+            .arg(contact_id)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(added == 1)
     }
 
     /// Removes a suppression. Returns true if it existed.
@@ -397,9 +411,4 @@ impl Store {
 pub fn occurrence_before(key: &str, cutoff: &str) -> bool {
     let key = key.split('#').next().unwrap_or(key);
     key.rsplit('|').next().is_some_and(|d| d.len() == 10 && d < cutoff)
-}
-
-/// The phone index entries of `contacts`: (E.164, contact id).
-fn phone_index(contacts: &[Contact]) -> Vec<(&str, &str)> {
-    contacts.iter().filter_map(|c| Some((c.phone()?, c.id.0.as_str()))).collect()
 }

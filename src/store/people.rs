@@ -44,8 +44,19 @@ impl Store {
         Ok(raw.iter().rev().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
+    /// The contact with this email address, through the email index (kept by every contact
+    /// write; [`Store::ensure_address_indexes`] builds it for an older store). Never scans.
+    pub async fn contact_by_email(&self, email: &str) -> Result<Option<Contact>, StoreError> {
+        let id: Option<String> = self.conn.clone().hget(self.keys.emails(), email).await?;
+        let found = match id {
+            Some(id) => self.contact(&id).await?,
+            None => self.contact(email).await?,
+        };
+        Ok(found.filter(|c| c.email() == Some(email)))
+    }
+
     /// The contact with this E.164 number, through the phone index (kept by every contact
-    /// write; [`Store::ensure_phone_index`] builds it for an older store). Never scans.
+    /// write; [`Store::ensure_address_indexes`] builds it for an older store). Never scans.
     pub async fn contact_by_phone(&self, e164: &str) -> Result<Option<Contact>, StoreError> {
         let mut conn = self.conn.clone();
         let id: Option<String> = conn.hget(self.keys.phones(), e164).await?;
@@ -55,39 +66,15 @@ impl Store {
         }
     }
 
-    /// Builds the phone index if it is missing (a database from before it existed): once, at
-    /// `serve`'s start, never on a request. Returns how many numbers were indexed.
-    pub async fn ensure_phone_index(&self) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        if conn.exists::<_, bool>(self.keys.phones_built()).await? || conn.exists::<_, bool>(self.keys.phones()).await? {
-            return Ok(0);
-        }
-        let (mut pages, mut indexed) = (std::pin::pin!(self.contact_pages(5000)), 0u64);
-        while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
-            let phones = super::phone_index(&page);
-            if !phones.is_empty() {
-                let _: () = conn.hset_multiple(self.keys.phones(), &phones).await?;
-                indexed += phones.len() as u64;
-            }
-        }
-        // Every later contact write keeps the index: it is never built again.
-        let _: () = conn.set(self.keys.phones_built(), "1").await?;
-        Ok(indexed)
-    }
-
     /// The contact someone names by id, email address or phone number (normalized as `import`
-    /// normalizes them; a phone through the phone index). No scan: an email finds the contact
-    /// whose id it is, the default id.
+    /// normalizes them; through the email and phone indexes). No scan.
     pub async fn lookup(&self, who: &str, default_region: &str) -> Result<Option<Contact>, StoreError> {
         if let Some(c) = self.contact(who.trim()).await? {
             return Ok(Some(c));
         }
         match crate::contacts::parse_address(who, default_region) {
-            Ok(("sms", phone)) => {
-                self.ensure_phone_index().await?;
-                self.contact_by_phone(&phone).await
-            }
-            Ok((_, email)) => Ok(self.contact(&email).await?.filter(|c| c.email() == Some(email.as_str()))),
+            Ok(("sms", phone)) => self.contact_by_phone(&phone).await,
+            Ok((_, email)) => self.contact_by_email(&email).await,
             Err(_) => Ok(None),
         }
     }
@@ -104,12 +91,6 @@ impl Store {
             .filter(|c| c.responded_on.is_some_and(|r| c.enrolled_on().is_none_or(|e| r >= e)))
             .map(|c| c.id.0)
             .collect())
-    }
-
-    /// Writes contacts that changed plans together with the history events of the change.
-    pub async fn save_moves(&self, contacts: &[Contact], events: &[(String, Event)]) -> Result<(), StoreError> {
-        self.put_contacts(contacts).await?;
-        self.push_history(events).await
     }
 
     /// The open agenda items (an item that does not decode is skipped).

@@ -353,6 +353,7 @@ fn address_only(sample: &Contact) -> Contact {
             .collect(),
         plan_history: vec![],
         responded_on: None,
+        former: vec![],
     }
 }
 

@@ -61,14 +61,20 @@ fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
         ar.body
     );
 
-    // Forged, truncated, altered, or A's signature on B's id: 404, nothing changes.
-    let (id_part, tag) = olivia.trim_start_matches("/u/").split_once('.').unwrap();
-    let (ahmed_id, _) = ahmed.trim_start_matches("/u/").split_once('.').unwrap();
+    // Forged, truncated, altered, or A's old-style signature on B's id: 404, nothing changes.
+    let token = olivia.trim_start_matches("/u/");
+    let flipped = format!("{}{}", if token.starts_with('A') { 'B' } else { 'A' }, &token[1..]);
+    let old_olivia = nurture::compliance::token::sign_v1("test-secret", "olivia.bennett@example.com");
+    let old_ahmed = nurture::compliance::token::sign_v1("test-secret", "ahmed@example.com");
+    let (_, olivia_tag) = old_olivia.split_once('.').unwrap();
+    let (ahmed_id, _) = old_ahmed.split_once('.').unwrap();
     for bad in [
-        format!("/u/{id_part}.{}", &tag[..tag.len() - 1]),
-        format!("/u/{ahmed_id}.{tag}"),
+        format!("/u/{}", &token[..token.len() - 1]),
+        format!("/u/{flipped}"),
+        format!("/u/{ahmed_id}.{olivia_tag}"),
+        format!("/u/{}", nurture::compliance::token::sign_v1("other-secret", "ahmed@example.com")),
         "/u/garbage".into(),
-        format!("/u/{id_part}"),
+        format!("/u/{ahmed_id}"),
     ] {
         let r = http(
             "POST",
@@ -119,7 +125,7 @@ fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
     assert_eq!(http("GET", &format!("{}/healthz", server.base), &[], "").status, 200);
     let m = http("GET", &format!("{}/metrics", server.base), &[], "").body;
     assert!(
-        m.contains("nurture_unsubscribes_total 3") && m.contains("nurture_bad_tokens_total 4"),
+        m.contains("nurture_unsubscribes_total 3") && m.contains("nurture_bad_tokens_total 6"),
         "{m}"
     );
     assert!(m.contains("nurture_suppressed{channel=\"email\"} 2"), "{m}");
@@ -127,7 +133,7 @@ fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
 }
 
 /// POSTs an inbound SMS to `serve` as Twilio would, signed with the test token (or forged).
-fn post_sms(base: &str, from: &str, body: &str, sign: bool) -> crate::support::HttpResponse {
+pub(crate) fn post_sms(base: &str, from: &str, body: &str, sign: bool) -> crate::support::HttpResponse {
     let url = "http://127.0.0.1:8080/sms/inbound";
     let params = vec![
         ("From".to_string(), from.to_string()),
@@ -446,23 +452,7 @@ fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
     assert_eq!(out["erased"]["agenda_items"], 1, "{out}");
     assert_eq!(out["hashes_kept"], 2, "email and phone");
     // Nothing in Redis mentions her any more.
-    let mut r = env.redis();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", env.prefix)).query(&mut r).unwrap();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut r).unwrap();
-        let dump: String = match kind.as_str() {
-            "string" => redis::cmd("GET").arg(&key).query(&mut r).unwrap(),
-            "hash" => redis::cmd("HGETALL").arg(&key).query::<Vec<String>>(&mut r).unwrap().join(" "),
-            "list" | "zset" => redis::cmd(if kind == "list" { "LRANGE" } else { "ZRANGE" })
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .query::<Vec<String>>(&mut r)
-                .unwrap()
-                .join(" "),
-            "set" => redis::cmd("SMEMBERS").arg(&key).query::<Vec<String>>(&mut r).unwrap().join(" "),
-            _ => String::new(),
-        };
+    for (key, dump) in env.dump() {
         assert!(
             !key.contains("olivia") && !dump.contains("olivia") && !dump.contains("2172010142") && !dump.contains("Bennett"),
             "{key} still mentions her"

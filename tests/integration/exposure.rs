@@ -45,7 +45,7 @@ fn slow_loris_connections_are_cut_off_and_the_server_keeps_answering() {
     // With 300 of them open, a health check and an unsubscribe still answer at once.
     let t = Instant::now();
     assert_eq!(http("GET", &format!("{}/healthz", server.base), &[], "").status, 200);
-    let link = nurture::compliance::token::unsubscribe_url(&server.base, "test-secret", "ann@example.com");
+    let link = nurture::compliance::token::unsubscribe_url(&server.base, "test-secret", "ann@example.com", "ann@example.com");
     let r = http(
         "POST",
         &link,

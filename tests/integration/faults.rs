@@ -564,6 +564,15 @@ fn a_send_claim_renewed_by_its_owner_keeps_another_worker_out() {
             contact_id: "c@example.com",
             channel: "email",
         };
+        // A claim is only ever granted for a stored contact.
+        let contact = r#"{"id":"c@example.com","fields":{"email":"c@example.com"},"plan_history":[]}"#;
+        let _: () = redis::cmd("HSET")
+            .arg(store.keys.contacts())
+            .arg("c@example.com")
+            .arg(contact)
+            .query_async(&mut store.conn.clone())
+            .await
+            .unwrap();
         assert!(matches!(
             ledger::claim(&store, target, "a", 500).await.unwrap(),
             Claim::Claimed { .. }
@@ -582,6 +591,7 @@ fn a_send_claim_renewed_by_its_owner_keeps_another_worker_out() {
         );
         let _: () = redis::cmd("DEL")
             .arg(store.keys.delivery(key))
+            .arg(store.keys.contacts())
             .query_async(&mut store.conn.clone())
             .await
             .unwrap();

@@ -151,7 +151,7 @@ fn normalized(eml: &str) -> String {
         out.push_str(&line);
         out.push('\n');
     }
-    let token = regex::Regex::new(r"/u/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+").unwrap();
+    let token = regex::Regex::new(r"/u/[A-Za-z0-9_\-]+").unwrap();
     out.push_str(&format!("\nSubject (decoded): {}\n", m.subject().unwrap_or("")));
     out.push_str(&format!("\n--- text/plain ---\n{}\n", m.body_text(0).unwrap()));
     out.push_str(&format!("--- text/html ---\n{}\n", m.body_html(0).unwrap()));

@@ -272,6 +272,9 @@ base_url = "http://127.0.0.1:8080"
 secret = "test-secret"
 allow_local_base_url = true
 
+[privacy]
+pepper = "test-pepper"
+
 [delivery]
 {delivery}
 "#,
@@ -363,6 +366,35 @@ allow_local_base_url = true
     /// A synchronous Redis connection (for checks and cleanup).
     pub fn redis(&self) -> redis::Connection {
         redis::Client::open(redis_url()).unwrap().get_connection().unwrap()
+    }
+
+    /// Every key of this test's prefix with all its values (strings, hashes, lists, sets,
+    /// sorted sets) as one text: what an erasure test searches for traces.
+    pub fn dump(&self) -> Vec<(String, String)> {
+        let mut r = self.redis();
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query(&mut r).unwrap();
+        keys.into_iter()
+            .map(|key| {
+                let kind: String = redis::cmd("TYPE").arg(&key).query(&mut r).unwrap();
+                let mut all = |cmd: &str, extra: &[&str]| -> String {
+                    let mut c = redis::cmd(cmd);
+                    c.arg(&key);
+                    for e in extra {
+                        c.arg(*e);
+                    }
+                    c.query::<Vec<String>>(&mut r).unwrap().join(" ")
+                };
+                let dump = match kind.as_str() {
+                    "string" => all("MGET", &[]),
+                    "hash" => all("HGETALL", &[]),
+                    "list" => all("LRANGE", &["0", "-1"]),
+                    "zset" => all("ZRANGE", &["0", "-1"]),
+                    "set" => all("SMEMBERS", &[]),
+                    other => panic!("{key}: unexpected type {other}"),
+                };
+                (key, dump)
+            })
+            .collect()
     }
 }
 

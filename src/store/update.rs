@@ -1,0 +1,152 @@
+//! Contact writes that never lose each other's changes, and the address indexes kept with
+//! them. Every writer (import, the nightly run's moves, responses and deals, `contact move`)
+//! says *what* it changes as a function of the stored contact; [`Store::update_contacts`]
+//! reads, applies it and writes back only if nobody wrote the contact in between
+//! (compare-and-set in one script), else reads again and re-applies. The email and phone
+//! indexes (address → contact id) are updated in the same script, so an address that left a
+//! contact no longer points at it.
+
+use super::{Store, StoreError};
+use crate::contacts::Contact;
+use redis::AsyncCommands;
+use std::sync::LazyLock;
+
+/// How many times a contended contact is read again before giving up.
+const ROUNDS: usize = 50;
+
+/// KEYS: contacts, phones, emails. ARGV: id, expected JSON ('' = absent), new JSON, old phone,
+/// new phone, old email, new email. 1 = written, 0 = someone wrote it first.
+static SWAP: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (cur or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local function reindex(key, old, new)
+  if old ~= '' and old ~= new and redis.call('HGET', key, old) == ARGV[1] then
+    redis.call('HDEL', key, old)
+  end
+  if new ~= '' then redis.call('HSET', key, new, ARGV[1]) end
+end
+reindex(KEYS[2], ARGV[4], ARGV[5])
+reindex(KEYS[3], ARGV[6], ARGV[7])
+return 1
+"#,
+    )
+});
+
+impl Store {
+    /// Applies `change` to each stored contact of `ids` (`None` when there is none) and writes
+    /// what it returns (`None`: leave it as it is), atomically per contact: a contact written
+    /// by someone else meanwhile is read again and `change` applied again to the new value.
+    /// Returns the contacts as written.
+    pub async fn update_contacts<F>(&self, ids: &[String], mut change: F) -> Result<Vec<Contact>, StoreError>
+    where
+        F: FnMut(&str, Option<Contact>) -> Option<Contact>,
+    {
+        let mut written = Vec::new();
+        let mut pending: Vec<String> = ids.to_vec();
+        pending.dedup();
+        for _ in 0..ROUNDS {
+            if pending.is_empty() {
+                return Ok(written);
+            }
+            let raws: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.keys.contacts())
+                .arg(&pending)
+                .query_async(&mut self.conn.clone())
+                .await?;
+            let mut tries: Vec<(String, Contact)> = Vec::new();
+            let mut pipe = redis::pipe();
+            pipe.load_script(&SWAP).ignore();
+            let mut invocations = Vec::new();
+            for (id, raw) in pending.iter().zip(raws) {
+                let current = raw.as_deref().map(|r| self.decode(r)).transpose()?;
+                let old = current.as_ref().map(|c| (c.phone().unwrap_or(""), c.email().unwrap_or("")));
+                let (old_phone, old_email) = old.map(|(p, e)| (p.to_string(), e.to_string())).unwrap_or_default();
+                let Some(new) = change(id, current) else { continue };
+                let mut inv = SWAP.prepare_invoke();
+                inv.key(self.keys.contacts())
+                    .key(self.keys.phones())
+                    .key(self.keys.emails())
+                    .arg(id)
+                    .arg(raw.unwrap_or_default())
+                    .arg(serde_json::to_string(&new).unwrap_or_default())
+                    .arg(old_phone)
+                    .arg(new.phone().unwrap_or(""))
+                    .arg(old_email)
+                    .arg(new.email().unwrap_or(""));
+                invocations.push(inv);
+                tries.push((id.clone(), new));
+            }
+            for inv in &invocations {
+                pipe.invoke_script(inv);
+            }
+            let swapped: Vec<i64> = if invocations.is_empty() {
+                Vec::new()
+            } else {
+                pipe.query_async(&mut self.conn.clone()).await?
+            };
+            pending.clear();
+            for ((id, contact), ok) in tries.into_iter().zip(swapped) {
+                if ok == 1 {
+                    written.push(contact);
+                } else {
+                    pending.push(id);
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Ok(written);
+        }
+        Err(StoreError::Contended {
+            key: format!("{} {}", self.keys.contacts(), pending.join(", ")),
+        })
+    }
+
+    /// The contact id each of `values` belongs to in the `index` (`email` or `phone`).
+    pub async fn owners(&self, index: &str, values: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = if index == "email" { self.keys.emails() } else { self.keys.phones() };
+        Ok(redis::cmd("HMGET").arg(key).arg(values).query_async(&mut self.conn.clone()).await?)
+    }
+
+    /// Builds the email and phone indexes if they are missing (a database from before they
+    /// existed): one scan, once; every later contact write keeps them. `serve`, `import` and
+    /// `forget` call it at their start, never a request. Returns how many entries were added.
+    pub async fn ensure_address_indexes(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let phones = !conn.exists::<_, bool>(self.keys.phones_built()).await? && !conn.exists::<_, bool>(self.keys.phones()).await?;
+        let emails = !conn.exists::<_, bool>(self.keys.emails_built()).await?;
+        if !phones && !emails {
+            return Ok(0);
+        }
+        let (mut pages, mut indexed) = (std::pin::pin!(self.contact_pages(5000)), 0u64);
+        while let Some(page) = futures::TryStreamExt::try_next(&mut pages).await? {
+            let mut pipe = redis::pipe();
+            for c in &page {
+                if let Some(p) = c.phone().filter(|_| phones) {
+                    pipe.hset(self.keys.phones(), p, &c.id.0).ignore();
+                    indexed += 1;
+                }
+                if let Some(e) = c.email().filter(|_| emails) {
+                    pipe.hset_nx(self.keys.emails(), e, &c.id.0).ignore();
+                    indexed += 1;
+                }
+            }
+            if pipe.cmd_iter().next().is_some() {
+                let _: () = pipe.query_async(&mut conn).await?;
+            }
+        }
+        let _: () = redis::pipe()
+            .set(self.keys.phones_built(), "1")
+            .ignore()
+            .set(self.keys.emails_built(), "1")
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(indexed)
+    }
+}

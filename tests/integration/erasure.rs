@@ -1,0 +1,255 @@
+//! Erasure and identity end to end: nothing of a forgotten person is left or written again
+//! (addresses changed by an import, a send in flight during `forget`, an old unsubscribe link,
+//! texts from their numbers); opaque tokens bound to the address; one person, one contact; no
+//! lost updates between concurrent contact writes.
+
+use crate::compliance::post_sms;
+use crate::faults::{DELIVERY, ENROLLED, fault_env, spawn_run};
+use crate::support::{TestEnv, http};
+use crate::{DATE, NOW};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use nurture::compliance::token;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// What identifies Ann anywhere: her id, every address and number she had, her surname.
+const ANN: [&str; 6] = [
+    "ann-7731",
+    "ann@example.com",
+    "ann.old@example.com",
+    "Quill",
+    "2175550123",
+    "2175550124",
+];
+
+fn one_click(base: &str, token: &str) -> u16 {
+    http(
+        "POST",
+        &format!("{base}/u/{token}"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "List-Unsubscribe=One-Click",
+    )
+    .status
+}
+
+/// True when `text` has `needle` not preceded by a letter, digit or dot (`ann@` is not in
+/// `joann@`).
+fn mentions(text: &str, needle: &str) -> bool {
+    text.match_indices(needle)
+        .any(|(i, _)| !text[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '.'))
+}
+
+fn traces(env: &TestEnv) -> Vec<String> {
+    env.dump()
+        .into_iter()
+        .filter(|(key, dump)| ANN.iter().any(|a| mentions(key, a) || mentions(dump, a)))
+        .map(|(key, dump)| format!("{key} = {}", dump.chars().take(300).collect::<String>()))
+        .collect()
+}
+
+#[test]
+fn a_forgotten_person_leaves_no_trace_whatever_arrives_afterwards() {
+    // The relay holds each final 250 back for 2.5 s: `forget` runs while Ann's email is in
+    // flight.
+    let (env, smtp) = fault_env("erasure", json!({"delay_end": 2.5}), DELIVERY, 0);
+    env.patch_config("data_timeout_secs = 2", "data_timeout_secs = 10");
+    let csv = |email: &str, phone: &str| {
+        format!(
+            "id,first_name,last_name,email,phone,plan\nann-7731,Ann,Quill,{email},{phone},8x8\n\
+             jo-1,Joann,Other,joann@example.com,+12175550199,8x8\n"
+        )
+    };
+    env.import(&csv("ann.old@example.com", "+12175550123"), &["--enrolled-on", ENROLLED]);
+    // An import changes her address and number: the earlier ones are still hers.
+    env.import(&csv("ann@example.com", "(217) 555-0124"), &["--enrolled-on", ENROLLED]);
+    env.ok(&["suppress", "add", "ann.old@example.com"]);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    assert_eq!(post_sms(&server.base, "+12175550123", "STOP", true).status, 200);
+    assert_eq!(env.json(&["suppress", "list"]).as_array().unwrap().len(), 2);
+
+    let run = spawn_run(&env, false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.arrived() < 2 {
+        assert!(Instant::now() < deadline, "the two emails never reached the relay");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = env.json(&["forget", "ann-7731"]);
+    assert_eq!(out["erased"]["contacts"], 1, "{out}");
+    assert_eq!(out["hashes_kept"], 4, "two addresses and two numbers: {out}");
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success());
+
+    // Afterwards: her old links (new and old style), texts from both her numbers, a CRM event.
+    let link = token::sign("test-secret", "ann-7731", "ann@example.com");
+    let old_link = token::sign_v1("test-secret", "ann-7731");
+    for t in [&link, &old_link] {
+        assert_eq!(one_click(&server.base, t), 200, "an old link still answers politely");
+        assert_eq!(http("GET", &format!("{}/u/{t}", server.base), &[], "").status, 200);
+    }
+    for number in ["+12175550123", "+12175550124"] {
+        for body in ["STOP", "START", "hello?"] {
+            assert_eq!(post_sms(&server.base, number, body, true).status, 200);
+        }
+    }
+    assert!(!env.nurture(&["record", "response", "ann@example.com"]).status.success());
+    // The rest of tonight's work went on: Joann got her email, Ann's was not marked.
+    assert_eq!(smtp.accepted_per_recipient().get("joann@example.com"), Some(&1));
+
+    let left = traces(&env);
+    assert!(left.is_empty(), "traces of Ann:\n{}", left.join("\n"));
+    assert!(env.dump().iter().any(|(_, d)| d.contains("joann@example.com")), "Joann is kept");
+
+    // She is never imported again, by any address she had, even after the unsubscribe secret
+    // was rotated (the pepper is its own secret).
+    env.patch_config("secret = \"test-secret\"", "secret = \"rotated-secret\"");
+    for (email, phone) in [("ann.old@example.com", ""), ("", "+12175550123"), ("Ann@Example.com", "")] {
+        let r = env.import(&format!("first_name,email,phone\nAnn,{email},{phone}\n"), &[]);
+        assert_eq!(r["created"], 0, "{r}");
+        assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("forgotten"), "{r}");
+    }
+    assert!(traces(&env).is_empty());
+}
+
+#[test]
+fn an_unsubscribe_link_names_nobody_and_suppresses_the_address_it_was_sent_to() {
+    let env = TestEnv::new("tokens");
+    env.import(
+        "id,first_name,email,plan\nc-17,Ann,ann.old@example.com,8x8\nc-18,Bo,bo@example.com,8x8\n",
+        &["--enrolled-on", DATE],
+    );
+    assert_eq!(env.json(&["run", "--date", DATE, "--now", NOW])["sent"], 2);
+    let messages = env.sink().messages();
+    let to_ann = messages.iter().find(|m| m.contains("To: Ann <ann.old@example.com>")).unwrap();
+    let link = crate::support::header(to_ann, "List-Unsubscribe").unwrap();
+    let token = link.trim_matches(|c| c == '<' || c == '>').rsplit('/').next().unwrap().to_string();
+    // Opaque: neither the address nor the id, plain or in base64.
+    for secret in [
+        "ann",
+        "c-17",
+        &URL_SAFE_NO_PAD.encode("c-17"),
+        &URL_SAFE_NO_PAD.encode("ann.old")[..8],
+    ] {
+        assert!(!token.contains(secret), "{token} shows {secret}");
+    }
+    // Her address changes; then she clicks the link of the old email.
+    env.import("id,email\nc-17,ann@example.com\n", &[]);
+    // The secret was rotated meanwhile: links made with the old one keep working.
+    env.patch_config(
+        "secret = \"test-secret\"",
+        "secret = \"new-secret\"\nprevious_secrets = [\"test-secret\"]",
+    );
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    assert_eq!(one_click(&server.base, &token), 200);
+    let mut list: Vec<String> = env
+        .json(&["suppress", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap().to_string())
+        .collect();
+    list.sort();
+    assert_eq!(
+        list,
+        ["ann.old@example.com", "ann@example.com"],
+        "the address it went to, and hers now"
+    );
+    // A link made by 0.5 (base64 id + HMAC) still unsubscribes: Bo's current address.
+    assert_eq!(one_click(&server.base, &token::sign_v1("test-secret", "c-18")), 200);
+    assert_eq!(env.json(&["suppress", "list"]).as_array().unwrap().len(), 3);
+    // A forged one does not.
+    assert_eq!(one_click(&server.base, &token::sign_v1("guess", "c-18")), 404);
+    let s = env.json(&["run", "--date", "2026-11-27", "--now", "2026-11-27T18:00:00Z"]);
+    assert_eq!((s["sent"].as_u64(), s["suppressed"].as_u64()), (Some(0), Some(2)), "{s}");
+}
+
+#[test]
+fn an_id_column_never_makes_a_second_contact_for_a_stored_address() {
+    let env = TestEnv::new("oneperson");
+    env.import("email,first_name,plan\nann@example.com,Ann,8x8\n", &["--enrolled-on", DATE]);
+    env.import("phone,first_name,plan\n+12175550100,Pat,8x8\n", &["--enrolled-on", DATE]);
+    let r = env.import(
+        "id,email,phone,first_name,last_name,plan\n\
+         c-17,ANN@example.com,,Ann,Lee,8x8\n\
+         c-18,bo@example.com,,Bo,,8x8\n\
+         c-19,bo@example.com,,Bobby,,8x8\n\
+         p-1,pat@example.com,(217) 555-0100,Pat,Kay,8x8\n",
+        &["--enrolled-on", DATE],
+    );
+    assert_eq!(
+        (r["created"].as_u64(), r["updated"].as_u64(), r["matched_by_address"].as_u64()),
+        (Some(1), Some(2), Some(3)),
+        "{r}"
+    );
+    assert_eq!(env.json(&["status"])["contacts"], 3, "Ann, Pat and Bo, once each");
+    let ann = env.json(&["contact", "show", "ann@example.com"]);
+    assert_eq!(ann["contact"]["id"], "ann@example.com", "{ann}");
+    assert_eq!(ann["contact"]["fields"]["last_name"], "Lee", "{ann}");
+    let bo = env.json(&["contact", "show", "bo@example.com"]);
+    assert_eq!(bo["contact"]["fields"]["first_name"], "Bobby", "the later row wins: {bo}");
+    let pat = env.json(&["contact", "show", "+12175550100"]);
+    assert_eq!(pat["contact"]["fields"]["email"], "pat@example.com", "{pat}");
+    // A row that would give Ann's address to Bo is a conflict, by line; the good row goes in.
+    env.write(
+        "conflict.csv",
+        "id,email,first_name,plan\nc-18,ann@example.com,Bo,8x8\nc-20,cy@example.com,Cy,8x8\n",
+    );
+    let out = env.nurture(&["import", "conflict.csv", "--json", "--enrolled-on", DATE]);
+    let r: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("import printed no JSON: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(r["created"], 1, "{r}");
+    assert_eq!(r["rejected"][0]["line"], 2, "{r}");
+    assert_eq!(r["rejected"][0]["column"], "email", "{r}");
+    assert!(
+        r["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to contact \"ann@example.com\""),
+        "{r}"
+    );
+    // Tonight each person gets one welcome email.
+    let s = env.json(&["run", "--date", DATE, "--now", NOW]);
+    assert_eq!(s["sent"], 4, "{s}");
+    let mut to: Vec<String> = env
+        .sink()
+        .messages()
+        .iter()
+        .map(|m| crate::support::header(m, "To").unwrap())
+        .collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 4, "{to:?}");
+}
+
+#[test]
+fn a_response_recorded_while_a_run_moves_the_contact_keeps_both() {
+    let env = TestEnv::new("lostupdate");
+    env.import("id,email,first_name,plan\nc-1,ann@example.com,Ann,8x8\n", &["--enrolled-on", DATE]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = nurture::store::Store::connect(&crate::support::redis_url(), &env.prefix)
+            .await
+            .unwrap();
+        let ids = vec!["c-1".to_string()];
+        let mut first = true;
+        // The run's move, applied to the contact as stored. The first time, another process
+        // records a response between the run's read and its write.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let written = store
+            .update_contacts(&ids, |_, stored| {
+                if std::mem::take(&mut first) {
+                    let out = env.nurture(&["record", "response", "c-1", "--date", "2026-11-20"]);
+                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                }
+                let mut c = stored?;
+                c.enroll("33-touch", day);
+                Some(c)
+            })
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 1);
+    });
+    let c = env.json(&["contact", "show", "c-1"]);
+    assert_eq!(c["contact"]["fields"]["plan"], "33-touch", "the move: {c}");
+    assert_eq!(c["contact"]["responded_on"], "2026-11-20", "the response: {c}");
+}
