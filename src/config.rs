@@ -756,7 +756,10 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
             message: "expected NURTURE_<SECTION>_<KEY>".into(),
         });
     };
-    let parsed = if let Ok(i) = value.parse::<i64>() {
+    let parsed = if key == "previous_secrets" {
+        // A list of secrets: comma-separated in one variable.
+        toml::Value::Array(value.split(',').map(|v| toml::Value::String(v.trim().to_string())).collect())
+    } else if let Ok(i) = value.parse::<i64>() {
         toml::Value::Integer(i)
     } else if let Ok(b) = value.parse::<bool>() {
         toml::Value::Boolean(b)
@@ -853,5 +856,9 @@ mod tests {
         assert_eq!(a.pepper(), b.pepper(), "rotating the unsubscribe secret keeps the pepper");
         let demo = Config::default();
         assert_ne!(demo.pepper(), demo.unsubscribe_secret());
+        let mut rotated = env("s2");
+        rotated.push(("NURTURE_UNSUBSCRIBE_PREVIOUS_SECRETS".into(), "s1, s0".into()));
+        let c = Config::load(&path, true, &rotated).unwrap();
+        assert_eq!(c.unsubscribe_secrets(), ["s2", "s1", "s0"]);
     }
 }
