@@ -29,8 +29,12 @@ pub struct AgendaItem {
     pub phone: String,
     /// Email.
     pub email: String,
-    /// Postal address (the contact's `address`, `city`, `postal_code`, `country` columns).
+    /// Postal address on one line (the contact's `street` or `address`, `city`, `state`,
+    /// `postal_code`, `country` columns).
     pub address: String,
+    /// The postal address in its parts, for mail-merge labels of cards and letters.
+    #[serde(default)]
+    pub postal: Postal,
     /// Agent in charge.
     pub agent: String,
     /// Plan id.
@@ -90,15 +94,51 @@ pub fn assign_codes(items: &mut [AgendaItem]) {
     }
 }
 
+/// A postal address in the parts a label needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Postal {
+    /// Street and number (the contact's `street`, else `address`).
+    pub street: String,
+    /// City.
+    pub city: String,
+    /// State, province or region.
+    pub state: String,
+    /// Postal (ZIP) code.
+    pub postal_code: String,
+    /// Country.
+    pub country: String,
+}
+
+impl Postal {
+    /// `street, city, state postal_code, country`, leaving out what is empty.
+    pub fn one_line(&self) -> String {
+        let state_zip = [self.state.as_str(), self.postal_code.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        [self.street.as_str(), self.city.as_str(), state_zip.as_str(), self.country.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl AgendaItem {
     /// An agenda row for a manual touch of `contact`.
     pub fn new(t: &DueTouch, contact: &Contact) -> AgendaItem {
         let get = |c: &str| contact.get(c).unwrap_or("").to_string();
-        let address = ["address", "city", "postal_code", "country"]
-            .iter()
-            .filter_map(|c| contact.get(c))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let postal = Postal {
+            street: contact.get("street").or(contact.get("address")).unwrap_or("").to_string(),
+            city: get("city"),
+            state: get("state"),
+            postal_code: get("postal_code"),
+            country: get("country"),
+        };
+        let address = postal.one_line();
         let id = t.key();
         AgendaItem {
             short: short_id(&id),
@@ -110,6 +150,7 @@ impl AgendaItem {
             phone: get("phone"),
             email: get("email"),
             address,
+            postal,
             agent: get("agent"),
             plan: t.plan.clone(),
             touch: t.touch.clone(),
@@ -198,10 +239,10 @@ pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
     out
 }
 
-/// CSV with a header row.
-pub fn to_csv(items: &[AgendaItem]) -> Result<String, csv::Error> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    w.write_record([
+/// The header and one row per item, as text cells: what the CSV and the spreadsheet hold. The
+/// postal address is in its parts too, so the rows feed mail-merge labels for cards.
+pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
+    let header = [
         "short",
         "id",
         "due",
@@ -211,31 +252,48 @@ pub fn to_csv(items: &[AgendaItem]) -> Result<String, csv::Error> {
         "phone",
         "email",
         "address",
+        "street",
+        "city",
+        "state",
+        "postal_code",
+        "country",
         "agent",
         "plan",
         "touch",
         "note",
         "responder",
-    ])?;
+    ];
+    let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
     for i in items {
-        w.write_record([
-            i.short.as_str(),
-            &i.id,
-            &i.due,
-            &i.channel,
-            &i.contact_id,
-            &i.name,
-            &i.phone,
-            &i.email,
-            &i.address,
-            &i.agent,
-            &i.plan,
-            &i.touch,
-            &i.note,
-            if i.responder { "yes" } else { "" },
-        ])?;
+        let p = &i.postal;
+        rows.push(
+            [
+                i.short.as_str(),
+                &i.id,
+                &i.due,
+                &i.channel,
+                &i.contact_id,
+                &i.name,
+                &i.phone,
+                &i.email,
+                &i.address,
+                &p.street,
+                &p.city,
+                &p.state,
+                &p.postal_code,
+                &p.country,
+                &i.agent,
+                &i.plan,
+                &i.touch,
+                &i.note,
+                if i.responder { "yes" } else { "" },
+            ]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        );
     }
-    Ok(String::from_utf8_lossy(&w.into_inner().map_err(|e| e.into_error())?).into_owned())
+    rows
 }
 
 /// The agenda as an email to an agent: subject, plain text, HTML.
@@ -292,6 +350,7 @@ mod tests {
             phone: String::new(),
             email: String::new(),
             address: String::new(),
+            postal: Postal::default(),
             agent: "Sara".into(),
             plan: plan.into(),
             touch: id.into(),
@@ -372,9 +431,9 @@ mod tests {
             md.contains("**overdue** since 2026-11-18") && md.contains("Ask about referrals"),
             "{md}"
         );
-        let csv = to_csv(&[late.clone()]).unwrap();
-        assert!(csv.starts_with("short,id,due,channel"), "{csv}");
-        assert!(to_csv(&[]).unwrap().starts_with("short,id"), "the header even when empty");
+        let rows = to_rows(&[late.clone()]);
+        assert_eq!(rows[0][..4], ["short", "id", "due", "channel"]);
+        assert_eq!(to_rows(&[]).len(), 1, "the header even when empty");
         let (subject, _, html) = to_email(date, "Sara", &[late]);
         assert_eq!(subject, "Your agenda for 2026-11-20: 1 call(s), 0 card(s), 0 letter(s), 0 gift(s)");
         assert!(html.contains("(overdue)"));

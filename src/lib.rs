@@ -1,7 +1,7 @@
 //! nurture — a batch marketing-automation worker.
 //!
 //! ```text
-//! CSV ─▶ contacts ─▶ store
+//! CSV/XLSX/ODS ─▶ contacts::read ─▶ contacts::import ─▶ intake ─▶ store
 //! jobs/*.toml ─▶ plans::expand(date) ─▶ DueTouch ─┬─▶ queue::enqueue ─▶ apalis-redis
 //!                                                  └─▶ agenda (call/card/gift)
 //! apalis-redis ─▶ deliver: render ─▶ compliance::check ─▶ send ─▶ ledger
@@ -32,6 +32,7 @@ pub mod store;
 pub mod compose;
 pub mod deliver;
 pub mod events;
+pub mod intake;
 pub mod nightly;
 pub mod preview;
 pub mod server;

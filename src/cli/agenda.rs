@@ -1,4 +1,4 @@
-//! `nurture agenda [--date D] [--agent NAME] [--format md|csv|json]` — the agent's day — and
+//! `nurture agenda [--date D] [--agent NAME] [--format md|csv|json|xlsx] [--out FILE]` — the agent's day — and
 //! `nurture agenda done CODE...`, which closes items (open items roll over until then).
 
 use super::{clock_and_date, connect, load_workspace, print_json};
@@ -21,6 +21,8 @@ pub enum Format {
     Csv,
     /// JSON array.
     Json,
+    /// An Excel workbook (needs `--out`): mail-merge labels for cards.
+    Xlsx,
 }
 
 /// `agenda` flags.
@@ -39,6 +41,12 @@ pub struct AgendaArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+    /// The file to write (default: stdout; `xlsx` needs a file).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// CSV for Excel: start it with a UTF-8 byte order mark.
+    #[arg(long)]
+    pub bom: bool,
 }
 
 /// `agenda` subcommands.
@@ -135,7 +143,15 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     let items = agenda::day(open, date, a.agent.as_deref(), &responders);
     match a.format {
         Format::Md => print!("{}", agenda::to_markdown(date, &items)),
-        Format::Csv => print!("{}", agenda::to_csv(&items)?),
+        Format::Csv | Format::Xlsx => {
+            let out = super::table_out::Out {
+                xlsx: matches!(a.format, Format::Xlsx),
+                path: a.out.as_deref(),
+                bom: a.bom,
+                sheet: "Agenda",
+            };
+            super::table_out::write(&agenda::to_rows(&items), out)?;
+        }
         Format::Json => print_json(&items)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -8,11 +8,13 @@ mod forget;
 mod import;
 mod inspect;
 mod people;
+mod progress;
 mod reload;
 mod run;
 mod send_test;
 mod serve;
 mod suppress;
+mod table_out;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -64,8 +66,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Send one rendered message (subject prefixed [TEST]) to an address, outside the plans.
     SendTest(send_test::SendTestArgs),
-    /// Every contact as CSV, with suppressed_email / suppressed_sms columns.
-    Export,
+    /// Every contact as CSV or xlsx, with suppressed_email / suppressed_sms columns.
+    Export(export::ExportArgs),
     /// Erase a person: contact, queued jobs, agenda, records; keep only keyed hashes.
     Forget(forget::ForgetArgs),
     /// Record what a contact did: a response, a deal.
@@ -114,7 +116,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dead(a) => dead::dead(config, a).await,
         Command::Serve(a) => serve::serve(config, a).await,
         Command::Forget(a) => forget::forget(config, a).await,
-        Command::Export => export::export(config).await,
+        Command::Export(a) => export::export(config, a).await,
         Command::SendTest(a) => send_test::send_test(config, a).await,
         Command::Record(a) => people::record(config, a).await,
         Command::Contact(a) => people::contact(config, a).await,
@@ -128,6 +130,7 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(colour())
         .try_init();
 }
 
@@ -187,13 +190,20 @@ async fn check_workspace(config: Config, store: Option<&Store>, mode: CensusMode
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let shown = redacted_url(config.redis.url.expose());
+    let unreachable = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "cannot reach Redis at {shown} ({e}): start Redis there (`redis-server`; for the demo `demo/run.sh` \
+             starts one), or point [redis] url / NURTURE_REDIS_URL at yours"
+        )
+    };
     let store = Store::connect(config.redis.url.expose(), &config.redis.prefix)
         .await
-        .context("connecting to Redis ([redis] url)")?;
+        .map_err(|e| unreachable(&e))?;
     let _: String = redis::cmd("PING")
         .query_async(&mut store.conn.clone())
         .await
-        .context("Redis does not answer PING")?;
+        .map_err(|e| unreachable(&e))?;
     // Lookups by email or phone go through the address indexes: built here, once, if an older
     // database lacks them, so that no later request ever scans the contacts.
     let indexed = store.ensure_address_indexes().await.context("building the address indexes")?;
@@ -240,4 +250,23 @@ async fn workspace_and_contact(config: Config, who: Option<&str>, locale: &str) 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
+}
+
+/// Colour (ANSI codes) only on a terminal, and never with `NO_COLOR` set (no-color.org): cron
+/// logs and pipes get plain text.
+pub(crate) fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A connection URL with its password replaced by `***`, for messages.
+pub(crate) fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(an unreadable [redis] url)".into(),
+    }
 }

@@ -57,9 +57,22 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         dry_run: a.dry_run,
         concurrency: a.concurrency.unwrap_or(ws.config.delivery.concurrency),
         clock,
+        counters: Default::default(),
     };
     let name = worker_name(&ws.config.redis.prefix, "run");
-    let s = nightly::run(ws, store, q, name, opts).await?;
+    // On a terminal, a progress line of the messages sent; under cron only the summary.
+    let progress = super::progress::Rows::start(!a.json, "sent");
+    let counters = opts.counters.clone();
+    let running = nightly::run(ws, store, q, name, opts);
+    let mut running = std::pin::pin!(running);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let s = loop {
+        tokio::select! {
+            s = &mut running => break s?,
+            _ = tick.tick() => progress.set(crate::deliver::Counters::get(&counters.sent)),
+        }
+    };
+    progress.finish();
     let code = if s.stopped.is_some() {
         ExitCode::from(3)
     } else {

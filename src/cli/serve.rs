@@ -160,6 +160,7 @@ async fn schedule(
             dry_run: false,
             concurrency: cfg.delivery.concurrency,
             clock: Clock::System,
+            counters: Default::default(),
         };
         // The plans and templates in use now: the last good version of any live edit.
         match nightly::run(live.get(), store.clone(), q.clone(), worker_name(&cfg.redis.prefix, "cron"), opts).await {

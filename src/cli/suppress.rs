@@ -77,38 +77,43 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
             println!("{} {value} ({channel})", if existed { "removed" } else { "was not suppressed:" });
         }
         Action::Import { file, reason } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let mut rows = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            let mut header: Option<Vec<String>> = None;
+            // Any file `import` reads (CSV in any common encoding, a workbook): a header row
+            // naming a `value`, `email` or `phone` column (and optionally `reason`), or one
+            // address per line.
+            let table = crate::contacts::read::open(&file, &Default::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role = |h: &String| match crate::contacts::headers::known_field(h) {
+                Some(f @ ("email" | "phone")) => Some(f),
+                _ => ["value", "reason"].into_iter().find(|r| crate::contacts::headers::fold(h) == *r),
+            };
+            let roles: Vec<Option<&str>> = table.headers.iter().map(role).collect();
+            let has_header = roles.iter().any(|r| matches!(r, Some("value" | "email" | "phone")));
+            let first = (!has_header).then(|| crate::contacts::read::RawRow {
+                line: 1,
+                cells: table.headers.clone(),
+            });
             let (mut added, mut kept, mut bad) = (0, 0, 0);
             let at = Clock::System.now().to_rfc3339();
-            for (i, record) in rows.records().enumerate() {
-                let line = i + 1;
-                let record = record?;
-                let cells: Vec<String> = record.iter().map(str::to_string).collect();
-                if i == 0
-                    && cells
-                        .iter()
-                        .any(|c| ["value", "email", "phone"].contains(&c.to_lowercase().as_str()))
-                {
-                    header = Some(cells.iter().map(|c| c.to_lowercase()).collect());
-                    continue;
-                }
+            for row in first.into_iter().map(Ok).chain(table.rows) {
+                let row = match row {
+                    Ok(r) => r,
+                    Err(r) => {
+                        eprintln!("{r}");
+                        bad += 1;
+                        continue;
+                    }
+                };
                 let col = |name: &str| {
-                    header
-                        .as_ref()
-                        .and_then(|h| h.iter().position(|c| c == name))
-                        .and_then(|i| cells.get(i))
+                    roles
+                        .iter()
+                        .position(|r| *r == Some(name))
+                        .and_then(|i| row.cells.get(i))
                         .filter(|v| !v.is_empty())
                 };
-                let value = ["value", "email", "phone"]
-                    .iter()
-                    .find_map(|n| col(n))
-                    .or(if header.is_none() { cells.first() } else { None });
+                let value = if has_header {
+                    ["value", "email", "phone"].iter().find_map(|n| col(n))
+                } else {
+                    row.cells.first().filter(|v| !v.is_empty())
+                };
                 let Some(value) = value else { continue };
                 match normalize(value, region) {
                     Ok((channel, value)) => {
@@ -122,7 +127,7 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
                         if store.suppress(&entry).await? { added += 1 } else { kept += 1 }
                     }
                     Err(e) => {
-                        eprintln!("{}:{line}: {e}", file.display());
+                        eprintln!("{}:{}: {e}", table.label, row.line);
                         bad += 1;
                     }
                 }

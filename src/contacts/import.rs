@@ -1,6 +1,10 @@
-//! CSV import: every row becomes a normalized [`Contact`] or a [`Rejection`] naming line,
-//! column and reason. A bad row never stops the good ones.
+//! Import: every row of a file (CSV/TSV text or a spreadsheet, see [`super::read`]) becomes a
+//! normalized [`Contact`] or the list of its problems, each naming line, column and reason,
+//! with a hint where one helps (the format of a date, the nearest plan name). A bad row never
+//! stops the good ones.
 
+use super::headers::{self, Mapping};
+use super::read::{self, RawRow, ReadOptions, Table};
 use super::{Contact, ContactId, E164, Email};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -20,19 +24,35 @@ pub struct ImportOptions {
     pub default_region: String,
     /// Plan ids that exist (a row naming another plan is rejected).
     pub plans: HashSet<String>,
+    /// How to read the file (`--sheet`, `--delimiter`, `--encoding`).
+    pub read: ReadOptions,
+    /// `--map "Column=field"` pairs.
+    pub map: Vec<(String, String)>,
 }
 
-/// A row that was not imported.
+/// One problem of a row that was not imported (a row with three problems gives three).
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejection {
-    /// File name.
+    /// File name (`file.xlsx[Sheet]` for a sheet).
     pub file: String,
-    /// 1-based line in the file.
+    /// 1-based line in the file where the row starts (the row number in a sheet).
     pub line: u64,
     /// The offending column.
     pub column: String,
-    /// Why.
+    /// Why, and what to do.
     pub reason: String,
+}
+
+impl Rejection {
+    /// A problem of the row at `line`.
+    pub fn new(file: &str, line: u64, column: &str, reason: String) -> Rejection {
+        Rejection {
+            file: file.to_string(),
+            line,
+            column: column.to_string(),
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -41,184 +61,201 @@ impl std::fmt::Display for Rejection {
     }
 }
 
-/// The parsed file.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    /// Good rows, normalized (later rows with the same id win).
-    pub contacts: Vec<Contact>,
-    /// Bad rows.
-    pub rejected: Vec<Rejection>,
-}
-
-/// Import failures that stop the whole file (rows are reported as [`Rejection`]s instead).
+/// A file that cannot be imported at all (rows are reported as [`Rejection`]s instead).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// The file cannot be opened or is not CSV.
+    /// The file cannot be read, or its header has no email or phone column.
     #[error("{file}: {message}")]
     File {
         /// The file.
         file: String,
-        /// What went wrong.
+        /// What went wrong, and what to do.
         message: String,
     },
 }
 
-/// A CSV file read row by row: each item is a normalized contact or a rejection, so a file
-/// of any size is imported in constant memory.
-pub struct Rows<R: std::io::Read> {
-    reader: csv::Reader<R>,
-    headers: Vec<String>,
-    file: String,
-    opts: ImportOptions,
-    record: csv::StringRecord,
-}
-
-impl Rows<std::fs::File> {
-    /// Opens a CSV file (header row first).
-    pub fn open(path: &Path, opts: &ImportOptions) -> Result<Self, ImportError> {
-        let file = path.display().to_string();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        if ext == "xlsx" || ext == "xls" {
-            return Err(ImportError::File {
-                file,
-                message: "spreadsheets are not supported yet: save the sheet as CSV (UTF-8)".into(),
-            });
+impl From<read::ReadError> for ImportError {
+    fn from(e: read::ReadError) -> Self {
+        ImportError::File {
+            file: e.file,
+            message: e.message,
         }
-        let reader = csv_reader().from_path(path).map_err(|e| ImportError::File {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
-        Rows::new(reader, &file, opts)
     }
 }
 
-fn csv_reader() -> csv::ReaderBuilder {
-    let mut b = csv::ReaderBuilder::new();
-    b.flexible(true).trim(csv::Trim::All);
-    b
+/// How many first rows are looked at for columns that hold emails or phones without being
+/// mapped to them.
+const SAMPLE_ROWS: u64 = 200;
+
+/// A file read row by row: each item is a normalized contact with its line, or the problems of
+/// a rejected row, so a file of any size is imported in constant memory.
+pub struct Rows {
+    table: Table,
+    mapping: Mapping,
+    opts: ImportOptions,
+    rows_read: u64,
+    /// Per custom column: (values seen, of which emails, of which phone numbers).
+    looks: Vec<(u64, u64, u64)>,
 }
 
-impl<R: std::io::Read> Rows<R> {
-    /// Reads the header row of `reader`.
-    pub fn new(mut reader: csv::Reader<R>, file: &str, opts: &ImportOptions) -> Result<Self, ImportError> {
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| ImportError::File {
-                file: file.into(),
-                message: format!("header row: {e}"),
-            })?
-            .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_"))
-            .collect();
-        if !headers.iter().any(|h| h == "email" || h == "phone") {
-            return Err(ImportError::File {
-                file: file.into(),
-                message: "line 1: the header needs an `email` or a `phone` column".into(),
-            });
-        }
+impl Rows {
+    /// Opens a file (CSV/TSV text or a workbook) and maps its header row.
+    pub fn open(path: &Path, opts: &ImportOptions) -> Result<Self, ImportError> {
+        Rows::new(read::open(path, &opts.read)?, opts)
+    }
+
+    /// Maps the header row of an opened table.
+    pub fn new(table: Table, opts: &ImportOptions) -> Result<Self, ImportError> {
+        let mapping = headers::map(&table.headers, &opts.map).map_err(|message| ImportError::File {
+            file: table.label.clone(),
+            message: format!("line 1: {message}"),
+        })?;
+        let looks = vec![(0, 0, 0); mapping.fields.len()];
         Ok(Rows {
-            reader,
-            headers,
-            file: file.into(),
+            table,
+            mapping,
             opts: opts.clone(),
-            record: csv::StringRecord::new(),
+            rows_read: 0,
+            looks,
         })
     }
-}
 
-impl<R: std::io::Read> Iterator for Rows<R> {
-    /// A contact with its line number, or a rejected row.
-    type Item = Result<(u64, Contact), Rejection>;
+    /// How messages name the file.
+    pub fn label(&self) -> &str {
+        &self.table.label
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
-                    return Some(Err(Rejection {
-                        file: self.file.clone(),
-                        line,
-                        column: "-".into(),
-                        reason: e.to_string(),
-                    }));
-                }
-                Ok(true) => {}
-            }
-            if self.record.iter().all(|v| v.is_empty()) {
+    /// How the file is read (encoding and separator, or sheet).
+    pub fn described(&self) -> &str {
+        &self.table.described
+    }
+
+    /// Which column became which field: `(header, field, how)`.
+    pub fn columns(&self) -> &[(String, String, &'static str)] {
+        &self.mapping.shown
+    }
+
+    /// Data rows read so far.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    /// Custom columns whose values look like email addresses or phone numbers: probably a
+    /// column that should be mapped (`--map`).
+    pub fn unmapped_addresses(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, (seen, emails, phones)) in self.looks.iter().enumerate() {
+            let Some((header, field, "custom")) = self
+                .mapping
+                .shown
+                .iter()
+                .find(|(_, f, _)| Some(f) == self.mapping.fields[i].as_ref())
+                .cloned()
+            else {
+                continue;
+            };
+            let kind = if *seen >= 3 && emails * 10 >= seen * 8 {
+                "email"
+            } else if *seen >= 3 && phones * 10 >= seen * 8 {
+                "phone"
+            } else {
+                continue;
+            };
+            out.push(format!(
+                "column {header:?} (kept as custom field `{field}`) looks like {kind} values but is not used as the {kind}: --map \"{header}={kind}\" if it should be"
+            ));
+        }
+        out
+    }
+
+    fn sample(&mut self, row: &RawRow) {
+        if self.rows_read > SAMPLE_ROWS {
+            return;
+        }
+        for (i, value) in row.cells.iter().enumerate().take(self.looks.len()) {
+            if value.is_empty() {
                 continue;
             }
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-            let raw: Vec<(&str, &str)> = self.headers.iter().map(String::as_str).zip(self.record.iter()).collect();
-            return Some(
-                normalize_row(&raw, &self.opts)
-                    .map(|c| (line, c))
-                    .map_err(|(column, reason)| Rejection {
-                        file: self.file.clone(),
-                        line,
-                        column,
-                        reason,
-                    }),
-            );
+            let l = &mut self.looks[i];
+            l.0 += 1;
+            l.1 += u64::from(value.contains('@') && Email::parse(value).is_ok());
+            l.2 +=
+                u64::from(value.chars().filter(char::is_ascii_digit).count() >= 7 && E164::parse(value, &self.opts.default_region).is_ok());
         }
     }
 }
 
-/// Reads a whole CSV into memory (later rows with the same id win). For tests and small files.
-pub fn parse<R: std::io::Read>(reader: csv::Reader<R>, file: &str, opts: &ImportOptions) -> Result<Parsed, ImportError> {
-    let mut out = Parsed::default();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for row in Rows::new(reader, file, opts)? {
-        match row {
-            Ok((_, contact)) => match index.get(&contact.id.0) {
-                Some(&i) => out.contacts[i] = contact,
-                None => {
-                    index.insert(contact.id.0.clone(), out.contacts.len());
-                    out.contacts.push(contact);
-                }
-            },
-            Err(r) => out.rejected.push(r),
-        }
+impl Iterator for Rows {
+    /// A contact with its line number, or every problem of a rejected row.
+    type Item = Result<(u64, Contact), Vec<Rejection>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = match self.table.rows.next()? {
+            Ok(row) => row,
+            Err(r) => return Some(Err(vec![r])),
+        };
+        self.rows_read += 1;
+        self.sample(&row);
+        let raw: Vec<(&str, &str)> = self
+            .mapping
+            .fields
+            .iter()
+            .zip(&row.cells)
+            .filter_map(|(f, v)| Some((f.as_deref()?, v.as_str())))
+            .collect();
+        let label = &self.table.label;
+        Some(normalize_row(&raw, &self.opts).map(|c| (row.line, c)).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|(column, reason)| Rejection::new(label, row.line, &column, reason))
+                .collect()
+        }))
     }
-    Ok(out)
 }
 
-fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, (String, String)> {
+/// Normalizes one row: the contact, or every problem found in it.
+fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, Vec<(String, String)>> {
     let mut fields = BTreeMap::new();
+    let mut problems: Vec<(String, String)> = Vec::new();
     for (column, value) in raw {
         // A cell `export` neutralized ('=...) reads back as it was.
         let value = &super::cells::restore(value);
         if value.is_empty() || column.is_empty() {
             continue;
         }
-        let fail = |reason: String| (column.to_string(), reason);
-        let value = match *column {
-            "email" => Email::parse(value).map_err(fail)?.as_str().to_string(),
-            "phone" => E164::parse(value, &opts.default_region).map_err(fail)?.as_str().to_string(),
-            "enrolled_on" => parse_date(value).map_err(fail)?,
-            "birthday" | "anniversary" | "home_purchase" => parse_day(value).map_err(fail)?,
-            "timezone" => {
-                value
-                    .parse::<chrono_tz::Tz>()
-                    .map_err(|_| fail(format!("unknown timezone {value:?}")))?;
-                value.to_string()
+        let value: Result<String, String> = match *column {
+            "email" => Email::parse(value).map(|e| e.as_str().to_string()),
+            "phone" => E164::parse(value, &opts.default_region).map(|p| p.as_str().to_string()),
+            "enrolled_on" => parse_date(value),
+            "birthday" | "anniversary" | "home_purchase" => parse_day(value),
+            "timezone" => value
+                .parse::<chrono_tz::Tz>()
+                .map(|_| value.to_string())
+                .map_err(|_| format!("unknown timezone {value:?} (an IANA name such as America/Chicago or Asia/Riyadh)")),
+            "plan" if !opts.plans.is_empty() && !opts.plans.contains(*value) => Err(unknown_plan(value, &opts.plans)),
+            "locale" => Ok(value.to_ascii_lowercase()),
+            // A note may run over lines (a multi-line cell); a name or an id may not.
+            "first_name" | "last_name" | "id" | "source" | "agent" | "status" if value.chars().any(|c| c.is_control() && c != '\t') => {
+                Err("line breaks and control characters are not allowed in this column".into())
             }
-            "plan" => {
-                if !opts.plans.is_empty() && !opts.plans.contains(*value) {
-                    return Err(fail(format!("no plan {value:?} in jobs/")));
-                }
-                value.to_string()
+            _ if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) => {
+                Err("control characters are not allowed in a field".into())
             }
-            "locale" => value.to_ascii_lowercase(),
-            _ if value.chars().any(|c| c.is_control() && c != '\t') => {
-                return Err(fail("control characters (line breaks) are not allowed in a field".into()));
-            }
-            _ => value.to_string(),
+            _ => Ok(value.replace("\r\n", "\n")),
         };
-        fields.insert(column.to_string(), value);
+        match value {
+            Ok(v) => {
+                fields.insert(column.to_string(), v);
+            }
+            Err(reason) => problems.push((column.to_string(), reason)),
+        }
     }
-    if !fields.contains_key("email") && !fields.contains_key("phone") {
-        return Err(("email".into(), "a row needs an email or a phone".into()));
+    let had_address = raw.iter().any(|(c, v)| matches!(*c, "email" | "phone") && !v.is_empty());
+    if !fields.contains_key("email") && !fields.contains_key("phone") && !had_address {
+        problems.push(("email".into(), "a row needs an email or a phone".into()));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     if let Some(plan) = &opts.plan {
         fields.entry("plan".into()).or_insert_with(|| plan.clone());
@@ -245,10 +282,46 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
     })
 }
 
+/// "no plan X", with the nearest plan name when one is close.
+fn unknown_plan(value: &str, plans: &HashSet<String>) -> String {
+    let mut known: Vec<&String> = plans.iter().collect();
+    known.sort();
+    let nearest = known
+        .iter()
+        .map(|p| (strsim::levenshtein(&value.to_lowercase(), &p.to_lowercase()), *p))
+        .min()
+        .filter(|(d, p)| *d <= 2.max(p.len() / 3));
+    match nearest {
+        Some((_, p)) => format!("no plan {value:?} in jobs/; did you mean {p:?}?"),
+        None => format!(
+            "no plan {value:?} in jobs/ (plans: {})",
+            known.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A hint for a date written day/month/year or month/day/year.
+fn date_hint(value: &str) -> String {
+    let parts: Vec<&str> = value.split(['/', '.', '-']).map(str::trim).collect();
+    let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    if nums.len() != 3 || parts[2].len() != 4 {
+        return String::new();
+    }
+    let (a, b, y) = (nums[0], nums[1], nums[2]);
+    let as_date = |m: u32, d: u32| NaiveDate::from_ymd_opt(y as i32, m, d).map(|d| d.to_string());
+    match (as_date(b, a), as_date(a, b)) {
+        (Some(dm), None) => format!("; {value:?} looks like day/month/year: write {dm}"),
+        (None, Some(md)) => format!("; {value:?} looks like month/day/year: write {md}"),
+        (Some(dm), Some(md)) if dm != md => format!("; write {dm} if it is day/month, {md} if it is month/day"),
+        (Some(dm), Some(_)) => format!("; write {dm}"),
+        _ => String::new(),
+    }
+}
+
 fn parse_date(value: &str) -> Result<String, String> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|d| d.to_string())
-        .map_err(|_| format!("expected a date YYYY-MM-DD, got {value:?}"))
+        .map_err(|_| format!("expected a date YYYY-MM-DD, got {value:?}{}", date_hint(value)))
 }
 
 /// Birthdays and anniversaries: `YYYY-MM-DD` or `MM-DD`.
@@ -259,7 +332,7 @@ fn parse_day(value: &str) -> Result<String, String> {
     if let Ok(d) = NaiveDate::parse_from_str(&format!("2000-{value}"), "%Y-%m-%d") {
         return Ok(d.format("%m-%d").to_string());
     }
-    Err(format!("expected YYYY-MM-DD or MM-DD, got {value:?}"))
+    Err(format!("expected YYYY-MM-DD or MM-DD, got {value:?}{}", date_hint(value)))
 }
 
 #[cfg(test)]
@@ -272,16 +345,34 @@ mod tests {
             source: None,
             enrolled_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             default_region: "US".into(),
-            plans: ["8x8".to_string()].into_iter().collect(),
+            plans: ["8x8".to_string(), "33-touch".to_string()].into_iter().collect(),
+            read: ReadOptions::default(),
+            map: Vec::new(),
         }
     }
 
+    /// Good rows (later rows with the same id win) and problems of a CSV text.
+    #[derive(Default)]
+    struct Parsed {
+        contacts: Vec<Contact>,
+        rejected: Vec<Rejection>,
+    }
+
     fn run(csv_text: &str) -> Parsed {
-        let r = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(csv_text.as_bytes());
-        parse(r, "c.csv", &opts()).unwrap()
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, csv_text).unwrap();
+        let mut out = Parsed::default();
+        for row in Rows::open(&path, &opts()).unwrap() {
+            match row {
+                Ok((_, c)) => match out.contacts.iter().position(|k| k.id == c.id) {
+                    Some(i) => out.contacts[i] = c,
+                    None => out.contacts.push(c),
+                },
+                Err(r) => out.rejected.extend(r),
+            }
+        }
+        out
     }
 
     #[test]
@@ -303,6 +394,20 @@ mod tests {
         let lines: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.column.as_str())).collect();
         assert_eq!(lines, vec![(3, "email"), (4, "birthday"), (5, "plan")]);
         assert_eq!(p.contacts[0].get("birthday"), Some("05-17"));
+    }
+
+    #[test]
+    fn every_problem_of_a_row_with_hints() {
+        let p = run("email,birthday,plan,enrolled_on\nbad@,17/05/1985,8X9,05/07/2026\n");
+        let got: Vec<(&str, &str)> = p.rejected.iter().map(|r| (r.column.as_str(), r.reason.as_str())).collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got[1].1.contains("day/month/year: write 1985-05-17"), "{got:?}");
+        assert!(got[2].1.contains("did you mean \"8x8\""), "{got:?}");
+        assert!(
+            got[3].1.contains("2026-07-05 if it is day/month, 2026-05-07 if it is month/day"),
+            "{got:?}"
+        );
+        assert!(p.rejected.iter().all(|r| r.line == 2));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 pub mod cells;
 pub mod census;
+pub mod headers;
 pub mod identity;
 pub mod import;
+pub mod read;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// "Now" for send-time rules (quiet hours); `--now` fixes it.
     pub clock: crate::clock::Clock,
+    /// The delivery counters, shared so that a caller can show progress while the run goes.
+    pub counters: Arc<Counters>,
 }
 
 /// The run summary (`run --json`).
@@ -168,6 +170,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         let live = Arc::new(crate::workspace::Live::new(ws.clone()));
         let mut deliverer = Deliverer::new(live, store.clone(), queue.clone(), worker.clone()).map_err(anyhow::Error::msg)?;
         deliverer.parks_for_next_run = true;
+        deliverer.counters = opts.counters.clone();
         let counters: Arc<Counters> = deliverer.counters.clone();
         let breaker = deliverer.breaker.clone();
         deliverer.check_senders().await;

@@ -1,0 +1,67 @@
+//! Writing a table (a header row and text rows) for people to open: CSV to stdout or a file,
+//! with a UTF-8 byte order mark when `--bom` says it is for Excel (which otherwise reads UTF-8
+//! as the local code page and mangles Arabic or accented names), or an `.xlsx` workbook
+//! (rust_xlsxwriter: bold frozen header, fitted columns, every cell text). CSV cells a
+//! spreadsheet would run as a formula are neutralized; workbook cells are text, never formulas.
+
+use crate::contacts::cells::neutralize;
+use std::io::Write;
+use std::path::Path;
+
+/// Where and how a table goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Out<'a> {
+    /// `xlsx` instead of CSV.
+    pub xlsx: bool,
+    /// The file (else stdout; a workbook needs a file).
+    pub path: Option<&'a Path>,
+    /// Start the CSV with a UTF-8 byte order mark.
+    pub bom: bool,
+    /// The sheet's name in a workbook.
+    pub sheet: &'a str,
+}
+
+/// Writes `rows` (the first is the header).
+pub fn write(rows: &[Vec<String>], out: Out<'_>) -> anyhow::Result<()> {
+    if out.xlsx {
+        let path = out
+            .path
+            .ok_or_else(|| anyhow::anyhow!("--format xlsx writes a file: add --out FILE.xlsx"))?;
+        return write_xlsx(rows, out.sheet, path);
+    }
+    let sink: Box<dyn Write> = match out.path {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = std::io::BufWriter::new(sink);
+    if out.bom {
+        sink.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut w = csv::Writer::from_writer(sink);
+    for row in rows {
+        w.write_record(row.iter().map(|c| neutralize(c).into_owned()))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_xlsx(rows: &[Vec<String>], sheet_name: &str, path: &Path) -> anyhow::Result<()> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(sheet_name)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if r == 0 {
+                sheet.write_string_with_format(r, c, cell, &bold)?;
+            } else if !cell.is_empty() {
+                sheet.write_string(r, c, cell)?;
+            }
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofit();
+    book.save(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}
