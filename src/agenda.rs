@@ -339,6 +339,19 @@ pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, 
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_postal_address_on_one_line_leaves_out_what_is_empty() {
+        let p = Postal {
+            street: "12 Oak St".into(),
+            city: "Springfield".into(),
+            state: "IL".into(),
+            postal_code: "62701".into(),
+            country: String::new(),
+        };
+        assert_eq!(p.one_line(), "12 Oak St, Springfield, IL 62701");
+        assert_eq!(Postal::default().one_line(), "");
+    }
+
     fn item(id: &str, due: &str, channel: &str, plan: &str, order: usize, contact: &str) -> AgendaItem {
         AgendaItem {
             id: id.into(),

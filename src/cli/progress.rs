@@ -18,12 +18,17 @@ impl Rows {
             return Rows { bar: None };
         }
         let template = if super::colour() {
-            format!("{{spinner:.green}} {{human_pos}} {what} · {{per_sec}} · {{elapsed}}")
+            format!("{{spinner:.green}} {{human_pos}} {what} · {{rate}} · {{elapsed}}")
         } else {
-            format!("{{spinner}} {{human_pos}} {what} · {{per_sec}} · {{elapsed}}")
+            format!("{{spinner}} {{human_pos}} {what} · {{rate}} · {{elapsed}}")
         };
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
-        bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        let style = ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            });
+        bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(250));
         Rows { bar: Some(bar) }
     }
