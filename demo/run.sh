@@ -28,7 +28,7 @@ else
 fi
 
 cargo build --release --quiet
-nurture=target/release/nurture
+nurture="${CARGO_TARGET_DIR:-target}/release/nurture"
 "$nurture" import demo/contacts.xlsx
 "$nurture" run
 echo
