@@ -103,6 +103,8 @@ pub struct Config {
     pub dkim: DkimSettings,
     /// `[agenda]`
     pub agenda: AgendaConfig,
+    /// `[pipeline]`
+    pub pipeline: PipelineConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -317,6 +319,26 @@ pub struct AgendaConfig {
     pub email_to: std::collections::BTreeMap<String, String>,
 }
 
+/// `[pipeline]`: the stages a lead moves through.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Stage names in order (lower case); `new` first. A response moves `new` to `contacted`,
+    /// a deal moves to `client`, `lost` needs a reason — when those stages are listed.
+    pub stages: Vec<String>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            stages: ["new", "contacted", "interested", "proposal", "signed", "client", "lost"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
 /// `[privacy]`: erasure.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -471,6 +493,7 @@ impl Default for Config {
             contacts: ContactsConfig::default(),
             paths: PathsConfig::default(),
             privacy: PrivacyConfig::default(),
+            pipeline: PipelineConfig::default(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -597,6 +620,17 @@ impl Config {
             return Err(fail(
                 "[unsubscribe] secret: required when email leaves the machine (set NURTURE_UNSUBSCRIBE_SECRET)".into(),
             ));
+        }
+        let stages = &self.pipeline.stages;
+        if stages.first().map(String::as_str) != Some("new")
+            || stages
+                .iter()
+                .any(|s| s.is_empty() || *s != s.to_lowercase() || s.contains(char::is_whitespace))
+            || (1..stages.len()).any(|i| stages[..i].contains(&stages[i]))
+        {
+            return Err(fail(format!(
+                "[pipeline] stages: {stages:?}: distinct lower-case names without spaces, `new` first"
+            )));
         }
         if self.privacy.pepper.is_empty() && self.sends_for_real() {
             return Err(fail(

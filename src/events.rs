@@ -1,9 +1,11 @@
-//! Responses and deals, wherever they come from — `nurture record`, an inbound SMS that is
-//! not an opt-out keyword, `POST /events` from a CRM or a web form: the contact's
-//! `responded_on` (which pauses and demotion read), its history, and the day's counters.
+//! Responses, deals and stage changes, wherever they come from — `nurture record`, `nurture
+//! contact status`, an inbound SMS that is not an opt-out keyword, `POST /events` from a CRM or
+//! a web form: the contact's `responded_on` (which pauses and demotion read), its pipeline
+//! stage (the rules are [`crate::contacts::pipeline`]'s), its history, and the day's counters.
 //! Sequencing only.
 
 use crate::contacts::Contact;
+use crate::contacts::pipeline::Pipeline;
 use crate::history::Event;
 use crate::ledger;
 use crate::store::{Store, StoreError};
@@ -20,6 +22,14 @@ pub enum Kind {
     Deal {
         /// Its value (in the sender's currency).
         value: f64,
+    },
+    /// The contact moved along the pipeline (`[pipeline] stages`).
+    Stage {
+        /// The stage it is in now.
+        stage: String,
+        /// Why (required for `lost`).
+        #[serde(default)]
+        reason: Option<String>,
     },
 }
 
@@ -51,14 +61,24 @@ pub enum EventError {
     /// A deal needs a positive, finite value.
     #[error("a deal needs a value above 0, got {0}")]
     BadValue(f64),
+    /// A stage that is not configured, or `lost` without a reason.
+    #[error("{0}")]
+    BadStage(String),
     /// Redis failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Records `e` (dated `today` unless it says otherwise); returns the contact as saved.
-pub async fn record(store: &Store, e: &ContactEvent, today: NaiveDate, default_region: &str) -> Result<Contact, EventError> {
-    let mut contact = store
+/// Records `e` (dated `today` unless it says otherwise) with the stages of `pipeline`; returns
+/// the contact as saved.
+pub async fn record(
+    store: &Store,
+    e: &ContactEvent,
+    today: NaiveDate,
+    default_region: &str,
+    pipeline: &Pipeline<'_>,
+) -> Result<Contact, EventError> {
+    let found = store
         .lookup(&e.contact, default_region)
         .await?
         .ok_or_else(|| EventError::UnknownContact(e.contact.clone()))?;
@@ -84,25 +104,70 @@ pub async fn record(store: &Store, e: &ContactEvent, today: NaiveDate, default_r
                 format!("{value}{}", if note.is_empty() { String::new() } else { format!(": {note}") }),
             )
         }
+        Kind::Stage { stage, reason } => {
+            let stage = pipeline.resolve(stage).map_err(EventError::BadStage)?;
+            let reason = reason.clone().unwrap_or_default();
+            if Pipeline::needs_reason(&stage) && reason.trim().is_empty() {
+                return Err(EventError::BadStage(format!("a move to {stage:?} needs a reason")));
+            }
+            ("stage", stage)
+        }
     };
-    // A deal is an answer too: it stops the pauses and the demotion of non-responders. Only
-    // that field changes: a run moving the contact meanwhile keeps its move.
+    // Only these fields change: a run moving the contact meanwhile keeps its move.
+    let mut moved: Option<(String, String)> = None;
     let written = store
-        .update_contacts(std::slice::from_ref(&contact.id.0), |_, stored| {
+        .update_contacts(std::slice::from_ref(&found.id.0), |_, stored| {
             let mut c = stored?;
-            c.respond(day);
+            let from = Pipeline::stage_of(&c).to_string();
+            let to = match &e.kind {
+                // A deal is an answer too: it stops the pauses and the demotion of
+                // non-responders.
+                Kind::Response => {
+                    c.respond(day);
+                    pipeline.after_response(&c)
+                }
+                Kind::Deal { .. } => {
+                    c.respond(day);
+                    pipeline.after_deal(&c)
+                }
+                Kind::Stage { .. } => Some(detail.clone()),
+            };
+            moved = to.filter(|to| *to != from).map(|to| (from, to));
+            if let Some((_, to)) = &moved {
+                c.fields.insert("status".into(), to.clone());
+            }
             Some(c)
         })
         .await?;
-    contact = written
+    let contact = written
         .into_iter()
         .next()
         .ok_or_else(|| EventError::UnknownContact(e.contact.clone()))?;
-    let mut event = Event::new(day.to_string(), name, detail);
-    event.plan = contact.plan().map(str::to_string);
-    store.push_history(&[(contact.id.0.clone(), event)]).await?;
+    let plan = contact.plan().map(str::to_string);
+    let mut events = Vec::new();
+    if !matches!(e.kind, Kind::Stage { .. }) {
+        let mut event = Event::new(day.to_string(), name, detail.clone());
+        event.plan = plan.clone();
+        events.push((contact.id.0.clone(), event));
+    }
+    if let Some((from, to)) = &moved {
+        let why = match &e.kind {
+            Kind::Stage { reason, .. } => reason.clone().unwrap_or_default(),
+            _ => name.to_string(),
+        };
+        let mut event = Event::new(
+            day.to_string(),
+            "stage",
+            format!("{from} → {to}{}", if why.is_empty() { String::new() } else { format!(": {why}") }),
+        );
+        event.plan = plan;
+        events.push((contact.id.0.clone(), event));
+    }
+    store.push_history(&events).await?;
     let day = day.to_string();
-    ledger::count(store, &day, &format!("{name}s")).await?;
+    if !matches!(e.kind, Kind::Stage { .. }) {
+        ledger::count(store, &day, &format!("{name}s")).await?;
+    }
     if let Kind::Deal { value } = e.kind {
         ledger::add_total(store, &day, "deal_value", value).await?;
     }
@@ -123,5 +188,14 @@ mod tests {
         assert_eq!(r.kind, Kind::Response);
         assert_eq!(r.date, "2026-11-20".parse().ok());
         assert!(serde_json::from_str::<ContactEvent>(r#"{"type":"hug","contact":"x"}"#).is_err());
+        let s: ContactEvent =
+            serde_json::from_str(r#"{"type":"stage","contact":"c-1","stage":"lost","reason":"bought elsewhere"}"#).unwrap();
+        assert_eq!(
+            s.kind,
+            Kind::Stage {
+                stage: "lost".into(),
+                reason: Some("bought elsewhere".into())
+            }
+        );
     }
 }

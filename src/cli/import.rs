@@ -91,6 +91,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             encoding: a.encoding.clone(),
         },
         map: a.map.clone(),
+        stages: config.pipeline.stages.clone(),
     };
     let mut rows = Rows::open(&a.file, &opts)?;
     let store = connect(&config).await?;

@@ -1,5 +1,6 @@
-//! `nurture record response|deal CONTACT ...` and `nurture contact show|move CONTACT ...`:
-//! what a contact did, and what happened to them.
+//! `nurture record response|deal CONTACT ...`, `nurture record cost SOURCE ...` and `nurture
+//! contact show|move|status CONTACT ...`: what a contact did, what a lead source cost, and
+//! what happened to a contact.
 
 use super::{clock_and_date, connect, load_workspace, print_json};
 use crate::config::Config;
@@ -34,6 +35,20 @@ pub enum RecordWhat {
         /// The day (default: today).
         #[arg(long)]
         date: Option<NaiveDate>,
+    },
+    /// Marketing spend of a lead source (for cost per lead, CAC and ROI).
+    Cost {
+        /// The lead source (the contacts' `source`: `zillow`, `open-house`, ...).
+        source: String,
+        /// The amount spent (in the sender's currency).
+        #[arg(long)]
+        amount: f64,
+        /// The day it was spent (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// What it was (an invoice, a campaign).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// A deal closed with the contact.
     Deal {
@@ -85,12 +100,50 @@ pub enum ContactAction {
         #[arg(long, default_value = "moved by hand")]
         reason: String,
     },
+    /// Moves the contact along the pipeline (`[pipeline] stages`); `lost` needs a reason.
+    Status {
+        /// Contact id, email address or phone number.
+        contact: String,
+        /// The stage: new, contacted, interested, proposal, signed, client, lost (as configured).
+        stage: String,
+        /// Why (kept in the history; required for `lost`).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The day it happened (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
 }
 
 pub(super) async fn record(config: Config, a: RecordArgs) -> anyhow::Result<ExitCode> {
     let (_, today) = clock_and_date(&config, None, None);
     let store = connect(&config).await?;
     let event = match a.what {
+        RecordWhat::Cost {
+            source,
+            amount,
+            date,
+            note,
+        } => {
+            let day = date.unwrap_or(today);
+            let cost = crate::store::Cost {
+                source: source.trim().to_string(),
+                date: day,
+                amount,
+                note: note.unwrap_or_default(),
+            };
+            if cost.source.is_empty() || !amount.is_finite() || amount <= 0.0 {
+                anyhow::bail!("record cost needs a source and an amount above 0 (got {source:?}, {amount})");
+            }
+            let month = store.record_cost(&cost).await?;
+            println!(
+                "recorded a cost of {amount} for {} on {day}; {} in {} so far: {month}",
+                cost.source,
+                cost.source,
+                day.format("%Y-%m")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         RecordWhat::Response {
             contact,
             channel,
@@ -116,10 +169,12 @@ pub(super) async fn record(config: Config, a: RecordArgs) -> anyhow::Result<Exit
             date,
         },
     };
-    let c = events::record(&store, &event, today, &config.contacts.default_region).await?;
-    let what = match event.kind {
+    let pipeline = crate::contacts::pipeline::Pipeline::new(&config.pipeline.stages);
+    let c = events::record(&store, &event, today, &config.contacts.default_region, &pipeline).await?;
+    let what = match &event.kind {
         Kind::Response => "response".to_string(),
         Kind::Deal { value } => format!("deal of {value}"),
+        Kind::Stage { .. } => "stage".to_string(),
     };
     println!("recorded {what} for {} on {}", c.id, event.date.unwrap_or(today));
     Ok(ExitCode::SUCCESS)
@@ -136,7 +191,8 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
                 .ok_or_else(|| anyhow::anyhow!("no contact {contact:?}"))?;
             let history = store.history(&c.id.0).await?;
             if json {
-                print_json(&serde_json::json!({ "contact": c, "history": history }))?;
+                let stage = crate::contacts::pipeline::Pipeline::stage_of(&c);
+                print_json(&serde_json::json!({ "contact": c, "stage": stage, "history": history }))?;
                 return Ok(ExitCode::SUCCESS);
             }
             println!("{}{}", c.id, c.display_name().map(|n| format!(" — {n}")).unwrap_or_default());
@@ -148,14 +204,43 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
             if !c.plan_history.is_empty() {
                 println!("earlier      {}", c.plan_history.join(" → "));
             }
+            println!("stage        {}", crate::contacts::pipeline::Pipeline::stage_of(&c));
             println!("responded    {}", c.responded_on.map_or("never".into(), |d| d.to_string()));
-            for (k, v) in c.fields.iter().filter(|(k, _)| !matches!(k.as_str(), "plan" | "enrolled_on")) {
+            for (k, v) in c
+                .fields
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "plan" | "enrolled_on" | "status"))
+            {
                 println!("{k:<12} {v}");
             }
             println!("\nhistory ({} events, oldest first):", history.len());
             for e in &history {
                 println!("  {}", e.line());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ContactAction::Status {
+            contact,
+            stage,
+            reason,
+            date,
+        } => {
+            let (_, today) = clock_and_date(&config, None, None);
+            let event = ContactEvent {
+                kind: Kind::Stage { stage, reason },
+                contact,
+                channel: None,
+                note: None,
+                date,
+            };
+            let pipeline = crate::contacts::pipeline::Pipeline::new(&config.pipeline.stages);
+            let c = events::record(&store, &event, today, &region, &pipeline).await?;
+            println!(
+                "{} is now {} (since {})",
+                c.id,
+                crate::contacts::pipeline::Pipeline::stage_of(&c),
+                event.date.unwrap_or(today)
+            );
             Ok(ExitCode::SUCCESS)
         }
         ContactAction::Move {

@@ -28,6 +28,8 @@ pub struct ImportOptions {
     pub read: ReadOptions,
     /// `--map "Column=field"` pairs.
     pub map: Vec<(String, String)>,
+    /// The pipeline stages a `status` value must name (`[pipeline] stages`).
+    pub stages: Vec<String>,
 }
 
 /// One problem of a row that was not imported (a row with three problems gives three).
@@ -234,8 +236,9 @@ fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, 
                 .map_err(|_| format!("unknown timezone {value:?} (an IANA name such as America/Chicago or Asia/Riyadh)")),
             "plan" if !opts.plans.is_empty() && !opts.plans.contains(*value) => Err(unknown_plan(value, &opts.plans)),
             "locale" => Ok(value.to_ascii_lowercase()),
+            "status" if !opts.stages.is_empty() => super::pipeline::Pipeline::new(&opts.stages).resolve(value),
             // A note may run over lines (a multi-line cell); a name or an id may not.
-            "first_name" | "last_name" | "id" | "source" | "agent" | "status" if value.chars().any(|c| c.is_control() && c != '\t') => {
+            "first_name" | "last_name" | "id" | "source" | "agent" if value.chars().any(|c| c.is_control() && c != '\t') => {
                 Err("line breaks and control characters are not allowed in this column".into())
             }
             _ if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) => {
@@ -348,6 +351,7 @@ mod tests {
             plans: ["8x8".to_string(), "33-touch".to_string()].into_iter().collect(),
             read: ReadOptions::default(),
             map: Vec::new(),
+            stages: crate::config::PipelineConfig::default().stages,
         }
     }
 
@@ -394,6 +398,13 @@ mod tests {
         let lines: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.column.as_str())).collect();
         assert_eq!(lines, vec![(3, "email"), (4, "birthday"), (5, "plan")]);
         assert_eq!(p.contacts[0].get("birthday"), Some("05-17"));
+    }
+
+    #[test]
+    fn a_status_names_a_stage() {
+        let p = run("email,status\na@example.com,Interested\nb@example.com,intrested\n");
+        assert_eq!(p.contacts[0].get("status"), Some("interested"));
+        assert!(p.rejected[0].reason.contains("did you mean \"interested\""), "{:?}", p.rejected);
     }
 
     #[test]

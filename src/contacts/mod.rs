@@ -6,6 +6,7 @@ pub mod census;
 pub mod headers;
 pub mod identity;
 pub mod import;
+pub mod pipeline;
 pub mod read;
 
 use chrono::NaiveDate;

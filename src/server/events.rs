@@ -1,4 +1,4 @@
-//! `POST /events`: responses and deals from a CRM or a web form, as JSON — one event or an
+//! `POST /events`: responses, deals and stage changes from a CRM or a web form, as JSON — one event or an
 //! array — behind `Authorization: Bearer [server] events_token` (off when it is empty).
 //! Answers `{"recorded": n, "errors": [...]}`; a bad event does not stop the good ones.
 
@@ -42,7 +42,8 @@ pub(super) async fn receive(State(state): State<AppState>, headers: HeaderMap, b
     let today = crate::clock::Clock::System.today(ws.config.sender_tz());
     let (mut recorded, mut errors) = (0, Vec::new());
     for (i, e) in list.iter().enumerate() {
-        match events::record(&state.store, e, today, &ws.config.contacts.default_region).await {
+        let pipeline = crate::contacts::pipeline::Pipeline::new(&ws.config.pipeline.stages);
+        match events::record(&state.store, e, today, &ws.config.contacts.default_region, &pipeline).await {
             Ok(_) => recorded += 1,
             Err(EventError::Store(err)) => return super::unavailable(err),
             Err(err) => errors.push(format!("event {i}: {err}")),

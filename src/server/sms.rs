@@ -102,6 +102,7 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
                     &event,
                     crate::clock::Clock::System.today(config.sender_tz()),
                     &config.contacts.default_region,
+                    &crate::contacts::pipeline::Pipeline::new(&config.pipeline.stages),
                 )
                 .await
                 .map(|_| ())

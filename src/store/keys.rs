@@ -79,6 +79,14 @@ impl Keys {
     pub fn emails_built(&self) -> String {
         format!("{}:emails:built", self.prefix)
     }
+    /// HASH day (`YYYY-MM-DD`) → amount spent on lead source `source` that day.
+    pub fn costs(&self, source: &str) -> String {
+        format!("{}:costs:{source}", self.prefix)
+    }
+    /// LIST of every recorded cost (JSON: source, date, amount, note), oldest first.
+    pub fn costs_log(&self) -> String {
+        format!("{}:costs:log", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)
@@ -127,6 +135,8 @@ mod tests {
             k.phones(),
             k.emails(),
             k.emails_built(),
+            k.costs("zillow"),
+            k.costs_log(),
             k.queue(),
             k.events(),
             k.forgotten(),

@@ -50,6 +50,20 @@ pub struct Suppression {
     pub at: String,
 }
 
+/// Marketing spend of a lead source on a day (`nurture record cost`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cost {
+    /// The lead source.
+    pub source: String,
+    /// The day.
+    pub date: chrono::NaiveDate,
+    /// The amount.
+    pub amount: f64,
+    /// What it was.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
 /// The last known health of a sender (`status` shows it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
@@ -303,6 +317,31 @@ impl Store {
     /// Per-date counters (sent, failed, dead, suppressed, ...).
     pub async fn stats(&self, date: &str) -> Result<Vec<(String, u64)>, StoreError> {
         Ok(self.conn.clone().hgetall(self.keys.stats(date)).await?)
+    }
+
+    /// Adds a cost to its source's day total and keeps the entry (with its note) in the cost
+    /// log; returns the source's total for that month so far.
+    pub async fn record_cost(&self, cost: &Cost) -> Result<f64, StoreError> {
+        let key = self.keys.costs(&cost.source);
+        let json = serde_json::to_string(cost).unwrap_or_default();
+        let (days,): (Vec<(String, f64)>,) = redis::pipe()
+            .cmd("HINCRBYFLOAT")
+            .arg(&key)
+            .arg(cost.date.to_string())
+            .arg(cost.amount)
+            .ignore()
+            .rpush(self.keys.costs_log(), json)
+            .ignore()
+            .hgetall(&key)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let month = cost.date.format("%Y-%m").to_string();
+        Ok(days.iter().filter(|(d, _)| d.starts_with(&month)).map(|(_, a)| a).sum())
+    }
+
+    /// The cost totals of `source` by day (`YYYY-MM-DD` → amount).
+    pub async fn costs(&self, source: &str) -> Result<Vec<(String, f64)>, StoreError> {
+        Ok(self.conn.clone().hgetall(self.keys.costs(source)).await?)
     }
 
     /// Records an opt-out / opt-in event (the newest 10,000 are kept).

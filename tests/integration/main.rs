@@ -7,6 +7,7 @@ mod exposure;
 mod faults;
 mod lifecycle;
 mod marketers;
+mod pipeline;
 mod spreadsheets;
 mod support;
 mod windows;

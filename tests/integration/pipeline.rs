@@ -1,0 +1,139 @@
+//! Tracking leads: pipeline stages moved by responses, deals, by hand (`contact status`) and by
+//! a CRM (`POST /events`), each change in the history; `status` values checked on import; the
+//! costs of lead sources kept per source and day.
+
+use crate::DATE;
+use crate::support::{TestEnv, http};
+use serde_json::Value;
+
+fn stage(env: &TestEnv, who: &str) -> String {
+    env.json(&["contact", "show", who])["stage"].as_str().unwrap().to_string()
+}
+
+fn history(env: &TestEnv, who: &str) -> Vec<String> {
+    env.json(&["contact", "show", who])["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "stage")
+        .map(|e| format!("{} {}", e["at"].as_str().unwrap(), e["detail"].as_str().unwrap_or("")))
+        .collect()
+}
+
+#[test]
+fn stages_move_with_responses_deals_by_hand_and_from_a_crm() {
+    let env = TestEnv::new("stages");
+    let r = env.import(
+        "email,first_name,status,plan\n\
+         ann@example.com,Ann,,8x8\n\
+         bo@example.com,Bo,Interested,8x8\n\
+         cy@example.com,Cy,intrested,8x8\n\
+         di@example.com,Di,new,8x8\n",
+        &["--enrolled-on", DATE],
+    );
+    assert_eq!(r["created"], 3, "{r}");
+    assert_eq!(r["rejected"][0]["line"], 4, "{r}");
+    assert!(
+        r["rejected"][0]["reason"].as_str().unwrap().contains("did you mean \"interested\""),
+        "{r}"
+    );
+    assert_eq!(stage(&env, "ann@example.com"), "new");
+    assert_eq!(stage(&env, "bo@example.com"), "interested");
+
+    // A response moves `new` to `contacted`; a deal moves anyone to `client`.
+    env.ok(&["record", "response", "ann@example.com", "--date", "2026-11-21"]);
+    assert_eq!(stage(&env, "ann@example.com"), "contacted");
+    env.ok(&["record", "response", "bo@example.com"]);
+    assert_eq!(stage(&env, "bo@example.com"), "interested", "a response never moves back");
+    env.ok(&["record", "deal", "ann@example.com", "--value", "350000", "--date", "2026-11-30"]);
+    assert_eq!(stage(&env, "ann@example.com"), "client");
+    assert_eq!(
+        history(&env, "ann@example.com"),
+        ["2026-11-21 new → contacted: response", "2026-11-30 contacted → client: deal"]
+    );
+
+    // By hand: `lost` needs a reason; a stage that does not exist gets a did-you-mean.
+    let out = env.nurture(&["contact", "status", "bo@example.com", "lost"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a reason"));
+    let out = env.nurture(&["contact", "status", "bo@example.com", "propsal"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"proposal\""));
+    env.ok(&[
+        "contact",
+        "status",
+        "bo@example.com",
+        "Lost",
+        "--reason",
+        "bought elsewhere",
+        "--date",
+        "2026-12-01",
+    ]);
+    assert_eq!(stage(&env, "bo@example.com"), "lost");
+    assert_eq!(history(&env, "bo@example.com"), ["2026-12-01 interested → lost: bought elsewhere"]);
+    let shown = env.ok(&["contact", "show", "bo@example.com"]);
+    assert!(shown.contains("stage        lost"), "{shown}");
+
+    // From a CRM: `{"type": "stage"}` on POST /events.
+    env.patch_config("[unsubscribe]\n", "[server]\nevents_token = \"ev-token\"\n\n[unsubscribe]\n");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let post = |body: &str| {
+        http(
+            "POST",
+            &format!("{}/events", server.base),
+            &[("Authorization", "Bearer ev-token"), ("Content-Type", "application/json")],
+            body,
+        )
+    };
+    let r = post(r#"{"type":"stage","contact":"di@example.com","stage":"proposal","reason":"sent the offer"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(stage(&env, "di@example.com"), "proposal");
+    let r = post(r#"{"type":"stage","contact":"di@example.com","stage":"lost"}"#);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert!(v["errors"][0].as_str().unwrap().contains("needs a reason"), "{v}");
+    assert_eq!(stage(&env, "di@example.com"), "proposal");
+}
+
+#[test]
+fn costs_of_lead_sources_are_kept_per_source_and_day() {
+    let env = TestEnv::new("costs");
+    let out = env.ok(&[
+        "record",
+        "cost",
+        "zillow",
+        "--amount",
+        "1200",
+        "--date",
+        "2026-11-03",
+        "--note",
+        "premier agent",
+    ]);
+    assert!(out.contains("zillow in 2026-11 so far: 1200"), "{out}");
+    let out = env.ok(&["record", "cost", "zillow", "--amount", "300.50", "--date", "2026-11-20"]);
+    assert!(out.contains("so far: 1500.5"), "{out}");
+    env.ok(&["record", "cost", "zillow", "--amount", "99", "--date", "2026-12-01"]);
+    env.ok(&["record", "cost", "open-house", "--amount", "80", "--date", "2026-11-20"]);
+    assert!(!env.nurture(&["record", "cost", "zillow", "--amount", "-5"]).status.success());
+    let mut r = env.redis();
+    let mut days: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(format!("{}:costs:zillow", env.prefix))
+        .query(&mut r)
+        .unwrap();
+    days.sort();
+    assert_eq!(
+        days,
+        [
+            ("2026-11-03".to_string(), "1200".to_string()),
+            ("2026-11-20".to_string(), "300.5".to_string()),
+            ("2026-12-01".to_string(), "99".to_string())
+        ]
+    );
+    let log: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{}:costs:log", env.prefix))
+        .arg(0)
+        .arg(-1)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(log.len(), 4);
+    assert!(log[0].contains("\"note\":\"premier agent\""), "{log:?}");
+}
