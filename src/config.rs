@@ -105,6 +105,8 @@ pub struct Config {
     pub agenda: AgendaConfig,
     /// `[pipeline]`
     pub pipeline: PipelineConfig,
+    /// `[report]`
+    pub report: ReportConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -339,6 +341,20 @@ impl Default for PipelineConfig {
     }
 }
 
+/// `[report]`: how the practice's numbers are computed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// The ABC shares of all customer value in percent: A, B, C (they add up to 100).
+    pub abc: [f64; 3],
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig { abc: [75.0, 20.0, 5.0] }
+    }
+}
+
 /// `[privacy]`: erasure.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -494,6 +510,7 @@ impl Default for Config {
             paths: PathsConfig::default(),
             privacy: PrivacyConfig::default(),
             pipeline: PipelineConfig::default(),
+            report: ReportConfig::default(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -631,6 +648,10 @@ impl Config {
             return Err(fail(format!(
                 "[pipeline] stages: {stages:?}: distinct lower-case names without spaces, `new` first"
             )));
+        }
+        let abc = self.report.abc;
+        if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {
+            return Err(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
         }
         if self.privacy.pepper.is_empty() && self.sends_for_real() {
             return Err(fail(

@@ -170,6 +170,12 @@ pub async fn record(
     }
     if let Kind::Deal { value } = e.kind {
         ledger::add_total(store, &day, "deal_value", value).await?;
+        let deal = crate::store::Deal {
+            contact_id: contact.id.0.clone(),
+            date: e.date.unwrap_or(today),
+            value,
+        };
+        store.record_deal(&deal).await?;
     }
     Ok(contact)
 }

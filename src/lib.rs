@@ -26,6 +26,7 @@ pub mod compliance;
 pub mod ledger;
 pub mod queue;
 pub mod render;
+pub mod report;
 pub mod send;
 pub mod store;
 

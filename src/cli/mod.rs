@@ -10,6 +10,7 @@ mod inspect;
 mod people;
 mod progress;
 mod reload;
+mod report;
 mod run;
 mod send_test;
 mod serve;
@@ -74,6 +75,8 @@ pub enum Command {
     Record(people::RecordArgs),
     /// Look at or move one contact: `contact show ID`, `contact move ID --plan P`.
     Contact(people::ContactArgs),
+    /// The practice's numbers: `report customers` (RFM and ABC of every customer).
+    Report(report::ReportArgs),
 }
 
 /// Entry point of the binary.
@@ -120,6 +123,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SendTest(a) => send_test::send_test(config, a).await,
         Command::Record(a) => people::record(config, a).await,
         Command::Contact(a) => people::contact(config, a).await,
+        Command::Report(a) => report::report(config, a).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Deleting one person's data: contact record, history, email and phone index entries (of
 //! every address they had), queued jobs,
-//! agenda items (open and done), ledger entries, events and failure records that name them,
+//! agenda items (open and done), ledger entries, events, deal facts and failure records that
+//! name them,
 //! and their plain suppression entries (replaced by keyed hashes in the `forgotten` set).
 //!
 //! "Name them" is exact, never a substring: a record is theirs when a decoded JSON string in
@@ -128,7 +129,7 @@ impl Store {
         for chunk in idem.chunks(500) {
             let _: u64 = conn.del(chunk).await?;
         }
-        for list in [self.keys.events(), self.keys.failures()] {
+        for list in [self.keys.events(), self.keys.failures(), self.keys.deals()] {
             let items: Vec<String> = conn.lrange(&list, 0, -1).await?;
             for item in items.iter().filter(|i| theirs(i)) {
                 out.records += conn.lrem::<_, _, u64>(&list, 0, item).await?;

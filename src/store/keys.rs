@@ -87,6 +87,11 @@ impl Keys {
     pub fn costs_log(&self) -> String {
         format!("{}:costs:log", self.prefix)
     }
+    /// LIST of every deal (JSON: contact_id, date, value), oldest first: the facts of
+    /// `report customers`.
+    pub fn deals(&self) -> String {
+        format!("{}:facts:deals", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)
@@ -137,6 +142,7 @@ mod tests {
             k.emails_built(),
             k.costs("zillow"),
             k.costs_log(),
+            k.deals(),
             k.queue(),
             k.events(),
             k.forgotten(),

@@ -50,6 +50,17 @@ pub struct Suppression {
     pub at: String,
 }
 
+/// One recorded deal (a fact kept by `record deal` and `POST /events` for the reports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deal {
+    /// The contact.
+    pub contact_id: String,
+    /// The day it closed.
+    pub date: chrono::NaiveDate,
+    /// Its value.
+    pub value: f64,
+}
+
 /// Marketing spend of a lead source on a day (`nurture record cost`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cost {
@@ -337,6 +348,19 @@ impl Store {
             .await?;
         let month = cost.date.format("%Y-%m").to_string();
         Ok(days.iter().filter(|(d, _)| d.starts_with(&month)).map(|(_, a)| a).sum())
+    }
+
+    /// Keeps a deal as a fact for the reports.
+    pub async fn record_deal(&self, deal: &Deal) -> Result<(), StoreError> {
+        let json = serde_json::to_string(deal).unwrap_or_default();
+        let _: u64 = self.conn.clone().rpush(self.keys.deals(), json).await?;
+        Ok(())
+    }
+
+    /// Every recorded deal (one that does not decode is skipped).
+    pub async fn deals(&self) -> Result<Vec<Deal>, StoreError> {
+        let raw: Vec<String> = self.conn.clone().lrange(self.keys.deals(), 0, -1).await?;
+        Ok(raw.iter().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
     /// The cost totals of `source` by day (`YYYY-MM-DD` → amount).

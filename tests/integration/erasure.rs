@@ -64,6 +64,7 @@ fn a_forgotten_person_leaves_no_trace_whatever_arrives_afterwards() {
     // An import changes her address and number: the earlier ones are still hers.
     env.import(&csv("ann@example.com", "(217) 555-0124"), &["--enrolled-on", ENROLLED]);
     env.ok(&["suppress", "add", "ann.old@example.com"]);
+    env.ok(&["record", "deal", "ann-7731", "--value", "350000", "--date", "2026-11-01"]);
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     assert_eq!(post_sms(&server.base, "+12175550123", "STOP", true).status, 200);
     assert_eq!(env.json(&["suppress", "list"]).as_array().unwrap().len(), 2);

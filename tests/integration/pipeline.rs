@@ -137,3 +137,67 @@ fn costs_of_lead_sources_are_kept_per_source_and_day() {
     assert_eq!(log.len(), 4);
     assert!(log[0].contains("\"note\":\"premier agent\""), "{log:?}");
 }
+
+#[test]
+fn customers_are_scored_rfm_and_classed_abc_from_their_deals() {
+    let env = TestEnv::new("rfm");
+    env.import(
+        "id,email,first_name\na,a@example.com,A\nb,b@example.com,B\nc,c@example.com,C\nd,d@example.com,D\ne,e@example.com,E\n",
+        &[],
+    );
+    for (who, value, date) in [
+        ("a", "400", "2026-11-01"),
+        ("a", "200", "2026-12-01"),
+        ("b", "250", "2026-06-01"),
+        ("c", "100", "2026-11-20"),
+        ("d", "50", "2025-12-01"),
+    ] {
+        env.ok(&["record", "deal", who, "--value", value, "--date", date]);
+    }
+    // The book checked by hand in the unit test: value 1000; b crosses 75 % and stays A.
+    let rows = env.json(&["report", "customers", "--date", "2026-12-06"]);
+    let got: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {} {} {} {}",
+                r["contact_id"].as_str().unwrap(),
+                r["recency_days"],
+                r["frequency"],
+                r["monetary"],
+                r["rfm"].as_str().unwrap(),
+                r["segment"].as_str().unwrap(),
+                r["abc"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "a 5 2 600.0 555 Champions A",
+            "b 188 1 250.0 344 Loyal A",
+            "c 16 1 100.0 443 Champions B",
+            "d 370 1 50.0 242 At risk C"
+        ],
+        "e has no deal and is no customer"
+    );
+    let csv = env.ok(&["report", "customers", "--date", "2026-12-06", "--csv"]);
+    assert!(
+        csv.starts_with("contact,recency_days,frequency,monetary,rfm,segment,abc\na,5,2,600.00,555,Champions,A\n"),
+        "{csv}"
+    );
+    let text = env.ok(&["report", "customers", "--date", "2026-12-06"]);
+    assert!(text.contains("4 customers on 2026-12-06: 2 A, 1 B, 1 C"), "{text}");
+    // Other shares: [50, 30, 20] → a A (0 < 500), b B (600 < 800), c C (850 ≥ 800), d C.
+    env.patch_config("[delivery]", "[report]\nabc = [50, 30, 20]\n\n[delivery]");
+    let classes: Vec<String> = env
+        .json(&["report", "customers", "--date", "2026-12-06"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["abc"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(classes, ["A", "B", "C", "C"]);
+}
