@@ -102,7 +102,12 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
             (compliance::check_test_email(rendered, address, &url, postal)?, None)
         }
     };
-    build(ws, content, to_name, &url, &ws.config.unsubscribe.mailto, at.key)
+    // From the contact's agent (Reply-To the agent); the practice's own sender otherwise.
+    let from = match to {
+        Recipient::Test(_) => None,
+        _ => ws.config.agent(contact.get("agent")),
+    };
+    build(ws, content, to_name, &url, &ws.config.unsubscribe.mailto, at.key, from)
 }
 
 /// Renders and checks the SMS of `template` for `contact`.
@@ -136,7 +141,7 @@ pub fn internal_email(
     to_name: Option<String>,
     key: &str,
 ) -> Result<Email, ComposeError> {
-    build(ws, compliance::clear_internal(rendered, to), to_name, "", "", key)
+    build(ws, compliance::clear_internal(rendered, to), to_name, "", "", key, None)
 }
 
 fn build(
@@ -146,11 +151,17 @@ fn build(
     unsubscribe_url: &str,
     unsubscribe_mailto: &str,
     key: &str,
+    agent: Option<&crate::config::AgentConfig>,
 ) -> Result<Email, ComposeError> {
     let sender = &ws.config.sender;
+    let (from_name, from_email) = match agent {
+        Some(a) => (a.name.as_str(), a.email.as_str()),
+        None => (sender.name.as_str(), sender.email.as_str()),
+    };
     let headers = mime::Headers {
-        from_name: &sender.name,
-        from_email: &sender.email,
+        from_name,
+        from_email,
+        reply_to: agent.map(|a| (a.name.as_str(), a.email.as_str())),
         to_name,
         unsubscribe_url,
         unsubscribe_mailto,
@@ -158,7 +169,7 @@ fn build(
     };
     let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
     Ok(Email {
-        message_id: mime::message_id(key, &sender.email),
+        message_id: mime::message_id(key, from_email),
         from: sender.email.clone(),
         content,
         message,

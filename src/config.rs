@@ -107,6 +107,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// `[report]`
     pub report: ReportConfig,
+    /// `[agents.NAME]`, by the name contacts' `agent` column uses.
+    pub agents: std::collections::BTreeMap<String, AgentConfig>,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -137,6 +139,22 @@ pub struct SenderConfig {
     pub postal_address: String,
     /// IANA timezone for contacts that have none.
     pub timezone: String,
+    /// The office phone (`{{agent.phone}}` of contacts without an agent).
+    pub phone: String,
+}
+
+/// `[agents.NAME]`: an agent of the practice; contacts whose `agent` column names them (any
+/// case) get email From the agent (Reply-To the agent), and templates see `{{agent.*}}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Display name.
+    pub name: String,
+    /// The agent's address: the From and Reply-To of their contacts' email, and where their
+    /// daily agenda goes.
+    pub email: String,
+    /// The agent's phone.
+    pub phone: String,
 }
 
 /// `[smtp]`: the email transport.
@@ -391,6 +409,7 @@ impl Default for SenderConfig {
             email: "sara@example.com".into(),
             postal_address: "12 Main St, Springfield, IL 62701".into(),
             timezone: "America/Chicago".into(),
+            phone: String::new(),
         }
     }
 }
@@ -511,6 +530,7 @@ impl Default for Config {
             privacy: PrivacyConfig::default(),
             pipeline: PipelineConfig::default(),
             report: ReportConfig::default(),
+            agents: Default::default(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -649,6 +669,14 @@ impl Config {
                 "[pipeline] stages: {stages:?}: distinct lower-case names without spaces, `new` first"
             )));
         }
+        for (key, agent) in &self.agents {
+            if agent.name.trim().is_empty() || agent.email.parse::<lettre::Address>().is_err() {
+                return Err(fail(format!(
+                    "[agents.{key}]: needs a name and an email address (got {:?}, {:?})",
+                    agent.name, agent.email
+                )));
+            }
+        }
         let abc = self.report.abc;
         if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {
             return Err(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
@@ -661,6 +689,12 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The agent a contact's `agent` value names (any case), if configured.
+    pub fn agent(&self, name: Option<&str>) -> Option<&AgentConfig> {
+        let name = name?.trim();
+        self.agents.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, a)| a)
     }
 
     /// True when email goes to a real SMTP server or SMS to a real provider (not to files).

@@ -103,8 +103,14 @@ impl Workspace {
     /// The render context of `contact` for a touch of `plan`.
     pub fn context(&self, contact: &Contact, plan_id: &str, touch: &str, today: NaiveDate) -> serde_json::Value {
         let plan_name = self.plans.get(plan_id).map(|p| p.name.as_str()).unwrap_or(plan_id);
+        let sender = &self.config.sender;
+        let agent = match self.config.agent(contact.get("agent")) {
+            Some(a) => (a.name.as_str(), a.email.as_str(), a.phone.as_str()),
+            None => (sender.name.as_str(), sender.email.as_str(), sender.phone.as_str()),
+        };
         let env = context::Envelope {
-            sender: &self.config.sender,
+            sender,
+            agent,
             plan: (plan_id, plan_name),
             touch,
             today,
@@ -138,6 +144,26 @@ impl Workspace {
                 "[sender] email: {domain} is a free-mail domain; its DMARC policy rejects mail sent from other servers — use your own domain"
             );
             self.config_problem("sender", "email", message, false);
+        }
+        // Agents send From their own address: on another domain than the sender's, DKIM and
+        // SPF (set up for the sender's domain) do not align with it under DMARC.
+        let agents: Vec<(String, String)> = self
+            .config
+            .agents
+            .iter()
+            .map(|(k, a)| {
+                (
+                    k.clone(),
+                    a.email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default(),
+                )
+            })
+            .filter(|(_, d)| *d != domain)
+            .collect();
+        for (key, agent_domain) in agents {
+            let message = format!(
+                "[agents.{key}] email: {agent_domain} is not the sender's domain {domain}; mail From it fails DMARC unless that domain signs (DKIM) and authorizes (SPF) nurture's server too"
+            );
+            self.config_problem(&format!("agents.{key}"), "email", message, true);
         }
     }
 

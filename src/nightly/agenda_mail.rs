@@ -13,7 +13,11 @@ use std::collections::BTreeMap;
 
 /// Sends each agent their agenda for `date`; returns how many were sent.
 pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyhow::Result<u64> {
-    let to = &ws.config.agenda.email_to;
+    // `[agenda] email_to`, and every agent of `[agents]` at their own address.
+    let mut to = ws.config.agenda.email_to.clone();
+    for (name, agent) in &ws.config.agents {
+        to.entry(name.clone()).or_insert_with(|| agent.email.clone());
+    }
     if to.is_empty() {
         return Ok(0);
     }

@@ -1,5 +1,5 @@
-//! The render context: what `{{contact.*}}`, `{{sender.*}}`, `{{unsubscribe_url}}`,
-//! `{{plan.*}}`, `{{touch.id}}` and `{{today}}` mean in a template.
+//! The render context: what `{{contact.*}}`, `{{sender.*}}`, `{{agent.*}}`,
+//! `{{unsubscribe_url}}`, `{{plan.*}}`, `{{touch.id}}` and `{{today}}` mean in a template.
 
 use crate::config::SenderConfig;
 use crate::contacts::Contact;
@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 pub struct Envelope<'a> {
     /// The sender.
     pub sender: &'a SenderConfig,
+    /// The contact's agent: name, email, phone (the sender's when it has none).
+    pub agent: (&'a str, &'a str, &'a str),
     /// Plan id and display name.
     pub plan: (&'a str, &'a str),
     /// Touch id.
@@ -36,6 +38,7 @@ pub fn build(contact: &Contact, env: &Envelope<'_>) -> Value {
             "email": env.sender.email,
             "postal_address": env.sender.postal_address,
         },
+        "agent": { "name": env.agent.0, "email": env.agent.1, "phone": env.agent.2 },
         "unsubscribe_url": env.unsubscribe_url,
         "plan": { "id": env.plan.0, "name": env.plan.1 },
         "touch": { "id": env.touch },

@@ -16,6 +16,8 @@ pub struct Headers<'a> {
     pub from_name: &'a str,
     /// Sender address.
     pub from_email: &'a str,
+    /// `Reply-To` (name, address): the contact's agent.
+    pub reply_to: Option<(&'a str, &'a str)>,
     /// Recipient display name (contact's name), if any.
     pub to_name: Option<String>,
     /// The contact's unsubscribe link (empty for an operational message to the team, which
@@ -59,8 +61,12 @@ pub fn build(email: &Cleared<RenderedEmail>, h: &Headers<'_>) -> Result<Message,
         list_unsubscribe.push_str(&format!(", <mailto:{}?subject=unsubscribe>", h.unsubscribe_mailto));
     }
     let m = email.message();
-    let mut builder = Message::builder()
-        .from(from)
+    let mut builder = Message::builder().from(from);
+    if let Some((name, address)) = h.reply_to {
+        let address = address.parse().map_err(|e| format!("reply-to address: {e}"))?;
+        builder = builder.reply_to(Mailbox::new(Some(clean(name)), address));
+    }
+    let mut builder = builder
         .to(to)
         .subject(clean(&m.subject))
         .message_id(Some(message_id(h.delivery_key, h.from_email)));

@@ -201,3 +201,69 @@ fn customers_are_scored_rfm_and_classed_abc_from_their_deals() {
         .collect();
     assert_eq!(classes, ["A", "B", "C", "C"]);
 }
+
+#[test]
+fn agents_send_as_themselves_and_get_their_own_agenda() {
+    let env = TestEnv::new("agents");
+    env.patch_config(
+        "timezone = \"America/Chicago\"\n",
+        "timezone = \"America/Chicago\"\nphone = \"+12175550000\"\n",
+    );
+    env.patch_config(
+        "[delivery]",
+        "[agents.sara]\nname = \"Sara Haddad\"\nemail = \"sara.h@example.com\"\nphone = \"+12175550111\"\n\n\
+         [agents.omar]\nname = \"عمر الشمري\"\nemail = \"omar@example.com\"\nphone = \"+966501112222\"\n\n[delivery]",
+    );
+    env.write(
+        "jobs/agents.toml",
+        "name = \"Agents\"\n\n[[touch]]\nid = \"hello\"\nafter = \"0d\"\nchannel = \"email\"\ntemplate = \"agents/hello\"\n\n\
+         [[touch]]\nid = \"card\"\nafter = \"0d\"\nchannel = \"card\"\nnote = \"Welcome card\"\n",
+    );
+    env.write(
+        "templates/agents/hello.email.hbs",
+        "subject: Hello from {{agent.name}}\n---\n<p>Call me: {{agent.phone}} ({{agent.email}})</p>\n\
+         <p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a> · {{sender.postal_address}}</p>\n",
+    );
+    assert!(env.nurture(&["lint"]).status.success(), "lint knows agent.*");
+    env.import(
+        "email,first_name,agent,plan\nann@example.com,Ann,sara,agents\nbo@example.com,Bo,OMAR,agents\ncy@example.com,Cy,,agents\n",
+        &["--enrolled-on", DATE],
+    );
+    let s = env.json(&["run", "--date", DATE, "--now", crate::NOW]);
+    assert_eq!(s["sent"], 3, "{s}");
+    let messages = env.sink().messages();
+    let to = |who: &str| {
+        messages
+            .iter()
+            .find(|m| crate::support::header(m, "To").is_some_and(|t| t.contains(who)))
+            .unwrap_or_else(|| panic!("no message to {who}"))
+            .clone()
+    };
+    let ann = to("ann@example.com");
+    assert!(
+        crate::support::header(&ann, "From").unwrap().contains("<sara.h@example.com>"),
+        "{ann}"
+    );
+    assert!(
+        crate::support::header(&ann, "Reply-To").unwrap().contains("sara.h@example.com"),
+        "{ann}"
+    );
+    assert!(ann.contains("+12175550111"), "{ann}");
+    let bo = to("bo@example.com");
+    assert!(
+        crate::support::header(&bo, "From").unwrap().contains("<omar@example.com>"),
+        "any case: {bo}"
+    );
+    // No agent: the practice's sender, no Reply-To, the office phone.
+    let cy = to("cy@example.com");
+    assert!(crate::support::header(&cy, "From").unwrap().contains("<sara@example.com>"), "{cy}");
+    assert!(crate::support::header(&cy, "Reply-To").is_none(), "{cy}");
+    assert!(cy.contains("+12175550000"), "{cy}");
+    // Each agent got their own agenda at their own address.
+    assert_eq!(s["agenda_mailed"], 2, "{s}");
+    let agenda_to_sara = to("sara.h@example.com");
+    assert!(
+        agenda_to_sara.contains("Ann") && !agenda_to_sara.contains("Bo "),
+        "{agenda_to_sara}"
+    );
+}
