@@ -37,6 +37,12 @@ pub struct AgendaItem {
     pub postal: Postal,
     /// Agent in charge.
     pub agent: String,
+    /// The contact's pipeline stage when the item was opened.
+    #[serde(default)]
+    pub stage: String,
+    /// The contact's lead source.
+    #[serde(default)]
+    pub source: String,
     /// Plan id.
     pub plan: String,
     /// Touch id.
@@ -152,6 +158,8 @@ impl AgendaItem {
             address,
             postal,
             agent: get("agent"),
+            stage: contact.get("status").unwrap_or("new").to_string(),
+            source: get("source"),
             plan: t.plan.clone(),
             touch: t.touch.clone(),
             order: t.order,
@@ -185,6 +193,26 @@ pub fn day(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>, res
     items
 }
 
+/// Keeps at most `max` calls per agent — the first ones in priority order — and returns how
+/// many were held back (0 = no limit). Held-back calls stay open and come back tomorrow, ahead
+/// of newer ones (they are overdue then); cards, letters and gifts are never held back.
+pub fn cap_calls(items: &mut Vec<AgendaItem>, max: usize) -> usize {
+    if max == 0 {
+        return 0;
+    }
+    let mut per_agent: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let before = items.len();
+    items.retain(|i| {
+        if i.channel != "call" {
+            return true;
+        }
+        let n = per_agent.entry(i.agent.to_lowercase()).or_default();
+        *n += 1;
+        *n <= max
+    });
+    before - items.len()
+}
+
 /// Priority order: overdue first (oldest first), then responders, then plan order (plan, the
 /// touch's place in it), then calls before cards, letters and gifts, then name.
 pub fn sort(items: &mut [AgendaItem], date: NaiveDate) {
@@ -216,7 +244,13 @@ pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
             i.name.as_str()
         };
         out.push_str(&format!("- [ ] `{}` **{}** {who}", i.short, i.channel));
-        for (label, v) in [("phone", &i.phone), ("email", &i.email), ("address", &i.address)] {
+        for (label, v) in [
+            ("phone", &i.phone),
+            ("email", &i.email),
+            ("address", &i.address),
+            ("stage", &i.stage),
+            ("source", &i.source),
+        ] {
             if !v.is_empty() {
                 out.push_str(&format!(" · {label}: {v}"));
             }
@@ -258,6 +292,8 @@ pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
         "postal_code",
         "country",
         "agent",
+        "stage",
+        "source",
         "plan",
         "touch",
         "note",
@@ -283,6 +319,8 @@ pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
                 &p.postal_code,
                 &p.country,
                 &i.agent,
+                &i.stage,
+                &i.source,
                 &i.plan,
                 &i.touch,
                 &i.note,
@@ -340,6 +378,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn calls_are_capped_per_agent_in_priority_order_and_nothing_else_is() {
+        let mut items: Vec<AgendaItem> = (0..5)
+            .map(|n| {
+                let mut i = item(&format!("c{n}"), "2026-12-01", "call", "8x8", n, &format!("p{n}"));
+                i.agent = if n < 3 { "Sara".into() } else { "omar".into() };
+                i
+            })
+            .collect();
+        items.push(item("card", "2026-12-01", "card", "8x8", 9, "q"));
+        assert_eq!(cap_calls(&mut items.clone(), 0), 0);
+        assert_eq!(cap_calls(&mut items, 2), 1);
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["c0", "c1", "c3", "c4", "card"]);
+    }
+
+    #[test]
     fn a_postal_address_on_one_line_leaves_out_what_is_empty() {
         let p = Postal {
             street: "12 Oak St".into(),
@@ -365,6 +419,8 @@ mod tests {
             address: String::new(),
             postal: Postal::default(),
             agent: "Sara".into(),
+            stage: String::new(),
+            source: String::new(),
             plan: plan.into(),
             touch: id.into(),
             order,

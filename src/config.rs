@@ -337,6 +337,9 @@ pub struct AgendaConfig {
     /// Agent name (the contacts' `agent` column) → email address the nightly run sends that
     /// agent's agenda to; `"*"` gets the items of contacts with no (or another) agent.
     pub email_to: std::collections::BTreeMap<String, String>,
+    /// The most calls an agent's day holds (0 = no limit): the first ones by priority; the
+    /// rest stay open for the next days. The seeds plan 10 a day, 50 for someone starting out.
+    pub max_calls_per_day: usize,
 }
 
 /// `[pipeline]`: the stages a lead moves through.

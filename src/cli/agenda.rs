@@ -1,4 +1,5 @@
-//! `nurture agenda [--date D] [--agent NAME] [--format md|csv|json|xlsx] [--out FILE]` — the agent's day — and
+//! `nurture agenda [--date D] [--agent NAME] [--channel C] [--format md|csv|json|xlsx]
+//! [--out FILE]` — the agent's day, at most `[agenda] max_calls_per_day` calls each — and
 //! `nurture agenda done CODE...`, which closes items (open items roll over until then).
 
 use super::{clock_and_date, connect, load_workspace, print_json};
@@ -38,6 +39,9 @@ pub struct AgendaArgs {
     /// Only this agent's contacts (the `agent` column; any case).
     #[arg(long)]
     pub agent: Option<String>,
+    /// Only this kind of item: call, card, letter or gift.
+    #[arg(long)]
+    pub channel: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
@@ -140,9 +144,21 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     }
     let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
     let responders = store.responders(&ids).await?;
-    let items = agenda::day(open, date, a.agent.as_deref(), &responders);
+    let mut items = agenda::day(open, date, a.agent.as_deref(), &responders);
+    let held = agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);
+    if let Some(channel) = &a.channel {
+        items.retain(|i| i.channel.eq_ignore_ascii_case(channel));
+    }
     match a.format {
-        Format::Md => print!("{}", agenda::to_markdown(date, &items)),
+        Format::Md => {
+            print!("{}", agenda::to_markdown(date, &items));
+            if held > 0 {
+                println!(
+                    "{held} more call(s) wait for the next days ([agenda] max_calls_per_day = {})",
+                    ws.config.agenda.max_calls_per_day
+                );
+            }
+        }
         Format::Csv | Format::Xlsx => {
             let out = super::table_out::Out {
                 xlsx: matches!(a.format, Format::Xlsx),

@@ -24,7 +24,8 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
     let open = store.open_agenda().await?;
     let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
     let responders = store.responders(&ids).await?;
-    let items = agenda::day(open, date, None, &responders);
+    let mut items = agenda::day(open, date, None, &responders);
+    agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);
     // Agent → items; contacts without an agent (or with one not listed) go to "*".
     let mut by_agent: BTreeMap<&str, Vec<AgendaItem>> = BTreeMap::new();
     for item in items {

@@ -267,3 +267,53 @@ fn agents_send_as_themselves_and_get_their_own_agenda() {
         "{agenda_to_sara}"
     );
 }
+
+#[test]
+fn the_agents_day_holds_a_set_number_of_calls_and_the_rest_roll_over() {
+    let env = TestEnv::new("calls");
+    env.patch_config("[delivery]", "[agenda]\nmax_calls_per_day = 5\n\n[delivery]");
+    env.write(
+        "jobs/calls.toml",
+        "name = \"Calls\"\n\n[[touch]]\nid = \"intro\"\nafter = \"0d\"\nchannel = \"call\"\nnote = \"Intro call\"\n\n\
+         [[touch]]\nid = \"card\"\nafter = \"0d\"\nchannel = \"card\"\nnote = \"Welcome card\"\n",
+    );
+    let mut csv = String::from("email,first_name,phone,agent,source,status,plan\n");
+    for i in 0..12 {
+        csv.push_str(&format!(
+            "p{i:02}@example.com,P{i:02},+1217555{:04},sara,zillow,interested,calls\n",
+            100 + i
+        ));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    env.ok(&["run", "--date", DATE, "--now", crate::NOW]);
+    let day = |extra: &[&str]| {
+        let mut args = vec!["agenda", "--date", DATE];
+        args.extend_from_slice(extra);
+        env.ok(&args)
+    };
+    let md = day(&[]);
+    let calls: Vec<&str> = md.lines().filter(|l| l.contains("**call**")).collect();
+    assert_eq!(calls.len(), 5, "{md}");
+    assert_eq!(
+        md.lines().filter(|l| l.contains("**card**")).count(),
+        12,
+        "cards are never held back"
+    );
+    assert!(md.contains("7 more call(s) wait for the next days"), "{md}");
+    assert!(
+        calls[0].contains("stage: interested") && calls[0].contains("source: zillow"),
+        "{md}"
+    );
+    // Only the cards; then the five calls are done and the next five come up.
+    let cards = day(&["--channel", "card"]);
+    assert!(!cards.contains("**call**") && cards.contains("**card**"), "{cards}");
+    let codes: Vec<String> = calls.iter().map(|l| l.split('`').nth(1).unwrap().to_string()).collect();
+    let mut args = vec!["agenda", "done"];
+    args.extend(codes.iter().map(String::as_str));
+    env.ok(&args);
+    let md = day(&["--channel", "call"]);
+    let next: Vec<&str> = md.lines().filter(|l| l.contains("**call**")).collect();
+    assert_eq!(next.len(), 5, "{md}");
+    assert!(next.iter().all(|l| !codes.iter().any(|c| l.contains(c.as_str()))), "{md}");
+    assert!(md.contains("2 more call(s)"), "{md}");
+}
