@@ -199,7 +199,7 @@ async fn place_rows(
     first_line: &mut HashMap<u64, u64>,
 ) -> Result<Vec<(String, Vec<usize>)>, StoreError> {
     let ids: Vec<String> = chunk.iter().map(|(_, c)| c.id.0.clone()).collect();
-    let stored = store.contacts(&ids).await?;
+    let stored = store.contacts_exist(&ids).await?;
     let address = |f: fn(&Contact) -> Option<&str>| chunk.iter().map(|(_, c)| f(c).unwrap_or("").to_string()).collect::<Vec<_>>();
     let email_owners = store.owners("email", &address(Contact::email)).await?;
     let phone_owners = store.owners("phone", &address(Contact::phone)).await?;
@@ -215,7 +215,7 @@ async fn place_rows(
         let phone_owner = owner(c.phone(), &phone_owners[i]);
         let row = Row {
             id: &c.id.0,
-            id_known: stored[i].is_some() || placed.has_id(&c.id.0),
+            id_known: stored[i] || placed.has_id(&c.id.0),
             email_owner: email_owner.as_deref(),
             phone_owner: phone_owner.as_deref(),
         };

@@ -161,6 +161,11 @@ impl Store {
         raw.into_iter().map(|r| r.map(|r| self.decode(&r)).transpose()).collect()
     }
 
+    /// Which of `ids` are stored contacts (one round trip; nothing is read or decoded).
+    pub async fn contacts_exist(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        self.fields_among(&self.keys.contacts(), ids).await
+    }
+
     /// One page of contacts: returns the next cursor (0 when done) and the page.
     pub async fn scan_contacts(&self, cursor: u64, count: usize) -> Result<(u64, Vec<Contact>), StoreError> {
         let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
@@ -227,12 +232,17 @@ impl Store {
 
     /// Which of `values` are suppressed on `channel`.
     pub async fn suppressed_among(&self, channel: &str, values: &[String]) -> Result<Vec<bool>, StoreError> {
-        if values.is_empty() {
+        self.fields_among(&self.keys.suppression(channel), values).await
+    }
+
+    /// Which of `fields` the hash `key` has (one round trip).
+    async fn fields_among(&self, key: &str, fields: &[String]) -> Result<Vec<bool>, StoreError> {
+        if fields.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for v in values {
-            pipe.hexists(self.keys.suppression(channel), v);
+        for f in fields {
+            pipe.hexists(key, f);
         }
         Ok(pipe.query_async(&mut self.conn.clone()).await?)
     }
@@ -361,11 +371,6 @@ impl Store {
     pub async fn deals(&self) -> Result<Vec<Deal>, StoreError> {
         let raw: Vec<String> = self.conn.clone().lrange(self.keys.deals(), 0, -1).await?;
         Ok(raw.iter().filter_map(|j| serde_json::from_str(j).ok()).collect())
-    }
-
-    /// The cost totals of `source` by day (`YYYY-MM-DD` → amount).
-    pub async fn costs(&self, source: &str) -> Result<Vec<(String, f64)>, StoreError> {
-        Ok(self.conn.clone().hgetall(self.keys.costs(source)).await?)
     }
 
     /// Records an opt-out / opt-in event (the newest 10,000 are kept).
