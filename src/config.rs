@@ -368,11 +368,22 @@ impl Default for PipelineConfig {
 pub struct ReportConfig {
     /// The ABC shares of all customer value in percent: A, B, C (they add up to 100).
     pub abc: [f64; 3],
+    /// Years of a customer relationship in CLV (default 5).
+    pub relationship_years: f64,
+    /// Days the report facts are kept (default 800).
+    pub keep_days: u32,
+    /// `ar` lays out `report --html` right to left, with Arabic labels.
+    pub locale: String,
 }
 
 impl Default for ReportConfig {
     fn default() -> Self {
-        ReportConfig { abc: [75.0, 20.0, 5.0] }
+        ReportConfig {
+            abc: [75.0, 20.0, 5.0],
+            relationship_years: 5.0,
+            keep_days: crate::store::DEFAULT_KEEP_DAYS,
+            locale: "en".into(),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::compliance::Refusal;
 use crate::compliance::sms::{QuietHours, SmsGate, SmsRules};
 use crate::compose;
 use crate::contacts::Contact;
+use crate::facts::Counter;
 use crate::ledger::{self, Claim, Outcome};
 use crate::plans::Channel;
 use crate::queue::retry::{Retry, RetryPolicy};
@@ -195,7 +196,7 @@ impl Deliverer {
             Claim::Gone => {
                 // Forgotten after the job was queued: not sent, nothing written about them.
                 tracing::debug!("contact no longer exists; skipped");
-                ledger::count(&self.store, &job.run_date.to_string(), "gone").await?;
+                ledger::count(&self.store, &job.run_date.to_string(), Counter::Gone).await?;
                 return Ok(JobResult::Done);
             }
             Claim::Busy { retry_in_ms } => {
@@ -209,8 +210,8 @@ impl Deliverer {
         // used; a plan file missing (a deploy replacing jobs/) waits, unless it is too late.
         let template = match ws.plans.get(&job.plan).map(|p| p.touch(&job.touch)) {
             Some(Some(touch)) => touch.template.clone().unwrap_or_else(|| job.template.clone()),
-            Some(None) => return self.close(&job, Outcome::Cancelled, "the touch is no longer in its plan").await,
-            None if too_late => return self.close(&job, Outcome::Cancelled, "its plan file is gone").await,
+            Some(None) => return self.close(&job, None, Outcome::Cancelled, "the touch is no longer in its plan").await,
+            None if too_late => return self.close(&job, None, Outcome::Cancelled, "its plan file is gone").await,
             None => {
                 ledger::release(&self.store, &job.key, &owner).await?;
                 tracing::warn!(key = %job.key, plan = %job.plan, "plan file missing; the job waits for it");
@@ -219,20 +220,20 @@ impl Deliverer {
         };
         let contact = match decode_contact(contact.as_deref(), &job.contact_id) {
             Ok(c) => c,
-            Err(why) => return self.fail(&job, Outcome::Refused, &why).await,
+            Err(why) => return self.fail(&job, None, Outcome::Refused, &why).await,
         };
         if job.channel == Channel::Sms {
             match self.sms_rules.judge(&contact, job.not_before, too_late, self.clock.now()) {
                 SmsGate::Go => {}
                 SmsGate::NoConsent => {
-                    self.close(&job, Outcome::Refused, "no_consent").await?;
-                    ledger::count(&self.store, &job.run_date.to_string(), "no_consent").await?;
+                    self.close(&job, Some(&contact), Outcome::Refused, "no_consent").await?;
+                    ledger::count(&self.store, &job.run_date.to_string(), Counter::NoConsent).await?;
                     self.counters.add(&self.counters.no_consent);
                     return Ok(JobResult::Done);
                 }
                 SmsGate::Missed => {
                     self.counters.add(&self.counters.missed);
-                    return self.close(&job, Outcome::Missed, "quiet hours until after its grace window").await;
+                    return self.close(&job, Some(&contact), Outcome::Missed, "quiet hours until after its grace window").await;
                 }
                 SmsGate::Wait(open) => return self.defer(&job, &owner, open).await,
             }
@@ -254,7 +255,7 @@ impl Deliverer {
         let now = self.clock.unix();
         match outcome {
             Ok(()) => {
-                self.mark_sent(job).await?;
+                self.mark_sent(job, contact).await?;
                 self.breaker.success(channel);
                 self.note_health(channel, "ok", "").await;
                 self.counters.add(&self.counters.sent);
@@ -263,16 +264,16 @@ impl Deliverer {
             }
             Err(Failure::Refused(Refusal::Suppressed)) => {
                 self.counters.add(&self.counters.suppressed);
-                self.close(job, Outcome::Suppressed, "").await
+                self.close(job, Some(contact), Outcome::Suppressed, "").await
             }
-            Err(Failure::Refused(r)) => self.fail(job, Outcome::Refused, &r.to_string()).await,
-            Err(Failure::Render(m)) => self.fail(job, Outcome::Refused, &m).await,
+            Err(Failure::Refused(r)) => self.fail(job, Some(contact), Outcome::Refused, &r.to_string()).await,
+            Err(Failure::Render(m)) => self.fail(job, Some(contact), Outcome::Refused, &m).await,
             Err(Failure::Send(SendError::Permanent { message, bounce })) => {
                 if bounce {
                     self.suppress_bounce(contact, job.channel).await?;
                 }
                 self.breaker.success(channel);
-                self.fail(job, Outcome::Failed, &message).await
+                self.fail(job, Some(contact), Outcome::Failed, &message).await
             }
             Err(Failure::Send(SendError::Refused(reply))) => {
                 ledger::release(&self.store, &job.key, owner).await?;
@@ -300,7 +301,7 @@ impl Deliverer {
                 }
                 self.counters.add(&self.counters.unknown);
                 self.counters.add(&self.counters.dead);
-                self.close(job, Outcome::Unknown, &message).await?;
+                self.close(job, Some(contact), Outcome::Unknown, &message).await?;
                 tracing::warn!(key = %job.key, %message, "reply lost after the data: held as unknown, not re-sent");
                 Ok(JobResult::Dead(format!("unknown outcome (held, not re-sent): {message}")))
             }
@@ -318,14 +319,14 @@ impl Deliverer {
         let run_date = job.run_date.to_string();
         match self.policy.after_failure(job, self.clock.unix(), message) {
             (_, Retry::Dead(reason)) => {
-                ledger::count(&self.store, &run_date, "dead").await?;
+                ledger::count(&self.store, &run_date, Counter::Dead).await?;
                 self.counters.add(&self.counters.dead);
                 tracing::warn!(key = %job.key, %reason, "out of retries: dead letter");
                 Ok(JobResult::Dead(reason))
             }
             (next, Retry::At(at)) => {
                 self.queue.enqueue(&[next], Some(at)).await?;
-                ledger::count(&self.store, &run_date, "retried").await?;
+                ledger::count(&self.store, &run_date, Counter::Retried).await?;
                 self.counters.add(&self.counters.retried);
                 tracing::info!(key = %job.key, at, error = %message, "transient failure; retry scheduled");
                 Ok(JobResult::Done)
@@ -343,12 +344,12 @@ impl Deliverer {
 
     /// Marks a delivery `sent`. The server has the message: a Redis error here is retried in
     /// this process (the connection manager reconnects) and never becomes a resend.
-    async fn mark_sent(&self, job: &DeliveryJob) -> Result<(), StoreError> {
+    async fn mark_sent(&self, job: &DeliveryJob, contact: &Contact) -> Result<(), StoreError> {
         let mut wait = Duration::from_millis(100);
         for attempt in 1..=MARK_TRIES {
             match ledger::finish(
                 &self.store,
-                delivery(job),
+                self.delivery(job, Some(contact)),
                 &job.run_date.to_string(),
                 Outcome::Sent,
                 "",
@@ -386,10 +387,31 @@ impl Deliverer {
         }
     }
 
+    /// The delivery's ledger identity, attributed to the contact's source and agent when it
+    /// was read, dated today in the sender's timezone.
+    fn delivery<'a>(&self, job: &'a DeliveryJob, contact: Option<&'a Contact>) -> ledger::Delivery<'a> {
+        let field = |name: &str| contact.and_then(|c| c.get(name)).unwrap_or_default();
+        ledger::Delivery {
+            key: &job.key,
+            contact_id: &job.contact_id,
+            plan: &job.plan,
+            touch: &job.touch,
+            source: field("source"),
+            agent: field("agent"),
+            day: self.clock.today(self.sender_tz),
+        }
+    }
+
     /// Records a final state (no failure record).
-    async fn close(&self, job: &DeliveryJob, outcome: Outcome, detail: &str) -> Result<JobResult, DeliverError> {
+    async fn close(
+        &self,
+        job: &DeliveryJob,
+        contact: Option<&Contact>,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<JobResult, DeliverError> {
         let run_date = job.run_date.to_string();
-        ledger::finish(&self.store, delivery(job), &run_date, outcome, detail, self.clock.unix()).await?;
+        ledger::finish(&self.store, self.delivery(job, contact), &run_date, outcome, detail, self.clock.unix()).await?;
         if outcome == Outcome::Cancelled {
             tracing::info!(key = %job.key, detail, "not sent");
         }
@@ -397,8 +419,14 @@ impl Deliverer {
     }
 
     /// Records a final failure, remembered for `status`.
-    async fn fail(&self, job: &DeliveryJob, outcome: Outcome, message: &str) -> Result<JobResult, DeliverError> {
-        self.close(job, outcome, message).await?;
+    async fn fail(
+        &self,
+        job: &DeliveryJob,
+        contact: Option<&Contact>,
+        outcome: Outcome,
+        message: &str,
+    ) -> Result<JobResult, DeliverError> {
+        self.close(job, contact, outcome, message).await?;
         let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": self.clock.unix() });
         ledger::remember_failure(&self.store, &job.contact_id, &record.to_string()).await?;
         self.counters.add(&self.counters.failed);
@@ -452,7 +480,7 @@ impl Deliverer {
         later.not_before = Some(open);
         let spread = crate::queue::spread_secs(&job.key, self.workspace.get().config.delivery.send_spread_secs.min(300));
         self.queue.enqueue(&[later], Some(open + spread)).await?;
-        ledger::count(&self.store, &job.run_date.to_string(), "deferred").await?;
+        ledger::count(&self.store, &job.run_date.to_string(), Counter::Deferred).await?;
         self.counters.add(&self.counters.deferred);
         tracing::debug!(key = %job.key, open, "quiet hours: deferred");
         Ok(JobResult::Done)
@@ -497,14 +525,6 @@ fn decode_contact(raw: Option<&str>, id: &str) -> Result<Contact, String> {
 }
 
 /// The ledger identity of a job.
-fn delivery(job: &DeliveryJob) -> ledger::Delivery<'_> {
-    ledger::Delivery {
-        key: &job.key,
-        contact_id: &job.contact_id,
-        plan: &job.plan,
-        touch: &job.touch,
-    }
-}
 
 /// Infrastructure that failed mid-delivery (the job goes back to the backend's retry).
 #[derive(Debug, thiserror::Error)]

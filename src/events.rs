@@ -6,6 +6,7 @@
 
 use crate::contacts::Contact;
 use crate::contacts::pipeline::Pipeline;
+use crate::facts::{Counter, Kind as FactKind};
 use crate::history::Event;
 use crate::ledger;
 use crate::store::{Store, StoreError};
@@ -164,20 +165,38 @@ pub async fn record(
         events.push((contact.id.0.clone(), event));
     }
     store.push_history(&events).await?;
-    let day = day.to_string();
-    if !matches!(e.kind, Kind::Stage { .. }) {
-        ledger::count(store, &day, &format!("{name}s")).await?;
+    let date = day.to_string();
+    match &e.kind {
+        Kind::Response => {
+            ledger::count(store, &date, Counter::Responses).await?;
+            store.record_fact_about(&contact, day, FactKind::Response, 0.0, "").await?;
+        }
+        Kind::Deal { value } => {
+            ledger::count(store, &date, Counter::Deals).await?;
+            ledger::add_deal_value(store, &date, *value).await?;
+            let deal = crate::store::Deal {
+                contact_id: contact.id.0.clone(),
+                date: day,
+                value: *value,
+            };
+            store.record_deal(&deal).await?;
+            let first = store.first_deal(store.pseudonym(&contact.id.0), day).await?;
+            let detail = if first { crate::facts::FIRST } else { "" };
+            store.record_fact_about(&contact, day, FactKind::Deal, *value, detail).await?;
+        }
+        Kind::Stage { .. } => {}
     }
-    if let Kind::Deal { value } = e.kind {
-        ledger::add_total(store, &day, "deal_value", value).await?;
-        let deal = crate::store::Deal {
-            contact_id: contact.id.0.clone(),
-            date: e.date.unwrap_or(today),
-            value,
-        };
-        store.record_deal(&deal).await?;
+    if let Some((_, to)) = &moved {
+        store.record_fact_about(&contact, day, FactKind::Stage, 0.0, to).await?;
     }
     Ok(contact)
+}
+
+/// Counts an opt-out of `contact` on `day` — any path: the unsubscribe link, one-click, SMS
+/// STOP, `suppress add` — and keeps its report fact.
+pub async fn opted_out(store: &Store, contact: &Contact, day: NaiveDate) -> Result<(), StoreError> {
+    ledger::count(store, &day.to_string(), Counter::Unsubscribed).await?;
+    store.record_fact_about(contact, day, FactKind::Unsubscribed, 0.0, "").await
 }
 
 #[cfg(test)]

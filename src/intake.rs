@@ -6,6 +6,7 @@
 //! become history events. An orchestrator: the rules live in `contacts` and `store`.
 
 use crate::compliance::erasure::address_hash;
+use crate::facts::{Attribution, Fact, Kind as FactKind};
 use crate::contacts::Contact;
 use crate::contacts::identity::{Placed, Placement, Row, place};
 use crate::contacts::import::Rejection;
@@ -104,9 +105,20 @@ impl<'a> Intake<'a> {
         // Applied to the contact as stored *now*: a run or a response writing it meanwhile
         // keeps its change (the write is retried on the newer value).
         let mut outcomes: HashMap<String, (Outcome, Option<Event>)> = HashMap::new();
+        // By id: a write retried on a newer value calls `apply` again.
+        let mut leads: HashMap<String, (NaiveDate, Fact)> = HashMap::new();
         let mut apply = |id: &str, stored: Option<Contact>| {
             let incoming = rows_of[id].iter().map(|&i| &chunk[i].1);
             let (merged, outcome) = merge_rows(stored, incoming, &file, today);
+            match (&outcome.0, &merged) {
+                (Outcome::Created, Some(c)) => {
+                    let lead = Fact::new(FactKind::Lead, store.pseudonym(id), Attribution::of(c));
+                    leads.insert(id.to_string(), (arrived_on(c, today), lead));
+                }
+                _ => {
+                    leads.remove(id);
+                }
+            }
             outcomes.insert(id.to_string(), outcome);
             merged
         };
@@ -128,6 +140,7 @@ impl<'a> Intake<'a> {
         }
         if !self.dry_run {
             store.push_history(&events).await?;
+            store.record_facts(&leads.into_values().collect::<Vec<_>>()).await?;
         }
         Ok(())
     }
@@ -290,10 +303,16 @@ fn merge_rows<'a>(
     (Some(c), (Outcome::Updated, event))
 }
 
+/// The day a contact arrived: the day it entered its plan, else `today` (in the sender's
+/// timezone like every other date).
+fn arrived_on(c: &Contact, today: NaiveDate) -> NaiveDate {
+    c.enrolled_on().unwrap_or(today)
+}
+
 /// The history event of an import that created a contact or put it on a plan, dated the day
-/// it entered the plan (else `today`, in the sender's timezone like every other date).
+/// it entered the plan.
 fn imported(c: &Contact, file: &str, what: &str, today: NaiveDate) -> Event {
-    let at = c.enrolled_on().unwrap_or(today).to_string();
+    let at = arrived_on(c, today).to_string();
     let source = c.get("source").map(|s| format!(", source {s}")).unwrap_or_default();
     let mut e = Event::new(at, what, format!("imported from {file}{source}"));
     e.plan = c.plan().map(str::to_string);

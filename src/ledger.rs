@@ -9,6 +9,7 @@
 //! `skipped:<reason>`, `paused`, `agenda` (an item opened on the agenda). Every final state and
 //! mark is also an event in the contact's history.
 
+use crate::facts::{Attribution, Counter, Fact, Kind as FactKind};
 use crate::store::{Store, StoreError};
 use redis::Script;
 use std::sync::LazyLock;
@@ -39,7 +40,7 @@ return {'claimed', 0, c, suppressed}
     )
 });
 
-/// Sets the final state, counts it and adds the history event — unless the contact was
+/// Sets the final state, counts it, adds the history event and the report fact — unless the contact was
 /// forgotten meanwhile (a send in flight during `forget`): then only the count is kept, and
 /// the lease is removed.
 static FINISH: LazyLock<Script> = LazyLock::new(|| {
@@ -53,6 +54,10 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 if redis.call('LPUSH', KEYS[3], ARGV[3]) > tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
+end
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', KEYS[5], ARGV[6])
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
 end
 return 1
 "#,
@@ -146,16 +151,16 @@ impl Outcome {
             Outcome::Missed => format!("missed:{detail}"),
         }
     }
-    /// The counter name in the per-date stats.
-    pub fn counter(self) -> &'static str {
+    /// Its counter in the per-date stats.
+    pub fn counter(self) -> Counter {
         match self {
-            Outcome::Sent => "sent",
-            Outcome::Failed => "failed",
-            Outcome::Suppressed => "suppressed",
-            Outcome::Refused => "refused",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Unknown => "unknown",
-            Outcome::Missed => "missed",
+            Outcome::Sent => Counter::Sent,
+            Outcome::Failed => Counter::Failed,
+            Outcome::Suppressed => Counter::Suppressed,
+            Outcome::Refused => Counter::Refused,
+            Outcome::Cancelled => Counter::Cancelled,
+            Outcome::Unknown => Counter::Unknown,
+            Outcome::Missed => Counter::Missed,
         }
     }
 }
@@ -209,6 +214,32 @@ pub struct Delivery<'a> {
     pub plan: &'a str,
     /// Touch id.
     pub touch: &'a str,
+    /// The contact's lead source and agent when it was sent (for the report fact; empty when
+    /// the contact was not read).
+    pub source: &'a str,
+    /// See `source`.
+    pub agent: &'a str,
+    /// The day it happened, in the sender's timezone (the report fact's day).
+    pub day: chrono::NaiveDate,
+}
+
+impl Delivery<'_> {
+    /// The report fact of an outcome (sent, failed and suppressed have one).
+    fn fact(&self, store: &Store, outcome: Outcome) -> Option<Fact> {
+        let kind = match outcome {
+            Outcome::Sent => FactKind::Sent,
+            Outcome::Failed => FactKind::Failed,
+            Outcome::Suppressed => FactKind::Suppressed,
+            _ => return None,
+        };
+        let to = Attribution {
+            plan: self.plan.to_string(),
+            touch: self.touch.to_string(),
+            source: self.source.to_string(),
+            agent: self.agent.to_string(),
+        };
+        Some(Fact::new(kind, store.pseudonym(self.contact_id), to))
+    }
 }
 
 /// Records the final state of a delivery, counts it under `run_date`, and adds it to the
@@ -216,17 +247,20 @@ pub struct Delivery<'a> {
 pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Outcome, detail: &str, now: i64) -> Result<(), StoreError> {
     let detail: String = detail.chars().take(300).collect();
     let at = chrono::DateTime::from_timestamp(now, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-    let event = crate::history::Event::touch(at, outcome.counter(), d.plan, d.touch, detail.clone());
+    let event = crate::history::Event::touch(at, outcome.counter().name(), d.plan, d.touch, detail.clone());
     let _: i64 = FINISH
         .key(store.keys.delivery(d.key))
         .key(store.keys.stats(run_date))
         .key(store.keys.history(d.contact_id))
         .key(store.keys.contacts())
+        .key(store.keys.facts(&d.day.to_string()))
         .arg(outcome.state(&detail, now))
-        .arg(outcome.counter())
+        .arg(outcome.counter().name())
         .arg(event.to_json())
         .arg(crate::history::KEEP)
         .arg(d.contact_id)
+        .arg(d.fact(store, outcome).map(|f| f.encode()).unwrap_or_default())
+        .arg(store.fact_ttl_secs())
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())
@@ -379,21 +413,21 @@ pub async fn release(store: &Store, delivery_key: &str, owner: &str) -> Result<(
 }
 
 /// Adds 1 to a per-date counter (`retried`, `dead`, ...).
-pub async fn count(store: &Store, run_date: &str, counter: &str) -> Result<(), StoreError> {
+pub async fn count(store: &Store, run_date: &str, counter: Counter) -> Result<(), StoreError> {
     let _: i64 = redis::cmd("HINCRBY")
         .arg(store.keys.stats(run_date))
-        .arg(counter)
+        .arg(counter.name())
         .arg(1)
         .query_async(&mut store.conn.clone())
         .await?;
     Ok(())
 }
 
-/// Adds `amount` to a per-date total (`deal_value`).
-pub async fn add_total(store: &Store, date: &str, total: &str, amount: f64) -> Result<(), StoreError> {
+/// Adds `amount` to the per-date total of deal values.
+pub async fn add_deal_value(store: &Store, date: &str, amount: f64) -> Result<(), StoreError> {
     let _: f64 = redis::cmd("HINCRBYFLOAT")
         .arg(store.keys.stats(date))
-        .arg(total)
+        .arg(crate::facts::DEAL_VALUE)
         .arg(amount)
         .query_async(&mut store.conn.clone())
         .await?;

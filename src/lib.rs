@@ -33,6 +33,7 @@ pub mod store;
 pub mod compose;
 pub mod deliver;
 pub mod events;
+pub mod facts;
 pub mod intake;
 pub mod nightly;
 pub mod preview;

@@ -99,6 +99,9 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
                     contact_id: &job.contact_id,
                     plan: &job.plan,
                     touch: &job.touch,
+                    source: "",
+                    agent: "",
+                    day: chrono::Utc::now().date_naive(),
                 };
                 let now = crate::clock::Clock::System.unix();
                 if ledger::reopen_unknown(&store, &job.key).await? || !ledger::is_final(&store, &job.key).await? {

@@ -159,7 +159,16 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         None => None,
     };
     let stats: serde_json::Map<String, serde_json::Value> = match &last_run {
-        Some(d) => store.stats(d).await?.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        Some(d) => store
+            .stats(d)
+            .await?
+            .into_iter()
+            .map(|(k, v)| {
+                // Counters are whole; the total of deal values need not be.
+                let n = if v.fract() == 0.0 && v >= 0.0 { (v as u64).into() } else { v.into() };
+                (k, n)
+            })
+            .collect(),
         None => Default::default(),
     };
     let failures: Vec<serde_json::Value> = store

@@ -203,7 +203,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
     };
     let store = Store::connect(config.redis.url.expose(), &config.redis.prefix)
         .await
-        .map_err(|e| unreachable(&e))?;
+        .map_err(|e| unreachable(&e))?
+        .with_facts(config.pepper(), config.report.keep_days);
     let _: String = redis::cmd("PING")
         .query_async(&mut store.conn.clone())
         .await

@@ -4,16 +4,36 @@
 use super::{clock_and_date, connect, print_json};
 use crate::config::Config;
 use crate::report::customers;
+use crate::report::practice::{By, COLUMNS, Practice, Tally, cells};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
 /// `report` flags.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
-    /// Which report.
+    /// Another report than the practice's numbers.
     #[command(subcommand)]
-    pub which: Which,
+    pub which: Option<Which>,
+    /// First day (default: 29 days before --to).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last day, inclusive (default: today).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// One row per plan, touch, source or agent.
+    #[arg(long, value_enum, default_value = "source")]
+    pub by: By,
+    /// One JSON object (`rows`, `total`, `days`).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row (the total row last).
+    #[arg(long)]
+    pub csv: bool,
+    /// Also write the report as one self-contained HTML page (charts included).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// The reports.
@@ -33,8 +53,20 @@ pub enum Which {
     },
 }
 
+/// The practice's numbers of `--from`..`--to` (facts read day by day).
+pub async fn practice(store: &crate::store::Store, by: By, from: NaiveDate, to: NaiveDate, years: f64) -> anyhow::Result<Practice> {
+    let mut tally = Tally::new(by);
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        tally.day(day);
+        store.each_fact(day, |f| tally.add(&f)).await?;
+    }
+    Ok(tally.finish(from, to, &store.costs().await?, years))
+}
+
 pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let Which::Customers { date, json, csv } = a.which;
+    let Some(Which::Customers { date, json, csv }) = a.which else {
+        return practice_report(config, a).await;
+    };
     let (_, today) = clock_and_date(&config, date, None);
     let store = connect(&config).await?;
     let rows = customers::customers(&store.deals().await?, today, config.report.abc);
@@ -73,7 +105,7 @@ pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<Exit
         println!("no deals recorded yet (`nurture record deal CONTACT --value V`)");
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", aligned(&table));
+    print!("{}", super::table_out::text(&table, |c| (1..=3).contains(&c)));
     let count = |c: char| rows.iter().filter(|r| r.abc == c).count();
     println!(
         "\n{} customers on {today}: {} A, {} B, {} C (shares {:?} % of value)",
@@ -86,29 +118,47 @@ pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// Columns padded to their widest cell (display width, so Arabic names line up too); numbers
-/// right-aligned.
-fn aligned(table: &[Vec<String>]) -> String {
-    use unicode_width::UnicodeWidthStr;
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|c| table.iter().map(|r| r[c].width()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in table {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| {
-                let pad = " ".repeat(widths[c] - cell.width());
-                if (1..=3).contains(&c) {
-                    format!("{pad}{cell}")
-                } else {
-                    format!("{cell}{pad}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
+async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCode> {
+    let (_, today) = clock_and_date(&config, a.to, None);
+    let from = a.from.unwrap_or(today - chrono::Duration::days(29));
+    if from > today {
+        anyhow::bail!("--from {from} is after --to {today}: give a period that starts before it ends");
     }
-    out
+    let store = connect(&config).await?;
+    let p = practice(&store, a.by, from, today, config.report.relationship_years).await?;
+    if let Some(path) = &a.html {
+        let by_source = match a.by {
+            By::Source => p.clone(),
+            _ => practice(&store, By::Source, from, today, config.report.relationship_years).await?,
+        };
+        let customers = customers::customers(&store.deals().await?, today, config.report.abc);
+        let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
+        let page = crate::report::html::page(&p, &by_source, &customers, arabic);
+        std::fs::write(path, page).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if a.json {
+        print_json(&p)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+    table[0][0] = a.by.name().to_string();
+    let none = if a.csv { "" } else { "—" };
+    table.extend(p.rows.iter().chain([&p.total]).map(|r| cells(r, none)));
+    if a.csv {
+        let out = super::table_out::Out {
+            xlsx: false,
+            path: None,
+            bom: false,
+            sheet: "Report",
+        };
+        super::table_out::write(&table, out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{from} to {today}, by {}", a.by.name());
+    print!("{}", super::table_out::text(&table, |c| c > 0));
+    if p.rows.is_empty() {
+        println!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
+    }
+    Ok(ExitCode::SUCCESS)
 }

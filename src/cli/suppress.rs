@@ -69,6 +69,10 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
                 at: Clock::System.now().to_rfc3339(),
             };
             let new = store.suppress(&entry).await?;
+            if new && let Some(contact) = store.lookup(&value, region).await? {
+                // The person asked, through the operator: an opt-out like any other.
+                crate::events::opted_out(&store, &contact, Clock::System.today(config.sender_tz())).await?;
+            }
             println!("{} {value} ({channel})", if new { "suppressed" } else { "already suppressed:" });
         }
         Action::Remove { value } => {

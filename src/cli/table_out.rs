@@ -65,3 +65,27 @@ fn write_xlsx(rows: &[Vec<String>], sheet_name: &str, path: &Path) -> anyhow::Re
     book.save(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }
+
+/// `rows` (the first is the header) as an aligned text table for a terminal (comfy-table:
+/// display widths, so Arabic and accented names line up); the columns `numeric` says are
+/// right-aligned.
+pub fn text(rows: &[Vec<String>], numeric: impl Fn(usize) -> bool) -> String {
+    use comfy_table::{CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
+    let mut table = Table::new();
+    table
+        .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')))
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let Some((header, body)) = rows.split_first() else {
+        return String::new();
+    };
+    table.set_header(header);
+    for row in body {
+        table.add_row(row);
+    }
+    for (i, column) in table.column_iter_mut().enumerate() {
+        if numeric(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("{table}\n")
+}

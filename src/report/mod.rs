@@ -1,4 +1,6 @@
-//! The practice's numbers, computed from recorded facts (deals today; deliveries, opt-outs,
-//! responses, stage changes and costs as the report grows). Pure: the facts come from `store`.
+//! The practice's numbers, computed from recorded facts: deliveries, opt-outs, responses,
+//! deals, stage changes and costs. Pure: the facts come from `store`.
 
 pub mod customers;
+pub mod html;
+pub mod practice;

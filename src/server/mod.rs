@@ -164,6 +164,8 @@ async fn record_unsubscribe(
     state.store.push_history(&[(id.clone(), event)]).await?;
     let record = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
     state.store.record_event(&record.to_string()).await?;
+    let today = crate::clock::Clock::System.today(state.workspace.get().config.sender_tz());
+    crate::events::opted_out(&state.store, contact, today).await?;
     tracing::info!(contact_id = %id, one_click, "unsubscribed");
     Ok(())
 }
@@ -218,10 +220,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         let email = state.store.suppression_count("email").await.map_err(|e| e.to_string())?;
         let sms = state.store.suppression_count("sms").await.map_err(|e| e.to_string())?;
         let contacts = state.store.contact_count().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((b, email, sms, contacts))
+        let today = crate::clock::Clock::System.today(state.workspace.get().config.sender_tz());
+        let day = state.store.stats(&today.to_string()).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((b, email, sms, contacts, day))
     };
     match snapshot.await {
-        Ok((b, email, sms, contacts)) => {
+        Ok((b, email, sms, contacts, day)) => {
             let mut gauge = |name: &str, help: &str, labels: &str, v: u64| {
                 if !out.contains(&format!("# TYPE {name} ")) {
                     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
@@ -245,6 +249,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
                 email,
             );
             gauge("nurture_suppressed", "", "{channel=\"sms\"}", sms);
+            // Today's counters, by the names `status` and the stats hash use.
+            for c in crate::facts::Counter::ALL {
+                let v = day.iter().find(|(k, _)| k == c.name()).map(|(_, v)| *v as u64).unwrap_or(0);
+                let labels = format!("{{counter=\"{}\"}}", c.name());
+                gauge("nurture_today", "Today's counters (sender's timezone) by name.", &labels, v);
+            }
         }
         Err(e) => return unavailable(e),
     }

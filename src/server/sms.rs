@@ -108,11 +108,14 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
                 .map(|_| ())
                 .map_err(|e| e.to_string())
             }
-            Ok(kw) => state
-                .store
-                .push_history(&[(c.id.0.clone(), crate::history::Event::new(now.clone(), &format!("sms_{kw}"), ""))])
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(kw) => async {
+                let event = crate::history::Event::new(now.clone(), &format!("sms_{kw}"), "");
+                state.store.push_history(&[(c.id.0.clone(), event)]).await?;
+                let today = crate::clock::Clock::System.today(config.sender_tz());
+                crate::events::opted_out(&state.store, c, today).await
+            }
+            .await
+            .map_err(|e| e.to_string()),
             Err(_) => Ok(()),
         };
         if let Err(e) = history {

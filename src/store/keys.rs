@@ -92,6 +92,14 @@ impl Keys {
     pub fn deals(&self) -> String {
         format!("{}:facts:deals", self.prefix)
     }
+    /// LIST of the facts of one day (`report` reads them; see [`crate::facts`]), oldest first.
+    pub fn facts(&self, day: &str) -> String {
+        format!("{}:facts:{day}", self.prefix)
+    }
+    /// HASH contact pseudonym → day of its first deal (which deal is a contact's first).
+    pub fn first_deals(&self) -> String {
+        format!("{}:facts:first_deals", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)
@@ -143,6 +151,8 @@ mod tests {
             k.costs("zillow"),
             k.costs_log(),
             k.deals(),
+            k.facts("2026-12-01"),
+            k.first_deals(),
             k.queue(),
             k.events(),
             k.forgotten(),

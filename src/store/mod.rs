@@ -2,12 +2,14 @@
 //! stored data — contacts, suppression list, run records, agenda. Key names are in [`keys`].
 
 pub mod erase;
+mod facts;
 pub mod keys;
 mod people;
 mod update;
 
 use crate::contacts::Contact;
 use crate::contacts::census::{Census, CensusMode};
+pub use facts::DEFAULT_KEEP_DAYS;
 pub use keys::Keys;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -94,6 +96,8 @@ pub struct Store {
     pub conn: ConnectionManager,
     /// Key names.
     pub keys: Keys,
+    /// How facts name contacts and how long they are kept ([`Store::with_facts`]).
+    facts: facts::FactPolicy,
 }
 
 impl std::fmt::Debug for Store {
@@ -139,6 +143,7 @@ impl Store {
         Ok(Store {
             conn,
             keys: Keys::new(prefix),
+            facts: facts::FactPolicy::new(prefix, facts::DEFAULT_KEEP_DAYS),
         })
     }
 
@@ -335,9 +340,10 @@ impl Store {
         Ok(self.conn.clone().hget(self.keys.runs(), date).await?)
     }
 
-    /// Per-date counters (sent, failed, dead, suppressed, ...).
-    pub async fn stats(&self, date: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(self.conn.clone().hgetall(self.keys.stats(date)).await?)
+    /// Per-date counters ([`crate::facts::Counter`]) and the total of deal values, as numbers.
+    pub async fn stats(&self, date: &str) -> Result<Vec<(String, f64)>, StoreError> {
+        let raw: Vec<(String, String)> = self.conn.clone().hgetall(self.keys.stats(date)).await?;
+        Ok(raw.into_iter().filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect())
     }
 
     /// Adds a cost to its source's day total and keeps the entry (with its note) in the cost
@@ -358,6 +364,12 @@ impl Store {
             .await?;
         let month = cost.date.format("%Y-%m").to_string();
         Ok(days.iter().filter(|(d, _)| d.starts_with(&month)).map(|(_, a)| a).sum())
+    }
+
+    /// Every recorded cost, oldest first (one that does not decode is skipped).
+    pub async fn costs(&self) -> Result<Vec<Cost>, StoreError> {
+        let raw: Vec<String> = self.conn.clone().lrange(self.keys.costs_log(), 0, -1).await?;
+        Ok(raw.iter().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
     /// Keeps a deal as a fact for the reports.

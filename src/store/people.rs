@@ -38,6 +38,27 @@ impl Store {
         Ok(())
     }
 
+    /// The last touch sent to each contact (its `sent` event, newest of the last 100 events).
+    pub async fn last_touches(&self, contact_ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        if contact_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in contact_ids {
+            pipe.lrange(self.keys.history(id), 0, 99);
+        }
+        let lists: Vec<Vec<String>> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(lists
+            .iter()
+            .map(|events| {
+                events
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<Event>(j).ok())
+                    .find(|e| e.event == "sent" && e.touch.is_some())
+            })
+            .collect())
+    }
+
     /// A contact's history, oldest first (events that do not decode are skipped).
     pub async fn history(&self, contact_id: &str) -> Result<Vec<Event>, StoreError> {
         let raw: Vec<String> = self.conn.clone().lrange(self.keys.history(contact_id), 0, -1).await?;

@@ -1,0 +1,116 @@
+//! Keeping and reading the report facts of [`crate::facts`]: one list per day, kept for
+//! `[report] keep_days`, naming contacts by a keyed pseudonym.
+
+use super::{Store, StoreError};
+use crate::facts::{self, Fact};
+use chrono::NaiveDate;
+use redis::AsyncCommands;
+use std::sync::Arc;
+
+/// Facts are kept this many days unless `[report] keep_days` says otherwise (a bit over two
+/// years: this year against the last).
+pub const DEFAULT_KEEP_DAYS: u32 = 800;
+
+/// How facts name contacts and how long they are kept.
+#[derive(Debug, Clone)]
+pub(super) struct FactPolicy {
+    key: Arc<str>,
+    keep_secs: u64,
+}
+
+impl FactPolicy {
+    pub(super) fn new(key: &str, keep_days: u32) -> FactPolicy {
+        FactPolicy {
+            key: key.into(),
+            keep_secs: u64::from(keep_days.max(1)) * 86_400,
+        }
+    }
+}
+
+/// Lines read per LRANGE.
+const PAGE: isize = 20_000;
+
+impl Store {
+    /// Names contacts in facts by a pseudonym keyed with `key` (the `[privacy] pepper`) and
+    /// keeps each day's facts `keep_days`.
+    pub fn with_facts(mut self, key: &str, keep_days: u32) -> Store {
+        self.facts = FactPolicy::new(key, keep_days);
+        self
+    }
+
+    /// The pseudonym of a contact in facts.
+    pub fn pseudonym(&self, contact_id: &str) -> u64 {
+        facts::pseudonym(&self.facts.key, contact_id)
+    }
+
+    /// Seconds a day's facts are kept (set on the list at each write).
+    pub fn fact_ttl_secs(&self) -> u64 {
+        self.facts.keep_secs
+    }
+
+    /// Appends facts to their days' lists (one round trip).
+    pub async fn record_facts(&self, facts: &[(NaiveDate, Fact)]) -> Result<(), StoreError> {
+        if facts.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let mut days = std::collections::BTreeSet::new();
+        for (day, fact) in facts {
+            let key = self.keys.facts(&day.to_string());
+            pipe.rpush(&key, fact.encode()).ignore();
+            days.insert(key);
+        }
+        for key in days {
+            pipe.expire(key, self.facts.keep_secs as i64).ignore();
+        }
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Records one fact about `contact` on `day`, attributed to its source and agent and to
+    /// the last touch sent to it (and that touch's plan; else its current plan).
+    pub async fn record_fact_about(
+        &self,
+        contact: &crate::contacts::Contact,
+        day: NaiveDate,
+        kind: facts::Kind,
+        value: f64,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let mut to = facts::Attribution::of(contact);
+        if let Some(last) = self.last_touches(&[&contact.id.0]).await?.pop().flatten() {
+            to.plan = last.plan.unwrap_or_default();
+            to.touch = last.touch.unwrap_or_default();
+        }
+        let mut fact = Fact::new(kind, self.pseudonym(&contact.id.0), to);
+        fact.value = value;
+        fact.detail = detail.to_string();
+        self.record_facts(&[(day, fact)]).await
+    }
+
+    /// Marks the contact `who` as having had its first deal on `day`; false if it had one
+    /// already (so each contact counts as a new customer once).
+    pub async fn first_deal(&self, who: u64, day: NaiveDate) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .clone()
+            .hset_nx(self.keys.first_deals(), format!("{who:016x}"), day.to_string())
+            .await?)
+    }
+
+    /// Calls `each` with every fact of `day`, page by page (a line that does not decode is
+    /// skipped).
+    pub async fn each_fact(&self, day: NaiveDate, mut each: impl FnMut(Fact)) -> Result<(), StoreError> {
+        let key = self.keys.facts(&day.to_string());
+        let mut start = 0isize;
+        loop {
+            let page: Vec<String> = self.conn.clone().lrange(&key, start, start + PAGE - 1).await?;
+            let n = page.len() as isize;
+            page.iter().filter_map(|l| Fact::decode(l)).for_each(&mut each);
+            if n < PAGE {
+                return Ok(());
+            }
+            start += PAGE;
+        }
+    }
+}
