@@ -210,7 +210,11 @@ impl Deliverer {
         // used; a plan file missing (a deploy replacing jobs/) waits, unless it is too late.
         let template = match ws.plans.get(&job.plan).map(|p| p.touch(&job.touch)) {
             Some(Some(touch)) => touch.template.clone().unwrap_or_else(|| job.template.clone()),
-            Some(None) => return self.close(&job, None, Outcome::Cancelled, "the touch is no longer in its plan").await,
+            Some(None) => {
+                return self
+                    .close(&job, None, Outcome::Cancelled, "the touch is no longer in its plan")
+                    .await;
+            }
             None if too_late => return self.close(&job, None, Outcome::Cancelled, "its plan file is gone").await,
             None => {
                 ledger::release(&self.store, &job.key, &owner).await?;
@@ -233,7 +237,9 @@ impl Deliverer {
                 }
                 SmsGate::Missed => {
                     self.counters.add(&self.counters.missed);
-                    return self.close(&job, Some(&contact), Outcome::Missed, "quiet hours until after its grace window").await;
+                    return self
+                        .close(&job, Some(&contact), Outcome::Missed, "quiet hours until after its grace window")
+                        .await;
                 }
                 SmsGate::Wait(open) => return self.defer(&job, &owner, open).await,
             }
@@ -403,15 +409,17 @@ impl Deliverer {
     }
 
     /// Records a final state (no failure record).
-    async fn close(
-        &self,
-        job: &DeliveryJob,
-        contact: Option<&Contact>,
-        outcome: Outcome,
-        detail: &str,
-    ) -> Result<JobResult, DeliverError> {
+    async fn close(&self, job: &DeliveryJob, contact: Option<&Contact>, outcome: Outcome, detail: &str) -> Result<JobResult, DeliverError> {
         let run_date = job.run_date.to_string();
-        ledger::finish(&self.store, self.delivery(job, contact), &run_date, outcome, detail, self.clock.unix()).await?;
+        ledger::finish(
+            &self.store,
+            self.delivery(job, contact),
+            &run_date,
+            outcome,
+            detail,
+            self.clock.unix(),
+        )
+        .await?;
         if outcome == Outcome::Cancelled {
             tracing::info!(key = %job.key, detail, "not sent");
         }
@@ -419,13 +427,7 @@ impl Deliverer {
     }
 
     /// Records a final failure, remembered for `status`.
-    async fn fail(
-        &self,
-        job: &DeliveryJob,
-        contact: Option<&Contact>,
-        outcome: Outcome,
-        message: &str,
-    ) -> Result<JobResult, DeliverError> {
+    async fn fail(&self, job: &DeliveryJob, contact: Option<&Contact>, outcome: Outcome, message: &str) -> Result<JobResult, DeliverError> {
         self.close(job, contact, outcome, message).await?;
         let record = serde_json::json!({ "key": job.key, "channel": job.channel, "template": job.template, "error": message, "at": self.clock.unix() });
         ledger::remember_failure(&self.store, &job.contact_id, &record.to_string()).await?;
@@ -523,8 +525,6 @@ fn decode_contact(raw: Option<&str>, id: &str) -> Result<Contact, String> {
         Err(e) => Err(format!("stored contact does not decode: {e}")),
     }
 }
-
-/// The ledger identity of a job.
 
 /// Infrastructure that failed mid-delivery (the job goes back to the backend's retry).
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,10 @@
 //! become history events. An orchestrator: the rules live in `contacts` and `store`.
 
 use crate::compliance::erasure::address_hash;
-use crate::facts::{Attribution, Fact, Kind as FactKind};
 use crate::contacts::Contact;
 use crate::contacts::identity::{Placed, Placement, Row, place};
 use crate::contacts::import::Rejection;
+use crate::facts::{Attribution, Fact, Kind as FactKind};
 use crate::history::Event;
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;

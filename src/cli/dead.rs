@@ -101,7 +101,7 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
                     touch: &job.touch,
                     source: "",
                     agent: "",
-                    day: chrono::Utc::now().date_naive(),
+                    day: crate::clock::Clock::System.today(config.sender_tz()),
                 };
                 let now = crate::clock::Clock::System.unix();
                 if ledger::reopen_unknown(&store, &job.key).await? || !ledger::is_final(&store, &job.key).await? {

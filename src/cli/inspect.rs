@@ -165,7 +165,11 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
             .into_iter()
             .map(|(k, v)| {
                 // Counters are whole; the total of deal values need not be.
-                let n = if v.fract() == 0.0 && v >= 0.0 { (v as u64).into() } else { v.into() };
+                let n = if v.fract() == 0.0 && v >= 0.0 {
+                    (v as u64).into()
+                } else {
+                    v.into()
+                };
                 (k, n)
             })
             .collect(),

@@ -76,7 +76,9 @@ pub fn page(p: &Practice, by_source: &Practice, customers: &[Customer], arabic: 
         ("roi", pct(t.roi)),
         ("clv", t.clv.map(money).unwrap_or_else(|| "—".into())),
     ] {
-        html.push_str(&format!("<div class=\"card\" id=\"total-{name}\"><b>{value}</b><span>{name}</span></div>"));
+        html.push_str(&format!(
+            "<div class=\"card\" id=\"total-{name}\"><b>{value}</b><span>{name}</span></div>"
+        ));
     }
     html.push_str("</section>");
     html.push_str(&table(p));
@@ -152,7 +154,7 @@ fn bars(items: &[(String, f64, String)], rtl: bool) -> Option<String> {
     let max = items.iter().map(|(_, v, _)| v.abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
     let height = items.len() as f64 * (BAR + 8.0) + 8.0;
     let room = W - LABEL - 90.0;
-    let mut svg = format!("<svg viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" role=\"img\">");
+    let mut svg = format!("<svg viewBox=\"0 0 {W} {height}\" width=\"{W}\" height=\"{height}\" role=\"img\" style=\"direction:ltr\">");
     for (i, (label, value, shown)) in items.iter().enumerate() {
         let y = 8.0 + i as f64 * (BAR + 8.0);
         let len = value.abs() / max * room;
@@ -194,7 +196,7 @@ fn over_time(days: &[Day], rtl: bool) -> Option<String> {
     let y = |v: f64| 180.0 - v / max * 160.0;
     let path: Vec<String> = points.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
     let mut svg = format!(
-        "<svg viewBox=\"0 0 {W} 210\" width=\"{W}\" height=\"210\" role=\"img\">\
+        "<svg viewBox=\"0 0 {W} 210\" width=\"{W}\" height=\"210\" role=\"img\" style=\"direction:ltr\">\
          <line x1=\"40\" y1=\"180\" x2=\"{}\" y2=\"180\" stroke=\"#889\"/>\
          <text x=\"4\" y=\"24\">{max:.0}%</text><text x=\"4\" y=\"184\">0%</text>\
          <polyline fill=\"none\" stroke=\"#2e86c1\" stroke-width=\"2\" points=\"{}\"/>",
@@ -247,7 +249,7 @@ fn pareto(customers: &[Customer], rtl: bool) -> Option<String> {
     }
     let count = |class: char| customers.iter().filter(|c| c.abc == class).count();
     Some(format!(
-        "<svg viewBox=\"0 0 {W} 220\" width=\"{W}\" height=\"220\" role=\"img\">\
+        "<svg viewBox=\"0 0 {W} 220\" width=\"{W}\" height=\"220\" role=\"img\" style=\"direction:ltr\">\
          <line x1=\"40\" y1=\"190\" x2=\"{}\" y2=\"190\" stroke=\"#889\"/>\
          <text x=\"4\" y=\"24\">100%</text><text x=\"4\" y=\"194\">0%</text>\
          <polyline fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" points=\"{}\"/>{marks}\

@@ -436,16 +436,7 @@ mod tests {
         };
         assert_eq!(clv(i, Some(1_000.0)), Some(24_000.0));
         // The same over half a year is twice the frequency.
-        assert_eq!(
-            clv(
-                ClvInputs {
-                    period_days: 73,
-                    ..i
-                },
-                Some(0.0)
-            ),
-            Some(2_500.0 * 10.0 * 5.0)
-        );
+        assert_eq!(clv(ClvInputs { period_days: 73, ..i }, Some(0.0)), Some(2_500.0 * 10.0 * 5.0));
         assert_eq!(clv(ClvInputs { deals: 0, ..i }, Some(0.0)), None);
         assert_eq!(clv(i, None), None);
     }

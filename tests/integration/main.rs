@@ -8,6 +8,7 @@ mod faults;
 mod lifecycle;
 mod marketers;
 mod pipeline;
+mod reports;
 mod spreadsheets;
 mod support;
 mod windows;

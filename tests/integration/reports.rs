@@ -1,0 +1,257 @@
+//! `nurture report`: every figure of a known dataset, worked out by hand, grouped by source,
+//! touch and agent; the text, CSV and HTML forms (the page looked at in headless Chromium).
+
+use crate::support::TestEnv;
+use crate::{DATE, NOW};
+use serde_json::Value;
+
+/// Four leads of 2026-11-20: two from zillow and one from a referral for sara, one from an
+/// open house for omar. The referral asked (through the operator) to be left alone before the
+/// first email. Then: ann responds twice and buys twice, cy responds and buys once; zillow cost
+/// 300, the open house 100, a radio spot that brought nobody 50; one cost after the period.
+fn known_dataset() -> TestEnv {
+    let env = TestEnv::new("report");
+    env.patch_config("[delivery]\n", "[report]\nlocale = \"ar\"\n\n[delivery]\n");
+    let r = env.import(
+        "email,first_name,source,agent,plan\n\
+         ann@example.com,Ann,zillow,sara,8x8\n\
+         bo@example.com,Bo,zillow,sara,8x8\n\
+         cy@example.com,Cy,open-house,omar,8x8\n\
+         di@example.com,Di,referral,sara,8x8\n",
+        &["--enrolled-on", DATE],
+    );
+    assert_eq!(r["created"], 4, "{r}");
+    env.ok(&["suppress", "add", "di@example.com"]);
+    let s = env.json(&["run", "--now", NOW]);
+    assert_eq!((s["sent"].as_u64(), s["suppressed"].as_u64()), (Some(3), Some(1)), "{s}");
+    for args in [
+        &["record", "response", "ann@example.com", "--date", "2026-11-21"][..],
+        &["record", "response", "ann@example.com", "--date", "2026-11-22"],
+        &["record", "response", "cy@example.com", "--date", "2026-11-22"],
+        &["record", "deal", "ann@example.com", "--value", "1000", "--date", "2026-11-22"],
+        &["record", "deal", "ann@example.com", "--value", "500", "--date", "2026-11-23"],
+        &["record", "deal", "cy@example.com", "--value", "2000", "--date", "2026-11-24"],
+        &["record", "cost", "zillow", "--amount", "300", "--date", "2026-11-20"],
+        &["record", "cost", "open-house", "--amount", "100", "--date", "2026-11-25"],
+        &["record", "cost", "radio", "--amount", "50", "--date", "2026-11-26"],
+        &["record", "cost", "zillow", "--amount", "999", "--date", "2026-12-01"],
+    ] {
+        env.ok(args);
+    }
+    env
+}
+
+fn report(env: &TestEnv, by: &str) -> Value {
+    env.json(&["report", "--from", "2026-11-20", "--to", "2026-11-30", "--by", by])
+}
+
+fn row<'a>(r: &'a Value, group: &str) -> &'a Value {
+    if group == "total" {
+        return &r["total"];
+    }
+    r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == group)
+        .unwrap_or_else(|| panic!("no row {group} in {r}"))
+}
+
+/// Asserts a row's figures; `None` is JSON null (a denominator of 0).
+fn check(r: &Value, group: &str, counts: [u64; 10], money: [f64; 2], ratios: [Option<f64>; 6]) {
+    let g = row(r, group);
+    let names = [
+        "leads",
+        "reached",
+        "sent",
+        "failed",
+        "suppressed",
+        "unsubscribed",
+        "responded",
+        "customers",
+        "deals",
+        "failed",
+    ];
+    for (name, want) in names.iter().zip(counts) {
+        assert_eq!(g[name].as_u64(), Some(want), "{group}: {name} in {g}");
+    }
+    for (name, want) in ["revenue", "cost"].iter().zip(money) {
+        assert!((g[name].as_f64().unwrap() - want).abs() < 1e-6, "{group}: {name} in {g}");
+    }
+    let ratio_names = ["response_rate", "conversion_rate", "cpl", "cac", "roi", "clv"];
+    for (name, want) in ratio_names.iter().zip(ratios) {
+        match want {
+            None => assert!(g[name].is_null(), "{group}: {name} should be null in {g}"),
+            Some(want) => {
+                let got = g[name].as_f64().unwrap_or_else(|| panic!("{group}: {name} is null in {g}"));
+                assert!((got - want).abs() < 1e-6, "{group}: {name} = {got}, by hand {want}");
+            }
+        }
+    }
+}
+
+/// CLV by hand: average deal value × deals per customer per year × 5 years − CAC, over the
+/// 11 days of the period.
+fn clv(revenue: f64, deals: f64, paying: f64, cac: f64) -> f64 {
+    revenue / deals * (deals / paying * 365.0 / 11.0) * 5.0 - cac
+}
+
+#[test]
+fn every_figure_of_a_known_dataset_by_hand() {
+    let env = known_dataset();
+
+    let r = report(&env, "source");
+    assert_eq!((r["from"].as_str(), r["to"].as_str()), (Some("2026-11-20"), Some("2026-11-30")));
+    // zillow: ann and bo; ann responded (twice: one contact), bought twice (one customer).
+    check(
+        &r,
+        "zillow",
+        [2, 2, 2, 0, 0, 0, 1, 1, 2, 0],
+        [1_500.0, 300.0],
+        [
+            Some(50.0),
+            Some(50.0),
+            Some(150.0),
+            Some(300.0),
+            Some(400.0),
+            Some(clv(1_500.0, 2.0, 1.0, 300.0)),
+        ],
+    );
+    check(
+        &r,
+        "open-house",
+        [1, 1, 1, 0, 0, 0, 1, 1, 1, 0],
+        [2_000.0, 100.0],
+        [
+            Some(100.0),
+            Some(100.0),
+            Some(100.0),
+            Some(100.0),
+            Some(1_900.0),
+            Some(clv(2_000.0, 1.0, 1.0, 100.0)),
+        ],
+    );
+    // di: suppressed at send time (her opt-out is today's, below).
+    check(
+        &r,
+        "referral",
+        [1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        [0.0, 0.0],
+        [None, Some(0.0), Some(0.0), None, None, None],
+    );
+    check(
+        &r,
+        "radio",
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0.0, 50.0],
+        [None, None, None, None, Some(-100.0), None],
+    );
+    check(
+        &r,
+        "total",
+        [4, 3, 3, 0, 1, 0, 2, 2, 3, 0],
+        [3_500.0, 450.0],
+        [
+            Some(2.0 / 3.0 * 100.0),
+            Some(50.0),
+            Some(112.5),
+            Some(225.0),
+            Some((3_500.0 - 450.0) / 450.0 * 100.0),
+            Some(clv(3_500.0, 3.0, 2.0, 225.0)),
+        ],
+    );
+    assert_eq!(r["rows"].as_array().unwrap().len(), 4, "{r}");
+
+    // By agent: sara's leads came from zillow and the referral, omar's from the open house;
+    // the radio cost brought no lead, so it belongs to no agent.
+    let r = report(&env, "agent");
+    check(
+        &r,
+        "sara",
+        [3, 2, 2, 0, 1, 0, 1, 1, 2, 0],
+        [1_500.0, 300.0],
+        [
+            Some(50.0),
+            Some(100.0 / 3.0),
+            Some(100.0),
+            Some(300.0),
+            Some(400.0),
+            Some(clv(1_500.0, 2.0, 1.0, 300.0)),
+        ],
+    );
+    check(
+        &r,
+        "—",
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0.0, 50.0],
+        [None, None, None, None, Some(-100.0), None],
+    );
+    assert_eq!(row(&r, "omar")["revenue"], 2_000.0);
+
+    // By touch: the responses and deals go to the last touch sent before them.
+    let r = report(&env, "touch");
+    let welcome = row(&r, "8x8/w1-welcome");
+    assert_eq!(
+        (welcome["sent"].as_u64(), welcome["responded"].as_u64()),
+        (Some(3), Some(2)),
+        "{welcome}"
+    );
+    assert_eq!(welcome["revenue"], 3_500.0);
+    assert_eq!(row(&r, "—")["leads"], 4, "leads have no touch");
+    assert_eq!(row(&r, "total")["revenue"], 3_500.0);
+
+    // A period that starts after the deals: nothing of them; the December cost alone.
+    let later = env.json(&["report", "--from", "2026-12-01", "--to", "2026-12-02"]);
+    assert_eq!(later["total"]["revenue"], 0.0);
+    assert_eq!(later["total"]["cost"], 999.0);
+
+    // Text: an aligned table with `—` for a missing ratio; CSV: the total row last.
+    let text = env.ok(&["report", "--from", "2026-11-20", "--to", "2026-11-30"]);
+    assert!(text.contains("response_rate"), "{text}");
+    let radio = text.lines().find(|l| l.trim_start().starts_with("radio")).unwrap();
+    assert!(radio.contains('—') && radio.contains("-100.00"), "{radio}");
+    let csv = env.ok(&["report", "--from", "2026-11-20", "--to", "2026-11-30", "--by", "plan", "--csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("plan,leads,reached,sent,"), "{csv}");
+    assert!(lines.last().unwrap().starts_with("total,4,3,3,0,1,0,2,"), "{csv}");
+
+    // The operator's `suppress add` of a contact is an opt-out, on the day it was done (today:
+    // the default period, the last 30 days, holds it).
+    let today = env.json(&["report"]);
+    assert_eq!(row(&today, "referral")["unsubscribed"], 1, "{today}");
+    assert_eq!(today["total"]["unsubscribed"], 1, "{today}");
+
+    // `status` and the stats hash count the opt-out and the deals by the same names.
+    let stats = env.json(&["status"]);
+    assert!(stats.to_string().contains("\"sent\":3"), "{stats}");
+}
+
+#[test]
+fn the_html_report_is_one_page_that_opens_offline_right_to_left() {
+    let env = known_dataset();
+    let file = env.path().join("report.html");
+    let file_arg = file.to_str().unwrap();
+    env.ok(&["report", "--from", "2026-11-20", "--to", "2026-11-30", "--html", file_arg]);
+    let page = std::fs::read_to_string(&file).unwrap();
+    assert!(page.contains("dir=\"rtl\""), "[report] locale = \"ar\" lays it out right to left");
+    for id in ["funnel", "revenue", "roi", "over-time", "pareto", "groups"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "the page has its {id}");
+    }
+    assert!(
+        !page.contains("<script") && !page.contains("src=") && !page.contains("http"),
+        "self-contained"
+    );
+    let Some(driver) = crate::support::browser::Driver::start() else {
+        panic!("chromium and chromedriver are required (Debian: apt-get install chromium chromium-driver)");
+    };
+    let s = driver.session();
+    s.goto(&format!("file://{file_arg}"));
+    assert_eq!(s.attribute("html", "dir"), "rtl");
+    assert!(s.text("h1").contains("أرقام"), "{}", s.text("h1"));
+    assert!(s.text("#total-revenue").contains("3500.00"));
+    assert!(s.text("#groups").contains("zillow"));
+    assert!(s.text("#pareto").contains("A 2 · B 0 · C 0"), "{}", s.text("#pareto"));
+    s.screenshot("report-ar");
+    s.scroll_to("#funnel");
+    s.screenshot("report-ar-charts");
+}
