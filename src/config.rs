@@ -109,6 +109,10 @@ pub struct Config {
     pub report: ReportConfig,
     /// `[agents.NAME]`, by the name contacts' `agent` column uses.
     pub agents: std::collections::BTreeMap<String, AgentConfig>,
+    /// `[leads]`
+    pub leads: LeadsConfig,
+    /// `[assign]`
+    pub assign: AssignConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -155,6 +159,62 @@ pub struct AgentConfig {
     pub email: String,
     /// The agent's phone.
     pub phone: String,
+}
+
+/// `[leads]`: `POST /leads`, the one entry point of new leads, and its public form.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeadsConfig {
+    /// Serve `GET`/`POST /leads/form/{source}` (a public HTML form).
+    pub form: bool,
+    /// Leads accepted per minute per source key (more get 429).
+    pub per_minute: u32,
+    /// Form posts accepted per minute per client IP.
+    pub form_per_minute: u32,
+    /// `[leads.sources.NAME]`: each source's own key.
+    pub sources: std::collections::BTreeMap<String, LeadSource>,
+}
+
+impl Default for LeadsConfig {
+    fn default() -> Self {
+        LeadsConfig {
+            form: false,
+            per_minute: 120,
+            form_per_minute: 5,
+            sources: Default::default(),
+        }
+    }
+}
+
+/// `[leads.sources.NAME]`: one lead source.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeadSource {
+    /// The bearer key of this source (`Authorization: Bearer KEY`); it posts only this
+    /// source's leads. Empty: the source takes no API posts (the form still works).
+    pub key: Secret,
+    /// `ar` shows this source's form right to left, in Arabic.
+    pub locale: String,
+}
+
+/// `[assign]`: who gets a new lead and on which plan.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssignConfig {
+    /// The rule of every source without its own.
+    pub default: Option<AssignRule>,
+    /// `[assign.sources.NAME]`: the rule of one source.
+    pub sources: std::collections::BTreeMap<String, AssignRule>,
+}
+
+/// One assignment rule: round robin over `agents`, onto `plan`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssignRule {
+    /// Agents taking turns (keys of `[agents]`).
+    pub agents: Vec<String>,
+    /// The plan new leads start (empty: none).
+    pub plan: String,
 }
 
 /// `[smtp]`: the email transport.
@@ -545,6 +605,8 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             report: ReportConfig::default(),
             agents: Default::default(),
+            leads: Default::default(),
+            assign: Default::default(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -688,6 +750,19 @@ impl Config {
                 return Err(fail(format!(
                     "[agents.{key}]: needs a name and an email address (got {:?}, {:?})",
                     agent.name, agent.email
+                )));
+            }
+        }
+        let rules = self.assign.default.iter().map(|r| ("default".to_string(), r));
+        for (name, rule) in rules.chain(self.assign.sources.iter().map(|(n, r)| (format!("sources.{n}"), r))) {
+            if rule.agents.is_empty() {
+                return Err(fail(format!(
+                    "[assign] {name}: list the agents who take turns (agents = [\"sara\"])"
+                )));
+            }
+            if let Some(unknown) = rule.agents.iter().find(|a| !self.agents.contains_key(*a)) {
+                return Err(fail(format!(
+                    "[assign] {name}: agent {unknown:?} has no [agents.{unknown}] table (name, email, phone); add it or fix the name"
                 )));
             }
         }

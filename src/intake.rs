@@ -6,6 +6,7 @@
 //! become history events. An orchestrator: the rules live in `contacts` and `store`.
 
 use crate::compliance::erasure::address_hash;
+use crate::config::AssignConfig;
 use crate::contacts::Contact;
 use crate::contacts::identity::{Placed, Placement, Row, place};
 use crate::contacts::import::Rejection;
@@ -65,6 +66,16 @@ impl Report {
     }
 }
 
+/// How rows meet the contacts they belong to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules<'a> {
+    /// New contacts without an agent get one by these rules (`import --assign`, leads).
+    pub assign: Option<&'a AssignConfig>,
+    /// Rows only fill fields a stored contact has no value for (leads), instead of
+    /// overwriting them (imports).
+    pub fill_only: bool,
+}
+
 /// An intake in progress: one per file.
 pub struct Intake<'a> {
     store: &'a Store,
@@ -72,6 +83,7 @@ pub struct Intake<'a> {
     file: String,
     today: NaiveDate,
     dry_run: bool,
+    rules: Rules<'a>,
     /// First line of each contact (by a fingerprint of its id) seen in this file.
     first_line: HashMap<u64, u64>,
     /// What was done so far.
@@ -87,16 +99,27 @@ impl<'a> Intake<'a> {
             file: file.to_string(),
             today,
             dry_run,
+            rules: Rules::default(),
             first_line: HashMap::new(),
             report: Report::default(),
         }
     }
 
+    /// Assigns new contacts and fills instead of overwriting, as `rules` say.
+    pub fn with_rules(mut self, rules: Rules<'a>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     /// Upserts one chunk of normalized rows (with their lines).
     pub async fn upsert(&mut self, chunk: Vec<(u64, Contact)>) -> Result<(), StoreError> {
-        let (store, file, today) = (self.store, self.file.clone(), self.today);
-        let chunk = drop_forgotten(self.pepper, store, chunk, &file, &mut self.report).await?;
+        let (store, file, today, fill) = (self.store, self.file.clone(), self.today, self.rules.fill_only);
+        let mut chunk = drop_forgotten(self.pepper, store, chunk, &file, &mut self.report).await?;
         let groups = place_rows(store, &chunk, &file, &mut self.report, &mut self.first_line).await?;
+        let assigned = match self.rules.assign {
+            Some(cfg) if !self.dry_run => assign_new(store, cfg, &mut chunk, &groups, today).await?,
+            _ => Vec::new(),
+        };
         let emails: Vec<String> = chunk.iter().map(|(_, c)| c.email().unwrap_or("").to_string()).collect();
         let flags = store.suppressed_among("email", &emails).await?;
         self.report.suppressed += flags.iter().filter(|f| **f).count() as u64;
@@ -109,7 +132,7 @@ impl<'a> Intake<'a> {
         let mut leads: HashMap<String, (NaiveDate, Fact)> = HashMap::new();
         let mut apply = |id: &str, stored: Option<Contact>| {
             let incoming = rows_of[id].iter().map(|&i| &chunk[i].1);
-            let (merged, outcome) = merge_rows(stored, incoming, &file, today);
+            let (merged, outcome) = merge_rows(stored, incoming, &file, today, fill);
             match (&outcome.0, &merged) {
                 (Outcome::Created, Some(c)) => {
                     let lead = Fact::new(FactKind::Lead, store.pseudonym(id), Attribution::of(c));
@@ -138,6 +161,7 @@ impl<'a> Intake<'a> {
             }
             events.extend(event.map(|e| (id, e)));
         }
+        events.extend(assigned);
         if !self.dry_run {
             store.push_history(&events).await?;
             store.record_facts(&leads.into_values().collect::<Vec<_>>()).await?;
@@ -153,6 +177,47 @@ fn fingerprint(id: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);
     h.finish()
+}
+
+/// Gives each new contact whose rows name no agent the agent (and, without a plan of its
+/// own, the plan) of its source's `[assign]` rule; returns the history events saying which
+/// rule decided.
+async fn assign_new(
+    store: &Store,
+    cfg: &AssignConfig,
+    chunk: &mut [(u64, Contact)],
+    groups: &[(String, Vec<usize>)],
+    today: NaiveDate,
+) -> Result<Vec<(String, Event)>, StoreError> {
+    let targets: Vec<String> = groups.iter().map(|(id, _)| id.clone()).collect();
+    let exists = store.contacts_exist(&targets).await?;
+    let unassigned: Vec<&(String, Vec<usize>)> = groups
+        .iter()
+        .zip(exists)
+        .filter(|((_, rows), stored)| !stored && rows.iter().all(|&i| chunk[i].1.get("agent").is_none()))
+        .map(|(g, _)| g)
+        .collect();
+    let sources: Vec<String> = unassigned
+        .iter()
+        .map(|(_, rows)| rows.iter().find_map(|&i| chunk[i].1.get("source")).unwrap_or_default().to_string())
+        .collect();
+    let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let decided = crate::assign::assign(store, cfg, &refs).await?;
+    let mut events = Vec::new();
+    for ((id, rows), a) in unassigned.into_iter().zip(decided) {
+        let Some(a) = a else { continue };
+        let has_plan = rows.iter().any(|&i| chunk[i].1.plan().is_some());
+        for &i in rows {
+            let c = &mut chunk[i].1;
+            c.fields.insert("agent".into(), a.agent.clone());
+            if !has_plan && !a.plan.is_empty() {
+                c.fields.insert("plan".into(), a.plan.clone());
+                c.fields.entry("enrolled_on".into()).or_insert_with(|| today.to_string());
+            }
+        }
+        events.push((id.clone(), Event::new(today.to_string(), "assigned", a.describe())));
+    }
+    Ok(events)
 }
 
 /// How an import changed one contact.
@@ -277,6 +342,7 @@ fn merge_rows<'a>(
     rows: impl Iterator<Item = &'a Contact>,
     file: &str,
     today: NaiveDate,
+    fill: bool,
 ) -> (Option<Contact>, (Outcome, Option<Event>)) {
     let created = stored.is_none();
     let plan_before = stored.as_ref().and_then(|c| c.plan().map(str::to_string));
@@ -284,6 +350,9 @@ fn merge_rows<'a>(
     for row in rows {
         match &mut current {
             None => current = Some(row.clone()),
+            Some(c) if fill => {
+                c.fill(row);
+            }
             Some(c) => {
                 c.merge(row);
             }

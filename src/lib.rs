@@ -22,6 +22,7 @@ pub mod plans;
 pub mod workspace;
 
 pub mod agenda;
+pub mod assign;
 pub mod compliance;
 pub mod ledger;
 pub mod queue;
@@ -35,6 +36,7 @@ pub mod deliver;
 pub mod events;
 pub mod facts;
 pub mod intake;
+pub mod leads;
 pub mod nightly;
 pub mod preview;
 pub mod server;

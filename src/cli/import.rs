@@ -44,6 +44,9 @@ pub struct ImportArgs {
     /// Report only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// New contacts without an agent get one (and a plan) by the `[assign]` rules.
+    #[arg(long)]
+    pub assign: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -110,7 +113,17 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         eprintln!("columns: {}", columns.join(", "));
     }
     let progress = super::progress::Rows::start(!a.json, "rows");
-    let mut intake = Intake::new(&store, config.pepper(), &label, today, a.dry_run);
+    if a.assign && config.assign.default.is_none() && config.assign.sources.is_empty() {
+        anyhow::bail!(
+            "--assign: no [assign] rules in {}: add `[assign] default = {{ agents = [\"sara\"], plan = \"8x8\" }}`",
+            config.source
+        );
+    }
+    let rules = crate::intake::Rules {
+        assign: a.assign.then_some(&config.assign),
+        fill_only: false,
+    };
+    let mut intake = Intake::new(&store, config.pepper(), &label, today, a.dry_run).with_rules(rules);
     loop {
         // A chunk at a time: constant memory whatever the file size.
         let mut chunk: Vec<(u64, Contact)> = Vec::with_capacity(CHUNK);

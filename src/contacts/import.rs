@@ -216,7 +216,7 @@ impl Iterator for Rows {
 }
 
 /// Normalizes one row: the contact, or every problem found in it.
-fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, Vec<(String, String)>> {
+pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, Vec<(String, String)>> {
     let mut fields = BTreeMap::new();
     let mut problems: Vec<(String, String)> = Vec::new();
     for (column, value) in raw {

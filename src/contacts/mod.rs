@@ -196,6 +196,23 @@ impl Contact {
         self.fields.insert("enrolled_on".into(), day.to_string());
     }
 
+    /// Fills this stored contact from a lead: only fields it has no value for (a lead never
+    /// overwrites what is known, nor changes the plan of a contact on one). Returns true if
+    /// anything changed.
+    pub fn fill(&mut self, incoming: &Contact) -> bool {
+        let before = self.clone();
+        for (k, v) in &incoming.fields {
+            if k == "id" || k == "plan" || k == "enrolled_on" || self.get(k).is_some() {
+                continue;
+            }
+            self.fields.insert(k.clone(), v.clone());
+        }
+        if let (None, Some(plan), Some(day)) = (self.plan(), incoming.plan(), incoming.enrolled_on()) {
+            self.enroll(plan, day);
+        }
+        *self != before
+    }
+
     /// Merges an imported row into this stored contact. Non-empty imported values win, except
     /// `plan` / `enrolled_on`: a contact already on a plan, or who already finished it, is not
     /// re-enrolled by importing the same file again. Returns true if anything changed.

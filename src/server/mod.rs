@@ -5,6 +5,7 @@
 mod auth;
 mod events;
 pub mod health;
+mod leads;
 pub mod listen;
 mod pages;
 mod preview;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/preview/login", axum::routing::post(preview::login))
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))
+        .route("/leads", axum::routing::post(leads::receive))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics))
         .with_state(state)

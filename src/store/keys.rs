@@ -100,6 +100,18 @@ impl Keys {
     pub fn first_deals(&self) -> String {
         format!("{}:facts:first_deals", self.prefix)
     }
+    /// STRING the last turn taken in the rotation of `[assign]` rule `rule`.
+    pub fn assign_turn(&self, rule: &str) -> String {
+        format!("{}:assign:{rule}", self.prefix)
+    }
+    /// STRING the stored answer to a lead post with `Idempotency-Key` `key` (24 h).
+    pub fn lead_answer(&self, source: &str, key: &str) -> String {
+        format!("{}:leads:idem:{source}:{key}", self.prefix)
+    }
+    /// STRING posts of one rate-limit bucket (`who`: a source or a client IP) in one minute.
+    pub fn lead_rate(&self, who: &str, minute: i64) -> String {
+        format!("{}:leads:rate:{who}:{minute}", self.prefix)
+    }
     /// SET of keyed hashes of forgotten addresses.
     pub fn forgotten(&self) -> String {
         format!("{}:forgotten", self.prefix)
@@ -153,6 +165,9 @@ mod tests {
             k.deals(),
             k.facts("2026-12-01"),
             k.first_deals(),
+            k.assign_turn("default"),
+            k.lead_answer("zillow", "k"),
+            k.lead_rate("zillow", 1),
             k.queue(),
             k.events(),
             k.forgotten(),

@@ -400,6 +400,40 @@ impl Store {
         Ok(())
     }
 
+    /// Sets `key` to `value` for `ttl_secs` unless it is set; returns what it held if it was.
+    pub async fn claim_answer(&self, key: &str, value: &str, ttl_secs: u64) -> Result<Option<String>, StoreError> {
+        let (set, held): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl_secs)
+            .get(key)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(if set.is_some() { None } else { held })
+    }
+
+    /// Sets `key` to `value` for `ttl_secs`.
+    pub async fn keep_answer(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        let () = self.conn.clone().set_ex(key, value, ttl_secs).await?;
+        Ok(())
+    }
+
+    /// Adds 1 to the counter `key` (which expires `ttl_secs` after its first count); returns it.
+    pub async fn count_in(&self, key: &str, ttl_secs: i64) -> Result<u64, StoreError> {
+        let (n, _): (u64, i64) = redis::pipe()
+            .incr(key, 1)
+            .cmd("EXPIRE")
+            .arg(key)
+            .arg(ttl_secs)
+            .arg("NX")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(n)
+    }
+
     /// Gives a lock back (its work failed and should be tried again).
     pub async fn unlock(&self, key: &str) -> Result<(), StoreError> {
         let _: u64 = self.conn.clone().del(key).await?;

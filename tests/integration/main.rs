@@ -5,6 +5,7 @@ mod compliance;
 mod erasure;
 mod exposure;
 mod faults;
+mod leads;
 mod lifecycle;
 mod marketers;
 mod pipeline;

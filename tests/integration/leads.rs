@@ -1,0 +1,177 @@
+//! The lead funnel: `POST /leads` with per-source keys, assignment by `[assign]` rules (round
+//! robin kept in Redis, shared with `import --assign`), known people filled where empty and
+//! counted as responding, suppressed and forgotten people never re-subscribed, idempotency
+//! and the per-key rate limit.
+
+use crate::support::{TestEnv, http};
+use serde_json::Value;
+
+const SETUP: &str = "[agents.sara]\nname = \"Sara Haddad\"\nemail = \"sara@example.com\"\n\n\
+[agents.omar]\nname = \"Omar Nasser\"\nemail = \"omar@example.com\"\n\n\
+[leads]\nper_minute = 12\n\n\
+[leads.sources.zillow]\nkey = \"zillow-key\"\n\n\
+[leads.sources.web]\nkey = \"web-key\"\n\n\
+[assign]\ndefault = { agents = [\"sara\", \"omar\"], plan = \"8x8\" }\n\n\
+[assign.sources.zillow]\nagents = [\"omar\"]\nplan = \"12-direct\"\n\n[delivery]\n";
+
+fn post(base: &str, key: &str, body: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let auth = format!("Bearer {key}");
+    let mut headers = vec![("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    headers.extend_from_slice(extra);
+    let r = http("POST", &format!("{base}/leads"), &headers, body);
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::String(r.body)))
+}
+
+fn events(env: &TestEnv, who: &str) -> Vec<String> {
+    env.json(&["contact", "show", who])["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["detail"].as_str().unwrap_or("")))
+        .collect()
+}
+
+#[test]
+fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
+    let env = TestEnv::new("leads");
+    env.patch_config("[delivery]\n", SETUP);
+    env.ok(&["suppress", "add", "eve@example.com"]);
+    env.import("email,first_name\ngus@example.com,Gus\n", &[]);
+    env.ok(&["forget", "gus@example.com"]);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let base = server.base.as_str();
+
+    // Keys: none or unknown → 401; a key posting another source → 403, nothing stored.
+    let r = http("POST", &format!("{base}/leads"), &[], "{}");
+    assert_eq!(r.status, 401);
+    assert_eq!(post(base, "guess", r#"{"email":"x@example.com"}"#, &[]).0, 401);
+    let (status, body) = post(base, "zillow-key", r#"{"source":"web","email":"x@example.com"}"#, &[]);
+    assert_eq!(status, 403, "{body}");
+    assert!(!env.nurture(&["contact", "show", "x@example.com"]).status.success());
+
+    // A new zillow lead: the zillow rule decides (omar, 12 Direct), stage new.
+    let (status, ann) = post(
+        base,
+        "zillow-key",
+        r#"{"first_name":"Ann","email":"Ann@Example.com","message":"3 bedrooms?"}"#,
+        &[],
+    );
+    assert_eq!(status, 201, "{ann}");
+    assert_eq!(
+        ann,
+        serde_json::json!({"contact": "ann@example.com", "created": true, "agent": "omar", "plan": "12-direct", "stage": "new"})
+    );
+    let history = events(&env, "ann@example.com");
+    assert!(
+        history
+            .iter()
+            .any(|e| e == "assigned agent omar, plan 12-direct (rule sources.zillow, turn 1)"),
+        "{history:?}"
+    );
+    assert!(history.iter().any(|e| e == "lead zillow: 3 bedrooms?"), "{history:?}");
+
+    // Two web leads at once: the default rule's agents take turns.
+    let (status, two) = post(
+        base,
+        "web-key",
+        r#"[{"email":"bo@example.com"},{"phone":"+1 217 555 0188","first_name":"Cy"}]"#,
+        &[],
+    );
+    assert_eq!(status, 201, "{two}");
+    assert_eq!((two[0]["agent"].as_str(), two[1]["agent"].as_str()), (Some("sara"), Some("omar")));
+    assert_eq!(two[1]["contact"], "+12175550188");
+
+    // Ann again, from the web form: only empty fields are filled, and it is her response.
+    let (status, again) = post(
+        base,
+        "web-key",
+        r#"{"first_name":"Annie","last_name":"Lee","email":"ann@example.com","message":"call me"}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (again["created"].as_bool(), again["stage"].as_str()),
+        (Some(false), Some("contacted"))
+    );
+    let shown = env.json(&["contact", "show", "ann@example.com"]);
+    assert_eq!(shown["contact"]["fields"]["first_name"], "Ann", "{shown}");
+    assert_eq!(shown["contact"]["fields"]["last_name"], "Lee");
+    assert_eq!(shown["contact"]["fields"]["source"], "zillow", "the source it arrived with stays");
+    assert!(events(&env, "ann@example.com").iter().any(|e| e == "response lead (web): call me"));
+
+    // Bad leads: 422 naming each field; the good one of the same post is stored.
+    let (status, bad) = post(
+        base,
+        "web-key",
+        r#"[{"email":"not-an-address","plan":"8x9"},{"emial":"typo@example.com"},{"first_name":"No Address"},{"email":"dee@example.com"}]"#,
+        &[],
+    );
+    assert_eq!(status, 422, "{bad}");
+    assert!(
+        bad[0]["errors"]["email"].as_str().unwrap().contains("not an email address"),
+        "{bad}"
+    );
+    assert!(bad[0]["errors"]["plan"].as_str().unwrap().contains("8x8"), "did you mean: {bad}");
+    assert!(bad[1]["errors"]["emial"].as_str().unwrap().contains("unknown field"), "{bad}");
+    assert!(bad[2]["errors"]["email or phone"].is_string(), "{bad}");
+    assert_eq!(bad[3]["created"], true, "{bad}");
+
+    // Idempotency-Key: the same key returns the first answer and stores nothing more.
+    let key = [("Idempotency-Key", "form-7f3a")];
+    let first = post(base, "web-key", r#"{"email":"fay@example.com"}"#, &key);
+    let second = post(base, "web-key", r#"{"email":"fay@example.com"}"#, &key);
+    assert_eq!(first.0, 201);
+    assert_eq!(first, second);
+    let other = post(base, "zillow-key", r#"{"email":"fay@example.com"}"#, &key);
+    assert_eq!((other.0, other.1["created"].as_bool()), (200, Some(false)), "keys are per source");
+
+    // Suppressed: a lead stores the person but lifts nothing; forgotten: nothing at all.
+    let (status, eve) = post(base, "web-key", r#"{"email":"eve@example.com"}"#, &[]);
+    assert_eq!(status, 201, "{eve}");
+    let list = env.ok(&["suppress", "list"]);
+    assert!(list.contains("eve@example.com"), "{list}");
+    let (status, gus) = post(base, "web-key", r#"{"email":"gus@example.com","first_name":"Gus"}"#, &[]);
+    assert_eq!((status, gus["contact"].is_null()), (200, true), "{gus}");
+    assert!(!env.nurture(&["contact", "show", "gus@example.com"]).status.success());
+
+    // The rate limit is per key and per minute (12 here): a burst from zillow in one minute
+    // gets 429 once 12 posts are in, while the web key still posts.
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 60
+    };
+    if second() > 45 {
+        std::thread::sleep(std::time::Duration::from_secs(61 - second()));
+    }
+    let mut statuses = Vec::new();
+    for i in 0..14 {
+        statuses.push(post(base, "zillow-key", &format!(r#"{{"email":"z{i}@example.com"}}"#), &[]).0);
+    }
+    let accepted = statuses.iter().filter(|s| **s == 201).count() as u64;
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(accepted <= 12, "{statuses:?}");
+    assert_eq!(post(base, "web-key", r#"{"email":"ivy@example.com"}"#, &[]).0, 201);
+
+    // An import without agents goes through the same rules, turns shared with the server.
+    let r = env.import("email,source\nhal@example.com,web\n", &["--assign"]);
+    assert_eq!(r["created"], 1, "{r}");
+    let hal = env.json(&["contact", "show", "hal@example.com"]);
+    assert_eq!(hal["contact"]["fields"]["agent"], "sara", "turn 7 of sara, omar: {hal}");
+    assert_eq!(hal["contact"]["fields"]["plan"], "8x8");
+
+    // Each new lead is one lead in the report, whatever the retries.
+    let report = env.json(&["report", "--by", "source"]);
+    let leads = |s: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == s)
+            .map(|r| r["leads"].as_u64().unwrap())
+    };
+    assert_eq!(leads("web"), Some(7), "bo, cy, dee, fay, eve, ivy, hal: {report}");
+    assert_eq!(leads("zillow"), Some(1 + accepted), "{report}");
+}
