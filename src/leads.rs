@@ -73,6 +73,17 @@ pub enum Taken {
     },
 }
 
+impl Taken {
+    /// Nothing stored, and nothing said about the person.
+    pub const NOTHING: Taken = Taken::Stored {
+        contact: None,
+        created: false,
+        agent: None,
+        plan: None,
+        stage: None,
+    };
+}
+
 /// Takes one lead of `source` on `today`.
 pub async fn take(
     store: &Store,
@@ -145,24 +156,12 @@ pub async fn take(
     if intake.report.rejected_rows > 0 {
         // A person who asked to be forgotten (or an address that is another contact's): the
         // answer says nothing about them, and nothing is stored.
-        return Ok(Taken::Stored {
-            contact: None,
-            created: false,
-            agent: None,
-            plan: None,
-            stage: None,
-        });
+        return Ok(Taken::NOTHING);
     }
     let created = intake.report.created > 0;
     let address = contact.email().or(contact.phone()).unwrap_or(&contact.id.0);
     let Some(stored) = store.lookup(address, &config.contacts.default_region).await? else {
-        return Ok(Taken::Stored {
-            contact: None,
-            created: false,
-            agent: None,
-            plan: None,
-            stage: None,
-        });
+        return Ok(Taken::NOTHING);
     };
     let note = lead.message.clone().unwrap_or_default();
     let stored = if created {

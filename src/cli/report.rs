@@ -92,13 +92,7 @@ pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<Exit
         ]);
     }
     if csv {
-        let out = super::table_out::Out {
-            xlsx: false,
-            path: None,
-            bom: false,
-            sheet: "Customers",
-        };
-        super::table_out::write(&table, out)?;
+        super::table_out::write(&table, super::table_out::Out::csv_to_stdout())?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
@@ -146,13 +140,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     let none = if a.csv { "" } else { "—" };
     table.extend(p.rows.iter().chain([&p.total]).map(|r| cells(r, none)));
     if a.csv {
-        let out = super::table_out::Out {
-            xlsx: false,
-            path: None,
-            bom: false,
-            sheet: "Report",
-        };
-        super::table_out::write(&table, out)?;
+        super::table_out::write(&table, super::table_out::Out::csv_to_stdout())?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("{from} to {today}, by {}", a.by.name());

@@ -21,6 +21,18 @@ pub struct Out<'a> {
     pub sheet: &'a str,
 }
 
+impl Out<'_> {
+    /// Plain CSV to stdout.
+    pub fn csv_to_stdout() -> Out<'static> {
+        Out {
+            xlsx: false,
+            path: None,
+            bom: false,
+            sheet: "Sheet1",
+        }
+    }
+}
+
 /// Writes `rows` (the first is the header).
 pub fn write(rows: &[Vec<String>], out: Out<'_>) -> anyhow::Result<()> {
     if out.xlsx {

@@ -88,11 +88,6 @@ impl Store {
         self.record_facts(&[(day, fact)]).await
     }
 
-    /// Takes `count` turns of an `[assign]` rule's rotation; returns the last one taken.
-    pub async fn take_turns(&self, rule: &str, count: u64) -> Result<u64, StoreError> {
-        Ok(self.conn.clone().incr(self.keys.assign_turn(rule), count).await?)
-    }
-
     /// Marks the contact `who` as having had its first deal on `day`; false if it had one
     /// already (so each contact counts as a new customer once).
     pub async fn first_deal(&self, who: u64, day: NaiveDate) -> Result<bool, StoreError> {

@@ -59,6 +59,11 @@ impl Store {
             .collect())
     }
 
+    /// Takes `count` turns of an `[assign]` rule's rotation; returns the last one taken.
+    pub async fn take_turns(&self, rule: &str, count: u64) -> Result<u64, StoreError> {
+        Ok(self.conn.clone().incr(self.keys.assign_turn(rule), count).await?)
+    }
+
     /// A contact's history, oldest first (events that do not decode are skipped).
     pub async fn history(&self, contact_id: &str) -> Result<Vec<Event>, StoreError> {
         let raw: Vec<String> = self.conn.clone().lrange(self.keys.history(contact_id), 0, -1).await?;
