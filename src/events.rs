@@ -166,10 +166,11 @@ pub async fn record(
     }
     store.push_history(&events).await?;
     let date = day.to_string();
+    let mut facts: Vec<(FactKind, f64, &str)> = Vec::new();
     match &e.kind {
         Kind::Response => {
             ledger::count(store, &date, Counter::Responses).await?;
-            store.record_fact_about(&contact, day, FactKind::Response, 0.0, "").await?;
+            facts.push((FactKind::Response, 0.0, ""));
         }
         Kind::Deal { value } => {
             ledger::count(store, &date, Counter::Deals).await?;
@@ -181,14 +182,14 @@ pub async fn record(
             };
             store.record_deal(&deal).await?;
             let first = store.first_deal(store.pseudonym(&contact.id.0), day).await?;
-            let detail = if first { crate::facts::FIRST } else { "" };
-            store.record_fact_about(&contact, day, FactKind::Deal, *value, detail).await?;
+            facts.push((FactKind::Deal, *value, if first { crate::facts::FIRST } else { "" }));
         }
         Kind::Stage { .. } => {}
     }
     if let Some((_, to)) = &moved {
-        store.record_fact_about(&contact, day, FactKind::Stage, 0.0, to).await?;
+        facts.push((FactKind::Stage, 0.0, to));
     }
+    store.record_facts_about(&contact, day, &facts).await?;
     Ok(contact)
 }
 

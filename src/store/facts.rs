@@ -67,8 +67,7 @@ impl Store {
         Ok(())
     }
 
-    /// Records one fact about `contact` on `day`, attributed to its source and agent and to
-    /// the last touch sent to it (and that touch's plan; else its current plan).
+    /// Records one fact about `contact` on `day` ([`Store::record_facts_about`]).
     pub async fn record_fact_about(
         &self,
         contact: &crate::contacts::Contact,
@@ -77,15 +76,37 @@ impl Store {
         value: f64,
         detail: &str,
     ) -> Result<(), StoreError> {
+        self.record_facts_about(contact, day, &[(kind, value, detail)]).await
+    }
+
+    /// Records facts (kind, value, detail) about `contact` on `day`, attributed to its source
+    /// and agent and to the last touch sent to it (and that touch's plan; else its current
+    /// plan): one history read and one write for all of them.
+    pub async fn record_facts_about(
+        &self,
+        contact: &crate::contacts::Contact,
+        day: NaiveDate,
+        what: &[(facts::Kind, f64, &str)],
+    ) -> Result<(), StoreError> {
+        if what.is_empty() {
+            return Ok(());
+        }
         let mut to = facts::Attribution::of(contact);
         if let Some(last) = self.last_touches(&[&contact.id.0]).await?.pop().flatten() {
             to.plan = last.plan.unwrap_or_default();
             to.touch = last.touch.unwrap_or_default();
         }
-        let mut fact = Fact::new(kind, self.pseudonym(&contact.id.0), to);
-        fact.value = value;
-        fact.detail = detail.to_string();
-        self.record_facts(&[(day, fact)]).await
+        let who = self.pseudonym(&contact.id.0);
+        let facts: Vec<(NaiveDate, Fact)> = what
+            .iter()
+            .map(|(kind, value, detail)| {
+                let mut fact = Fact::new(*kind, who, to.clone());
+                fact.value = *value;
+                fact.detail = detail.to_string();
+                (day, fact)
+            })
+            .collect();
+        self.record_facts(&facts).await
     }
 
     /// Marks the contact `who` as having had its first deal on `day`; false if it had one
