@@ -311,6 +311,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for open connections before closing them.
     pub shutdown_secs: u64,
+    /// Behind a reverse proxy: the header it puts the client's address in (`X-Forwarded-For`,
+    /// `X-Real-IP`, ...); its last address is the client's, for per-IP limits. Empty = the
+    /// address of the connection (a proxy would then look like one client).
+    pub client_ip_header: String,
 }
 
 /// `[schedule]`
@@ -541,6 +545,7 @@ impl Default for ServerConfig {
             max_connections: 768,
             max_body_bytes: 64 * 1024,
             shutdown_secs: 10,
+            client_ip_header: String::new(),
         }
     }
 }
@@ -765,6 +770,12 @@ impl Config {
                     "[assign] {name}: agent {unknown:?} has no [agents.{unknown}] table (name, email, phone); add it or fix the name"
                 )));
             }
+        }
+        let header = &self.server.client_ip_header;
+        if !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(fail(format!(
+                "[server] client_ip_header: {header:?} is not a header name (e.g. \"X-Forwarded-For\")"
+            )));
         }
         let abc = self.report.abc;
         if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {

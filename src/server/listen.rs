@@ -4,11 +4,12 @@
 //! answered within `request_timeout_secs` (408), a body above `max_body_bytes` is refused
 //! from its `Content-Length` before it is read (413), at most `max_connections` are served at
 //! once (the rest wait in the listen backlog), and a graceful shutdown waits `shutdown_secs`
-//! for open connections, then closes them.
+//! for open connections, then closes them. Each request carries its peer address
+//! (`ConnectInfo<SocketAddr>`).
 
 use crate::config::ServerConfig;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 /// The limits of one server, from `[server]`.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +86,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             _ = &mut stop => break,
         };
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -97,7 +99,15 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             _ = &mut stop => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers that need the client's address take `ConnectInfo<SocketAddr>`.
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                }),
+        );
         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
         tokio::spawn(async move {
             let _ = conn.await;

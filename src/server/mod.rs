@@ -1,10 +1,13 @@
 //! `nurture serve`'s HTTP side (axum): one-click unsubscribe pages, the SMS provider's inbound
-//! webhook, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
+//! webhook, the lead funnel (`POST /leads`, the public form), `POST /events`, the preview
+//! pages, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
 //! once and answer without internals; a bad token is a plain 404.
 
 mod auth;
 mod events;
+mod form_page;
 pub mod health;
+mod lead_form;
 mod leads;
 pub mod listen;
 mod pages;
@@ -41,6 +44,10 @@ pub struct Metrics {
     pub sms_stops: AtomicU64,
     /// Numbers re-subscribed by START keywords.
     pub sms_starts: AtomicU64,
+    /// Lead form posts taken.
+    pub lead_form_posts: AtomicU64,
+    /// Lead form posts with the honeypot filled (nothing stored).
+    pub lead_form_spam: AtomicU64,
 }
 
 /// What every handler can reach.
@@ -68,9 +75,17 @@ pub fn router(state: AppState) -> Router {
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))
         .route("/leads", axum::routing::post(leads::receive))
+        .route("/leads/form/{source}", get(lead_form::show).post(lead_form::submit))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// The pairs of an `application/x-www-form-urlencoded` body.
+fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn not_found() -> Response {
@@ -216,6 +231,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         "nurture_sms_start_total",
         "Numbers re-subscribed by an SMS opt-in keyword.",
         &m.sms_starts,
+    );
+    counter("nurture_lead_form_posts_total", "Lead form posts taken.", &m.lead_form_posts);
+    counter(
+        "nurture_lead_form_spam_total",
+        "Lead form posts with the honeypot filled (nothing stored).",
+        &m.lead_form_spam,
     );
     let snapshot = async {
         let b = inspect::backlog(&state.queue).await.map_err(|e| e.to_string())?;

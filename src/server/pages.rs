@@ -1,14 +1,16 @@
 //! The two unsubscribe pages: a confirmation with one button (no JavaScript, no login, no
-//! cookie), and the answer after the button. Arabic contacts get them right-to-left.
+//! cookie), and the answer after the button. Arabic contacts get them right-to-left. The
+//! page shell is shared with the lead form.
 
 use crate::render::escape_html;
 
-fn page(lang: &str, dir: &str, title: &str, body: &str) -> String {
+/// A small page in `lang` and `dir` (`ltr`/`rtl`) with the shared look plus `style`.
+pub(super) fn page(lang: &str, dir: &str, title: &str, style: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="{lang}" dir="{dir}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{title}</title>
-<style>body{{font-family:system-ui,Tahoma,sans-serif;background:#f4f4f0;margin:0;padding:48px 16px;color:#222}}main{{max-width:480px;margin:auto;background:#fff;border-radius:8px;padding:32px}}button{{font-size:18px;padding:12px 28px;border:0;border-radius:6px;background:#8a1c1c;color:#fff;cursor:pointer}}</style>
+<style>body{{font-family:system-ui,Tahoma,sans-serif;background:#f4f4f0;margin:0;padding:48px 16px;color:#222}}main{{max-width:480px;margin:auto;background:#fff;border-radius:8px;padding:32px}}button{{font-size:18px;padding:12px 28px;border:0;border-radius:6px;background:#8a1c1c;color:#fff;cursor:pointer}}{style}</style>
 </head>
 <body><main>{body}</main></body>
 </html>
@@ -26,6 +28,7 @@ pub fn confirm(sender: &str, email: Option<&str>, arabic: bool) -> String {
             "ar",
             "rtl",
             "إلغاء الاشتراك",
+            "",
             &format!(
                 "<h1>إلغاء الاشتراك</h1><p>هل تريد التوقف عن تلقي رسائل {sender} على بريدك الإلكتروني{who}؟</p>\
 <form method=\"post\"><button id=\"unsubscribe\" type=\"submit\">نعم، ألغِ اشتراكي</button></form>"
@@ -37,6 +40,7 @@ pub fn confirm(sender: &str, email: Option<&str>, arabic: bool) -> String {
             "en",
             "ltr",
             "Unsubscribe",
+            "",
             &format!(
                 "<h1>Unsubscribe</h1><p>Stop receiving emails from {sender}{who}?</p>\
 <form method=\"post\"><button id=\"unsubscribe\" type=\"submit\">Yes, unsubscribe me</button></form>"
@@ -53,6 +57,7 @@ pub fn done(sender: &str, arabic: bool) -> String {
             "ar",
             "rtl",
             "تم إلغاء الاشتراك",
+            "",
             &format!("<h1 id=\"done\">تم إلغاء اشتراكك</h1><p>لن تصلك رسائل بريد إلكتروني من {sender} بعد الآن.</p>"),
         )
     } else {
@@ -60,6 +65,7 @@ pub fn done(sender: &str, arabic: bool) -> String {
             "en",
             "ltr",
             "Unsubscribed",
+            "",
             &format!("<h1 id=\"done\">You are unsubscribed</h1><p>You will not receive emails from {sender} any more.</p>"),
         )
     }

@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
 pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params: Vec<(String, String)> = form_urlencoded_pairs(&body);
+    let params: Vec<(String, String)> = super::form_urlencoded_pairs(&body);
     let ws = state.workspace.get();
     let config = &ws.config;
     let token = config.sms.auth_token.expose();
@@ -135,10 +135,4 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
     }
     tracing::info!(event, "inbound SMS");
     ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response()
-}
-
-fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }

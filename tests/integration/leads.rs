@@ -175,3 +175,100 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     assert_eq!(leads("web"), Some(7), "bo, cy, dee, fay, eve, ivy, hal: {report}");
     assert_eq!(leads("zillow"), Some(1 + accepted), "{report}");
 }
+
+/// The public form in a real browser: a person fills it in and is a contact of that source
+/// with the rule's agent and their SMS consent; a refused post shows what to fix and keeps
+/// what was typed; a bot that fills the honeypot stores nothing; an Arabic source's form is
+/// right to left; each client network has its own per-minute budget.
+#[test]
+fn the_public_form_takes_people_and_refuses_bots() {
+    let Some(driver) = crate::support::browser::Driver::start() else {
+        panic!("chromium and chromedriver are required (Debian: apt-get install chromium chromium-driver)");
+    };
+    let env = TestEnv::new("leadform");
+    env.patch_config("[delivery]\n", SETUP);
+    env.patch_config(
+        "per_minute = 12\n",
+        "per_minute = 12\nform = true\nform_per_minute = 4\n\n[leads.sources.open_house]\nlocale = \"ar\"\n",
+    );
+    env.patch_config("[privacy]\n", "[server]\nclient_ip_header = \"X-Forwarded-For\"\n\n[privacy]\n");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let base = server.base.as_str();
+    assert_eq!(http("GET", &format!("{base}/leads/form/nosuch"), &[], "").status, 404);
+    let page = http("GET", &format!("{base}/leads/form/web"), &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.headers.contains("form-action 'self'"), "{}", page.headers);
+
+    let session = driver.session();
+    // A person: thanked, and a contact of the web source on the default rule.
+    session.goto(&format!("{base}/leads/form/web"));
+    session.type_into("#first_name", "Dana");
+    session.type_into("#email", "Dana@Example.com");
+    session.type_into("#phone", "+1 217 555 0142");
+    session.type_into("#message", "Looking for a 3-bed near the school");
+    session.click("#sms_consent");
+    session.click("#send");
+    session.wait_for("#thanks");
+    assert_eq!(session.text("#thanks"), "Thank you");
+    session.screenshot("lead-form-thanks");
+    let dana = env.json(&["contact", "show", "dana@example.com"]);
+    let fields = &dana["contact"]["fields"];
+    assert_eq!(
+        (fields["source"].as_str(), fields["agent"].as_str()),
+        (Some("web"), Some("sara")),
+        "{dana}"
+    );
+    assert_eq!(fields["plan"], "8x8");
+    assert_eq!(fields["phone"], "+12175550142");
+    assert!(fields["sms_consent"].as_str().unwrap().ends_with(" lead form"), "{dana}");
+    assert!(
+        events(&env, "dana@example.com").contains(&"lead web: Looking for a 3-bed near the school".to_string()),
+        "{dana}"
+    );
+
+    // A refused post: 422, the problem under its field, the typed values kept.
+    session.goto(&format!("{base}/leads/form/web"));
+    session.type_into("#first_name", "Eli");
+    session.type_into("#phone", "12");
+    session.click("#send");
+    session.wait_for("#error-phone");
+    assert!(session.text("#error-phone").contains("phone"), "{}", session.text("body"));
+    assert_eq!(session.attribute("#first_name", "value"), "Eli");
+    session.screenshot("lead-form-refused");
+
+    // A bot fills every field, the hidden one too: thanked, nothing stored.
+    session.goto(&format!("{base}/leads/form/web"));
+    session.type_into("#email", "bot@example.com");
+    session.run(
+        "document.getElementById('website').value = 'http://spam.example'",
+        serde_json::json!([]),
+    );
+    session.click("#send");
+    session.wait_for("#thanks");
+    assert_eq!(session.text("#thanks"), "Thank you");
+    assert!(!env.nurture(&["contact", "show", "bot@example.com"]).status.success());
+    let metrics = http("GET", &format!("{base}/metrics"), &[], "").body;
+    assert!(metrics.contains("nurture_lead_form_spam_total 1\n"), "{metrics}");
+    assert!(metrics.contains("nurture_lead_form_posts_total 1\n"), "{metrics}");
+
+    // The Arabic source's form is right to left, and its leads are Arabic contacts.
+    session.goto(&format!("{base}/leads/form/open_house"));
+    assert_eq!(session.attribute("html", "dir"), "rtl");
+    assert_eq!(session.text("#send"), "إرسال");
+    session.screenshot("lead-form-arabic");
+    let form = |ip: &str, email: &str| {
+        let body = format!("email={email}");
+        let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("X-Forwarded-For", ip)];
+        http("POST", &format!("{base}/leads/form/open_house"), &headers, &body).status
+    };
+    assert_eq!(form("198.51.100.1", "rana%40example.com"), 303);
+    let rana = env.json(&["contact", "show", "rana@example.com"]);
+    assert_eq!(rana["contact"]["fields"]["locale"], "ar", "{rana}");
+
+    // The budget is per client network and minute (4 here): within two minutes, 9 posts from
+    // one network hit it; another network still posts.
+    let statuses: Vec<u16> = (0..9).map(|i| form("203.0.113.5", &format!("r{i}%40example.com"))).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 303).count() <= 8, "{statuses:?}");
+    assert_eq!(form("203.0.113.99", "other%40example.com"), 303);
+}

@@ -88,6 +88,18 @@ impl Session {
         );
         v[ELEMENT].as_str().unwrap().to_string()
     }
+    /// Waits up to 5 s for an element matching `css` (the page after a form post, say).
+    pub fn wait_for(&self, css: &str) {
+        let url = format!("{}/element", self.base);
+        let body = json!({"using": "css selector", "value": css}).to_string();
+        for _ in 0..100 {
+            if http("POST", &url, &[("Content-Type", "application/json")], &body).status == 200 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no {css} after 5 s");
+    }
     /// Clicks the first element matching `css`.
     pub fn click(&self, css: &str) {
         let id = self.element(css);
@@ -109,12 +121,15 @@ impl Session {
     }
     /// Scrolls the first element matching `css` into view.
     pub fn scroll_to(&self, css: &str) {
-        let script = "document.querySelector(arguments[0]).scrollIntoView()";
+        self.run("document.querySelector(arguments[0]).scrollIntoView()", json!([css]));
+    }
+    /// Runs `script` in the page with `args` (what a person could not do: fill a hidden field).
+    pub fn run(&self, script: &str, args: Value) -> Value {
         call(
             &format!("{}/execute/sync", self.base),
             "POST",
-            Some(json!({ "script": script, "args": [css] })),
-        );
+            Some(json!({ "script": script, "args": args })),
+        )
     }
     /// Moves into the frame matching `css`.
     pub fn switch_to_frame(&self, css: &str) {
