@@ -1,13 +1,14 @@
 //! The agent's day: manual touches (calls, letters, cards, gifts) and follow-ups of responses
 //! as [`AgendaItem`]s — ordered overdue first, then responders, then plan order — in Markdown,
-//! CSV, JSON, or an email to the agent. Items stay open, day after day, until marked done.
+//! CSV, JSON, or an email to the agent, each with where its contact stands now (stage, last
+//! touch). Items stay open, day after day, until marked done.
 
 use crate::contacts::Contact;
 use crate::plans::expand::DueTouch;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// One thing to do for one contact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +38,7 @@ pub struct AgendaItem {
     pub postal: Postal,
     /// Agent in charge.
     pub agent: String,
-    /// The contact's pipeline stage when the item was opened.
+    /// The contact's pipeline stage (when the item was opened; now, when it is shown).
     #[serde(default)]
     pub stage: String,
     /// The contact's lead source.
@@ -55,6 +56,10 @@ pub struct AgendaItem {
     /// The contact responded during this plan (set when the agenda is shown).
     #[serde(default)]
     pub responder: bool,
+    /// The contact's last touch, sent or done (`2026-12-01 sent w3-market-stats`; set when the
+    /// agenda is shown).
+    #[serde(default)]
+    pub last_touch: String,
     /// When it was marked done (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<String>,
@@ -165,6 +170,7 @@ impl AgendaItem {
             order: t.order,
             note: t.note.clone().unwrap_or_default(),
             responder: false,
+            last_touch: String::new(),
             done_at: None,
         }
     }
@@ -181,13 +187,45 @@ impl AgendaItem {
     }
 }
 
-/// The items for `date` (due on or before it), of `agent` when given (case-insensitive), with
-/// `responder` set for contacts in `responders`, in priority order.
-pub fn day(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>, responders: &HashSet<String>) -> Vec<AgendaItem> {
+/// Where a contact stands when its items are shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// It responded during its current plan.
+    pub responder: bool,
+    /// Its pipeline stage.
+    pub stage: String,
+    /// Its last touch ([`touch_line`]), or empty.
+    pub last_touch: String,
+}
+
+/// A touch event as the agenda shows it: `2026-12-01 sent w3-market-stats`.
+pub fn touch_line(e: &crate::history::Event) -> String {
+    let day = e.at.get(..10).unwrap_or(&e.at);
+    format!("{day} {} {}", e.event, e.touch.as_deref().unwrap_or_default())
+}
+
+/// Who an agenda was shown to, as `agenda done --all-shown` names them: the agent (any
+/// case), or `(all)` for the agenda of every agent.
+pub fn viewer(agent: Option<&str>) -> String {
+    agent.map_or_else(|| "(all)".to_string(), str::to_lowercase)
+}
+
+/// The items due on or before `date`, of `agent` when given (case-insensitive).
+pub fn due(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>) -> Vec<AgendaItem> {
     let day = date.to_string();
     items.retain(|i| i.due <= day && agent.is_none_or(|a| i.agent.eq_ignore_ascii_case(a)));
+    items
+}
+
+/// Gives each item its contact's standing (a contact not in `standings` keeps what the item
+/// holds) and puts them in priority order ([`sort`]).
+pub fn rank(mut items: Vec<AgendaItem>, date: NaiveDate, standings: &HashMap<String, Standing>) -> Vec<AgendaItem> {
     for i in &mut items {
-        i.responder = responders.contains(&i.contact_id);
+        if let Some(s) = standings.get(&i.contact_id) {
+            i.responder = s.responder;
+            i.stage.clone_from(&s.stage);
+            i.last_touch.clone_from(&s.last_touch);
+        }
     }
     sort(&mut items, date);
     items
@@ -250,6 +288,7 @@ pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
             ("address", &i.address),
             ("stage", &i.stage),
             ("source", &i.source),
+            ("last touch", &i.last_touch),
         ] {
             if !v.is_empty() {
                 out.push_str(&format!(" · {label}: {v}"));
@@ -294,6 +333,7 @@ pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
         "agent",
         "stage",
         "source",
+        "last_touch",
         "plan",
         "touch",
         "note",
@@ -321,6 +361,7 @@ pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
                 &i.agent,
                 &i.stage,
                 &i.source,
+                &i.last_touch,
                 &i.plan,
                 &i.touch,
                 &i.note,
@@ -350,7 +391,7 @@ pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, 
         .iter()
         .map(|i| {
             format!(
-                "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}<br>{}<br>{}</td><td>{} / {}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}<br>{}<br>{}</td><td>{}<br>{}</td><td>{} / {}</td><td>{}</td></tr>",
                 esc(&i.short),
                 esc(&i.channel),
                 if i.is_overdue(date) { " (overdue)" } else { "" },
@@ -358,6 +399,8 @@ pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, 
                 esc(&i.phone),
                 esc(&i.email),
                 esc(&i.address),
+                esc(&i.stage),
+                esc(&i.last_touch),
                 esc(&i.plan),
                 esc(&i.touch),
                 esc(&i.note)
@@ -366,7 +409,7 @@ pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, 
         .collect();
     let html = format!(
         "<!DOCTYPE html><html><body><h1>Agenda for {date}</h1><p>{}</p><table border=\"1\" cellpadding=\"6\" cellspacing=\"0\">\
-<tr><th>Code</th><th>What</th><th>Who</th><th>Reach</th><th>Plan</th><th>Note</th></tr>{rows}</table>\
+<tr><th>Code</th><th>What</th><th>Who</th><th>Reach</th><th>Stage, last touch</th><th>Plan</th><th>Note</th></tr>{rows}</table>\
 <p>Mark an item done: <code>nurture agenda done CODE</code></p></body></html>",
         esc(agent)
     );
@@ -426,6 +469,7 @@ mod tests {
             order,
             note: String::new(),
             responder: false,
+            last_touch: String::new(),
             done_at: None,
         }
     }
@@ -440,10 +484,20 @@ mod tests {
             item("responder", "2026-11-20", "card", "33-touch", 5, "d"),
             item("tomorrow", "2026-11-21", "call", "8x8", 1, "e"),
         ];
-        let responders: HashSet<String> = ["d".to_string()].into();
-        let ids: Vec<String> = day(items.clone(), date, None, &responders).into_iter().map(|i| i.id).collect();
+        let d = Standing {
+            responder: true,
+            stage: "contacted".into(),
+            last_touch: "2026-11-19 sent w2-email".into(),
+        };
+        let standings: HashMap<String, Standing> = [("d".to_string(), d.clone())].into();
+        let shown = rank(due(items.clone(), date, None), date, &standings);
+        let ids: Vec<&str> = shown.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["overdue-card", "responder", "early-call", "late-gift"]);
-        assert!(day(items, date, Some("nobody"), &responders).is_empty());
+        assert_eq!(
+            (shown[1].stage.as_str(), shown[1].last_touch.as_str()),
+            ("contacted", d.last_touch.as_str())
+        );
+        assert!(due(items, date, Some("nobody")).is_empty());
     }
 
     #[test]
@@ -471,7 +525,7 @@ mod tests {
             })
             .collect();
         assign_codes(&mut items);
-        let codes: HashSet<&str> = items.iter().map(|i| i.short.as_str()).collect();
+        let codes: std::collections::HashSet<&str> = items.iter().map(|i| i.short.as_str()).collect();
         assert_eq!(codes.len(), items.len(), "every code is distinct");
         let longer = items.iter().filter(|i| i.short.len() > 6).count();
         assert!(
@@ -495,9 +549,13 @@ mod tests {
         let date: NaiveDate = "2026-11-20".parse().unwrap();
         let mut late = item("x", "2026-11-18", "call", "8x8", 1, "c1");
         late.note = "Ask about referrals".into();
+        late.last_touch = touch_line(&crate::history::Event::touch("2026-11-17T18:00:00Z", "sent", "8x8", "w2", "email"));
+        assert_eq!(late.last_touch, "2026-11-17 sent w2");
         let md = to_markdown(date, std::slice::from_ref(&late));
         assert!(
-            md.contains("**overdue** since 2026-11-18") && md.contains("Ask about referrals"),
+            md.contains("**overdue** since 2026-11-18")
+                && md.contains("Ask about referrals")
+                && md.contains("last touch: 2026-11-17 sent w2"),
             "{md}"
         );
         let rows = to_rows(&[late.clone()]);

@@ -1,6 +1,7 @@
 //! `nurture agenda [--date D] [--agent NAME] [--channel C] [--format md|csv|json|xlsx]
 //! [--out FILE]` — the agent's day, at most `[agenda] max_calls_per_day` calls each — and
-//! `nurture agenda done CODE...`, which closes items (open items roll over until then).
+//! `nurture agenda done CODE... | --all-shown [--agent NAME]`, which closes items (open items
+//! roll over until then; `--all-shown` closes what the last agenda shown listed).
 
 use super::{clock_and_date, connect, load_workspace, print_json};
 use crate::agenda::{self, AgendaItem};
@@ -59,8 +60,15 @@ pub enum AgendaAction {
     /// Mark items done (by the code shown in the agenda, or the full id).
     Done {
         /// Item codes.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "all_shown")]
         items: Vec<String>,
+        /// Every item the last agenda shown (to `--agent`, by the command or the nightly email)
+        /// listed; items done since are skipped.
+        #[arg(long)]
+        all_shown: bool,
+        /// With `--all-shown`: the agenda shown to this agent (default: the one of every agent).
+        #[arg(long, requires = "all_shown")]
+        agent: Option<String>,
         /// What happened (kept in the contact's history).
         #[arg(long)]
         note: Option<String>,
@@ -72,50 +80,19 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     let store = connect(&config).await?;
     let ws = load_workspace(config, Some(&store)).await?;
     let mut open = store.open_agenda().await?;
-    if let Some(AgendaAction::Done { items, note }) = a.action {
-        let mut missing = 0;
-        for code in &items {
-            let named: Vec<&AgendaItem> = open.iter().filter(|i| i.is_named(code)).collect();
-            let item = match named[..] {
-                [item] => item,
-                [] => {
-                    eprintln!("no open agenda item {code:?}");
-                    missing += 1;
-                    continue;
-                }
-                _ => {
-                    // A code printed before a later item shared its six characters.
-                    let which: Vec<String> = named.iter().map(|i| format!("{} ({}, {})", i.short, i.name, i.touch)).collect();
-                    eprintln!(
-                        "{code:?} names {} open items: {}; use the longer code",
-                        named.len(),
-                        which.join(", ")
-                    );
-                    missing += 1;
-                    continue;
-                }
-            };
-            let mut done = item.clone();
-            let now = clock.now().to_rfc3339();
-            done.done_at = Some(now.clone());
-            let event = Event::touch(
-                now,
-                "done",
-                &item.plan,
-                &item.touch,
-                note.clone().unwrap_or_else(|| item.channel.clone()),
-            );
-            if store
-                .close_agenda_item(&item.id, &serde_json::to_string(&done)?, &item.contact_id, &event)
-                .await?
-            {
-                println!(
-                    "done: {} {} {} ({} / {})",
-                    item.short, item.channel, item.name, item.plan, item.touch
-                );
-            }
-        }
-        return Ok(if missing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    if let Some(AgendaAction::Done {
+        items,
+        all_shown,
+        agent,
+        note,
+    }) = a.action
+    {
+        let shown = if all_shown {
+            store.shown(&agenda::viewer(agent.as_deref())).await?
+        } else {
+            Vec::new()
+        };
+        return mark_done(&store, &clock, &open, &items, &shown, note.as_deref()).await;
     }
     if store.run_summary(&date.to_string()).await?.is_none() {
         // No run yet for this date: add what its run will put on the agenda.
@@ -142,13 +119,15 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
             }
         }
     }
-    let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
-    let responders = store.responders(&ids).await?;
-    let mut items = agenda::day(open, date, a.agent.as_deref(), &responders);
+    let items = agenda::due(open, date, a.agent.as_deref());
+    let standings = store.agenda_standings(&items).await?;
+    let mut items = agenda::rank(items, date, &standings);
     let held = agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);
     if let Some(channel) = &a.channel {
         items.retain(|i| i.channel.eq_ignore_ascii_case(channel));
     }
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    store.remember_shown(&agenda::viewer(a.agent.as_deref()), &ids).await?;
     match a.format {
         Format::Md => {
             print!("{}", agenda::to_markdown(date, &items));
@@ -171,4 +150,66 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
         Format::Json => print_json(&items)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Closes the open items named by `codes` and those of `shown` still open; a code that names
+/// no open item, or several, is an error (the others are still closed).
+async fn mark_done(
+    store: &crate::store::Store,
+    clock: &crate::clock::Clock,
+    open: &[AgendaItem],
+    codes: &[String],
+    shown: &[String],
+    note: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut missing = 0;
+    let mut chosen: Vec<&AgendaItem> = Vec::new();
+    for code in codes {
+        let named: Vec<&AgendaItem> = open.iter().filter(|i| i.is_named(code)).collect();
+        match named[..] {
+            [item] => chosen.push(item),
+            [] => {
+                eprintln!("no open agenda item {code:?}");
+                missing += 1;
+            }
+            _ => {
+                // A code printed before a later item shared its six characters.
+                let which: Vec<String> = named.iter().map(|i| format!("{} ({}, {})", i.short, i.name, i.touch)).collect();
+                eprintln!(
+                    "{code:?} names {} open items: {}; use the longer code",
+                    named.len(),
+                    which.join(", ")
+                );
+                missing += 1;
+            }
+        }
+    }
+    let shown: HashSet<&str> = shown.iter().map(String::as_str).collect();
+    let still_open = open.iter().filter(|i| shown.contains(i.id.as_str()));
+    chosen.extend(still_open);
+    chosen.sort_by(|a, b| a.id.cmp(&b.id));
+    chosen.dedup_by(|a, b| a.id == b.id);
+    let gone = shown
+        .len()
+        .saturating_sub(chosen.iter().filter(|i| shown.contains(i.id.as_str())).count());
+    for item in chosen {
+        let mut done = item.clone();
+        let now = clock.now().to_rfc3339();
+        done.done_at = Some(now.clone());
+        let what = note.map_or_else(|| item.channel.clone(), str::to_string);
+        let event = Event::touch(now, "done", &item.plan, &item.touch, what);
+        if store
+            .close_agenda_item(&item.id, &serde_json::to_string(&done)?, &item.contact_id, &event)
+            .await?
+        {
+            println!(
+                "done: {} {} {} ({} / {})",
+                item.short, item.channel, item.name, item.plan, item.touch
+            );
+        }
+    }
+    if gone > 0 {
+        println!("{gone} shown item(s) were no longer open (done since, or not yet opened by the date's run)");
+    }
+    Ok(if missing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

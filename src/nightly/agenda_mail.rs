@@ -1,6 +1,7 @@
 //! The agents' agenda by email (`[agenda] email_to`): after the run has opened the day's
 //! items, each agent with an address gets the open items of their contacts due on or before
-//! the run date — once per agent and date.
+//! the run date — once per agent and date. What an email listed is what `agenda done
+//! --all-shown --agent NAME` closes.
 
 use crate::agenda::{self, AgendaItem};
 use crate::compose;
@@ -21,10 +22,9 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
     if to.is_empty() {
         return Ok(0);
     }
-    let open = store.open_agenda().await?;
-    let ids: Vec<String> = open.iter().map(|i| i.contact_id.clone()).collect();
-    let responders = store.responders(&ids).await?;
-    let mut items = agenda::day(open, date, None, &responders);
+    let items = agenda::due(store.open_agenda().await?, date, None);
+    let standings = store.agenda_standings(&items).await?;
+    let mut items = agenda::rank(items, date, &standings);
     agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);
     // Agent → items; contacts without an agent (or with one not listed) go to "*".
     let mut by_agent: BTreeMap<&str, Vec<AgendaItem>> = BTreeMap::new();
@@ -59,7 +59,12 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
             Err(e) => Err(e.to_string()),
         };
         match sending {
-            Ok(()) => sent += 1,
+            Ok(()) => {
+                // `agenda done --all-shown --agent NAME` closes what this email listed.
+                let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+                store.remember_shown(&agenda::viewer(Some(agent)), &ids).await?;
+                sent += 1;
+            }
             Err(e) => {
                 // Let the next run (or a rerun) try again.
                 store.unlock(&marker).await?;

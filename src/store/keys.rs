@@ -53,6 +53,11 @@ impl Keys {
     pub fn agenda_done(&self) -> String {
         format!("{}:agenda:done", self.prefix)
     }
+    /// SET of the agenda item ids last shown to `viewer` (an agent, `*`, or `(all)`), for
+    /// `agenda done --all-shown`.
+    pub fn agenda_shown(&self, viewer: &str) -> String {
+        format!("{}:agenda:shown:{viewer}", self.prefix)
+    }
     /// STRING set once the agenda of `date` was emailed to `agent`.
     pub fn agenda_mail(&self, date: &str, agent: &str) -> String {
         format!("{}:agenda:mail:{date}:{agent}", self.prefix)
@@ -156,6 +161,7 @@ mod tests {
             k.agenda_open(),
             k.agenda_done(),
             k.agenda_mail("d", "a"),
+            k.agenda_shown("sara"),
             k.history("c"),
             k.phones(),
             k.emails(),

@@ -3,10 +3,11 @@
 //! that roll over from day to day until marked done.
 
 use super::{Store, StoreError};
-use crate::agenda::AgendaItem;
+use crate::agenda::{AgendaItem, Standing};
 use crate::contacts::Contact;
 use crate::history::{Event, KEEP};
 use redis::AsyncCommands;
+use std::collections::HashMap;
 
 static CLOSE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
@@ -40,6 +41,12 @@ impl Store {
 
     /// The last touch sent to each contact (its `sent` event, newest of the last 100 events).
     pub async fn last_touches(&self, contact_ids: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
+        self.last_events(contact_ids, &["sent"]).await
+    }
+
+    /// Each contact's newest event about a touch whose name is one of `names`, among its last
+    /// 100 events.
+    pub async fn last_events(&self, contact_ids: &[&str], names: &[&str]) -> Result<Vec<Option<Event>>, StoreError> {
         if contact_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -54,7 +61,7 @@ impl Store {
                 events
                     .iter()
                     .filter_map(|j| serde_json::from_str::<Event>(j).ok())
-                    .find(|e| e.event == "sent" && e.touch.is_some())
+                    .find(|e| names.contains(&e.event.as_str()) && e.touch.is_some())
             })
             .collect())
     }
@@ -105,18 +112,46 @@ impl Store {
         }
     }
 
-    /// Which of `ids` responded during their current plan (agenda priority).
-    pub async fn responders(&self, ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut unique: Vec<String> = ids.to_vec();
+    /// Where the contacts of `items` stand now: responded during their current plan (agenda
+    /// priority), their stage, and their last touch (sent, or an agenda item done).
+    pub async fn agenda_standings(&self, items: &[AgendaItem]) -> Result<HashMap<String, Standing>, StoreError> {
+        let mut unique: Vec<String> = items.iter().map(|i| i.contact_id.clone()).collect();
         unique.sort();
         unique.dedup();
         let contacts = self.contacts(&unique).await?;
+        let ids: Vec<&str> = unique.iter().map(String::as_str).collect();
+        let touches = self.last_events(&ids, &["sent", "done"]).await?;
         Ok(contacts
             .into_iter()
-            .flatten()
-            .filter(|c| c.responded_on.is_some_and(|r| c.enrolled_on().is_none_or(|e| r >= e)))
-            .map(|c| c.id.0)
+            .zip(touches)
+            .filter_map(|(contact, touch)| {
+                let c = contact?;
+                let standing = Standing {
+                    responder: c.responded_on.is_some_and(|r| c.enrolled_on().is_none_or(|e| r >= e)),
+                    stage: crate::contacts::pipeline::Pipeline::stage_of(&c).to_string(),
+                    last_touch: touch.map(|e| crate::agenda::touch_line(&e)).unwrap_or_default(),
+                };
+                Some((c.id.0, standing))
+            })
             .collect())
+    }
+
+    /// Remembers the ids of the agenda items just shown to `viewer`, for `agenda done
+    /// --all-shown` (kept 40 days).
+    pub async fn remember_shown(&self, viewer: &str, ids: &[&str]) -> Result<(), StoreError> {
+        let key = self.keys.agenda_shown(viewer);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        if !ids.is_empty() {
+            pipe.sadd(&key, ids).ignore().expire(&key, 40 * 86_400).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// The ids of the agenda items last shown to `viewer`.
+    pub async fn shown(&self, viewer: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.conn.clone().smembers(self.keys.agenda_shown(viewer)).await?)
     }
 
     /// The open agenda items (an item that does not decode is skipped).

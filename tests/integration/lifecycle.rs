@@ -211,6 +211,12 @@ fn the_agents_day_rolls_over_until_done_and_is_emailed_once() {
         office_text.contains("أحمد العلي") && office_text.contains("Grace Kim"),
         "Omar has no address: {office_text}"
     );
+    // What Sara's email listed is what `done --all-shown --agent sara` would close.
+    let shown: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("{}:agenda:shown:sara", env.prefix))
+        .query(&mut env.redis())
+        .unwrap();
+    assert_eq!(shown.len(), 1, "Olivia's welcome card: {shown:?}");
     // Once per agent and date.
     let again = env.json(&["run", "--date", DATE]);
     assert_eq!(

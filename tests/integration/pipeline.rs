@@ -316,4 +316,35 @@ fn the_agents_day_holds_a_set_number_of_calls_and_the_rest_roll_over() {
     assert_eq!(next.len(), 5, "{md}");
     assert!(next.iter().all(|l| !codes.iter().any(|c| l.contains(c.as_str()))), "{md}");
     assert!(md.contains("2 more call(s)"), "{md}");
+
+    // Each item shows where its contact stands now: the stage of today, the last touch.
+    let name = |line: &str| line.split("** ").nth(1).unwrap().split(" · ").next().unwrap().to_string();
+    let called = name(calls[0]);
+    let email = format!("{}@example.com", called.to_lowercase());
+    env.ok(&["contact", "status", &email, "proposal"]);
+    let cards = day(&["--channel", "card"]);
+    let card = cards.lines().find(|l| l.contains("**card**") && name(l) == called).unwrap();
+    assert!(
+        card.contains("stage: proposal") && card.contains(" done intro"),
+        "the stage now and the call just done: {card}"
+    );
+    assert!(card.contains("last touch: 20"), "{card}");
+
+    // `--all-shown` closes what the last agenda listed (the five calls), nothing else.
+    let md = day(&["--channel", "call"]);
+    let shown: Vec<&str> = md.lines().filter(|l| l.contains("**call**")).collect();
+    let done = env.ok(&["agenda", "done", "--all-shown"]);
+    assert_eq!(done.lines().filter(|l| l.starts_with("done: ")).count(), 5, "{done}");
+    let md = day(&["--channel", "call"]);
+    let last: Vec<&str> = md.lines().filter(|l| l.contains("**call**")).collect();
+    assert_eq!(last.len(), 2, "{md}");
+    assert!(last.iter().all(|l| !shown.contains(l)), "{md}");
+    assert_eq!(day(&["--channel", "card"]).matches("**card**").count(), 12, "cards were not shown");
+    // Per agent: what was shown to sara, named in any case; a second time closes nothing more.
+    day(&["--agent", "sara", "--channel", "call"]);
+    let done = env.ok(&["agenda", "done", "--all-shown", "--agent", "SARA"]);
+    assert_eq!(done.lines().filter(|l| l.starts_with("done: ")).count(), 2, "{done}");
+    let again = env.ok(&["agenda", "done", "--all-shown", "--agent", "sara"]);
+    assert!(again.contains("2 shown item(s) were no longer open"), "{again}");
+    assert!(!day(&["--channel", "call"]).contains("**call**"));
 }
