@@ -106,7 +106,8 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
             grace_days: 0,
             last_run: None,
         };
-        let calendar = Calendar::new(&ws.plans, &window);
+        let classes = crate::nightly::classes(&ws, &store, date).await?;
+        let calendar = Calendar::new(&ws.plans, &window).with_classes(classes);
         let mut pages = std::pin::pin!(store.contact_pages(2000));
         while let Some(page) = pages.try_next().await? {
             for c in &page {

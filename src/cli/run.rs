@@ -105,6 +105,12 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
             s.moved,
             s.demoted
         );
+        if s.out_of_segment > 0 {
+            println!(
+                "{} contact(s) outside their plan's [segment] got none of its touches",
+                s.out_of_segment
+            );
+        }
         if let Some(down) = &s.unreachable {
             println!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
         }

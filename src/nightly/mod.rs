@@ -10,10 +10,12 @@ use crate::contacts::Contact;
 use crate::deliver::{Counters, Deliverer, Handler};
 use crate::plans::expand::{Calendar, Window};
 use crate::queue::{Queue, inspect};
-use crate::store::Store;
+use crate::report::customers::Class;
+use crate::store::{Store, StoreError};
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,8 +63,11 @@ pub struct RunSummary {
     pub missed: u64,
     /// Email / SMS touches skipped because the contact has no address for that channel.
     pub skipped: u64,
-    /// Contacts that changed plans (finished one, or demoted for not responding).
+    /// Contacts that changed plans (finished one, demoted for not responding, or outside a
+    /// plan's `[segment]`).
     pub moved: u64,
+    /// Contacts outside their plan's `[segment]` (with no `otherwise` that takes them): no touches.
+    pub out_of_segment: u64,
     /// Of those, moved by `[demote]` (no response after N touches).
     pub demoted: u64,
     /// Automated touches not sent because the contact responded (`pause_on_response`).
@@ -146,7 +151,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         queue: &queue,
         opts: &opts,
         window: &window,
-        calendar: Calendar::new(&ws.plans, &window),
+        calendar: Calendar::new(&ws.plans, &window).with_classes(classes(&ws, &store, opts.date).await?),
         sender_tz: ws.config.sender_tz(),
     };
     // Read the next page (Redis + JSON decoding, on another task) while this one is expanded
@@ -258,4 +263,13 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
 
 async fn scan(store: Store, cursor: u64) -> Result<(u64, Vec<Contact>), crate::store::StoreError> {
     store.scan_contacts(cursor, PAGE).await
+}
+
+/// The customers' classes as of `date` when a plan has a `[segment]` (else none: not read).
+pub async fn classes(ws: &Workspace, store: &Store, date: NaiveDate) -> Result<HashMap<String, Class>, StoreError> {
+    if ws.plans.values().all(|p| p.segment.is_none()) {
+        return Ok(HashMap::new());
+    }
+    let customers = crate::report::customers::customers(&store.deals().await?, date, ws.config.report.abc);
+    Ok(crate::report::customers::classes(&customers))
 }

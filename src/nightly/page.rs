@@ -40,6 +40,7 @@ impl Pages<'_> {
             s.contacts += 1;
             let e = expand::expand(&contact, &self.ws.plans, self.window, &self.calendar);
             s.missed += e.missed;
+            s.out_of_segment += u64::from(e.out_of_segment);
             s.due += e.due.len() as u64;
             for t in &e.due {
                 if t.channel.is_manual() {

@@ -8,9 +8,10 @@
 
 use super::{Channel, Plan, When};
 use crate::contacts::Contact;
+use crate::report::customers::Class;
 use chrono::{Duration, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The dates a run covers.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +75,8 @@ pub enum MoveReason {
     Finished,
     /// This many touches fell due without a response (`[demote]`).
     NoResponse(u32),
+    /// Not in the plan's `[segment]` (what it admits).
+    OutOfSegment(String),
 }
 
 impl std::fmt::Display for MoveReason {
@@ -81,6 +84,7 @@ impl std::fmt::Display for MoveReason {
         match self {
             MoveReason::Finished => f.write_str("finished the plan"),
             MoveReason::NoResponse(n) => write!(f, "no response after {n} touches"),
+            MoveReason::OutOfSegment(admits) => write!(f, "not in the plan's segment ({admits})"),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Expansion {
     pub moves: Vec<Move>,
     /// The agent's follow-up of a response that paused a plan (once per response).
     pub follow_up: Option<DueTouch>,
+    /// The contact is outside its plan's `[segment]`, which has no `otherwise`: no touches.
+    pub out_of_segment: bool,
 }
 
 impl Expansion {
@@ -124,12 +130,14 @@ impl Expansion {
 /// A day, and the time of day a cron rule fires on it.
 type Dated = (NaiveDate, Option<NaiveTime>);
 
-/// Days of the touches whose rule is the same for every contact (fixed dates, weekdays,
-/// Hijri dates, cron), computed once for a run: plan → touch index → sorted days.
+/// What is the same for every contact of a run, computed once: the days of the touches whose
+/// rule is shared (fixed dates, weekdays, Hijri dates, cron; plan → touch index → sorted days),
+/// and the customers' classes that plans' `[segment]`s look at.
 #[derive(Debug, Default)]
 pub struct Calendar {
     from: NaiveDate,
     days: BTreeMap<String, Vec<Option<Vec<Dated>>>>,
+    classes: HashMap<String, Class>,
 }
 
 impl Calendar {
@@ -157,7 +165,17 @@ impl Calendar {
                 (id.clone(), per_touch)
             })
             .collect();
-        Calendar { from, days }
+        Calendar {
+            from,
+            days,
+            classes: HashMap::new(),
+        }
+    }
+
+    /// With the customers' classes (`report customers`) for plans with a `[segment]`.
+    pub fn with_classes(mut self, classes: HashMap<String, Class>) -> Calendar {
+        self.classes = classes;
+        self
     }
 
     fn shared(&self, plan: &str, touch: usize) -> Option<&[Dated]> {
@@ -209,6 +227,31 @@ pub fn expand(contact: &Contact, plans: &BTreeMap<String, Plan>, window: &Window
         let Some(plan) = plans.get(&plan_id) else { break };
         if enrolled > window.date {
             break;
+        }
+        let class = cal.classes.get(&contact.id.0);
+        if let Some(segment) = &plan.segment
+            && !segment.admits(class)
+        {
+            // To `otherwise` from today — only when that plan takes the contact, so that two
+            // plans that both refuse it never pass it back and forth night after night.
+            let takes = |to: &String| plans.get(to).is_some_and(|p| p.segment.as_ref().is_none_or(|s| s.admits(class)));
+            match &segment.otherwise {
+                Some(to) if *to != plan_id && takes(to) => {
+                    let on = window.date.max(enrolled);
+                    out.moves.push(Move {
+                        from: plan_id.clone(),
+                        to: to.clone(),
+                        on,
+                        reason: MoveReason::OutOfSegment(segment.describe()),
+                    });
+                    (plan_id, enrolled) = (to.clone(), on);
+                    continue;
+                }
+                _ => {
+                    out.out_of_segment = true;
+                    break;
+                }
+            }
         }
         let last = plan.last_day(enrolled);
         let upto = last.map_or(window.date, |l| l.min(window.date));
@@ -320,6 +363,36 @@ mod tests {
             responded_on: None,
             former: vec![],
         }
+    }
+
+    #[test]
+    fn a_plan_with_a_segment_routes_the_others_to_otherwise_or_gives_them_nothing() {
+        let top = "[segment]\nabc = [\"A\", \"B\"]\notherwise = \"b\"\n[[touch]]\nid = \"t\"\nafter = \"0d\"\nchannel = \"email\"\ntemplate = \"t\"\n";
+        let b =
+            "[segment]\nabc = [\"C\"]\notherwise = \"top\"\n[[touch]]\nid = \"x\"\nafter = \"0d\"\nchannel = \"sms\"\ntemplate = \"s\"\n";
+        let champions = "[segment]\nrfm_segment = [\"Champions\"]\n[[touch]]\nid = \"g\"\nafter = \"0d\"\nchannel = \"gift\"\n";
+        let plans = plans_from(&[("top", top), ("b", b), ("champions", champions)]);
+        let w = window("2026-03-01", None);
+        let class = |abc: char, segment: &'static str| Class { abc, segment };
+        let run = |plan: &str, classes: &[(&str, Class)]| {
+            let cal = Calendar::new(&plans, &w).with_classes(classes.iter().map(|(k, c)| (k.to_string(), *c)).collect());
+            expand(&contact_on(plan, "2026-03-01", &[]), &plans, &w, &cal)
+        };
+        // An A customer: top's touch.
+        let e = run("top", &[("c1", class('A', "Champions"))]);
+        assert_eq!((e.due.len(), e.moves.len()), (1, 0));
+        // A C customer moves to b from the run date, with the reason, and gets b's touch.
+        let e = run("top", &[("c1", class('C', "Hibernating"))]);
+        assert_eq!(e.moved_to(), Some(("b".to_string(), d("2026-03-01"))));
+        assert_eq!(e.moves[0].reason.to_string(), "not in the plan's segment (abc A, B)");
+        assert_eq!(e.due[0].touch, "x");
+        // No deal at all: neither top nor b takes it — it stays on top, without touches.
+        let e = run("top", &[]);
+        assert_eq!((e.moves.len(), e.due.len(), e.out_of_segment), (0, 0, true), "{e:?}");
+        // No `otherwise`: nothing, and the contact stays.
+        let e = run("champions", &[("c1", class('A', "Loyal"))]);
+        assert_eq!((e.moves.len(), e.due.len(), e.out_of_segment), (0, 0, true));
+        assert_eq!(run("champions", &[("c1", class('B', "Champions"))]).due.len(), 1);
     }
 
     fn contact(enrolled: &str) -> Contact {

@@ -118,6 +118,42 @@ pub struct Demote {
     pub to: String,
 }
 
+/// `[segment]`: the customers a plan is for, by the classes of `report customers`, and where
+/// the others go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    /// ABC classes admitted (`A`, `B`, `C`; `none` = no deal yet); empty = any.
+    pub abc: Vec<String>,
+    /// RFM segments admitted (`Champions`, ...; `none` = no deal yet); empty = any.
+    pub rfm_segment: Vec<String>,
+    /// The plan a contact outside the segment moves to; without it, such a contact gets none
+    /// of this plan's touches (and stays on it, in case its class changes).
+    pub otherwise: Option<String>,
+}
+
+/// What `[segment]` lists for a contact without deals.
+pub const NO_CLASS: &str = "none";
+
+impl Segment {
+    /// True when a contact of `class` (`None`: no deal yet) belongs to the segment.
+    pub fn admits(&self, class: Option<&crate::report::customers::Class>) -> bool {
+        let abc = class.map_or_else(|| NO_CLASS.to_string(), |c| c.abc.to_string());
+        let rfm = class.map_or(NO_CLASS, |c| c.segment);
+        (self.abc.is_empty() || self.abc.contains(&abc)) && (self.rfm_segment.is_empty() || self.rfm_segment.iter().any(|s| s == rfm))
+    }
+
+    /// `abc A, B; rfm_segment Champions`.
+    pub fn describe(&self) -> String {
+        let parts = [("abc", &self.abc), ("rfm_segment", &self.rfm_segment)];
+        let listed: Vec<String> = parts
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k} {}", v.join(", ")))
+            .collect();
+        listed.join("; ")
+    }
+}
+
 /// `[promise]`: what the plan's name promises, checked by `lint`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Promise {
@@ -148,6 +184,8 @@ pub struct Plan {
     pub demote: Option<Demote>,
     /// Checked by `lint`.
     pub promise: Option<Promise>,
+    /// The customers it is for.
+    pub segment: Option<Segment>,
     /// Steps, in file order.
     pub touches: Vec<Touch>,
     /// The file it came from.
@@ -183,8 +221,19 @@ struct RawPlan {
     pause_on_response: Option<bool>,
     demote: Option<Spanned<RawDemote>>,
     promise: Option<Spanned<RawPromise>>,
+    segment: Option<Spanned<RawSegment>>,
     #[serde(default)]
     touch: Vec<Spanned<RawTouch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSegment {
+    #[serde(default)]
+    abc: Vec<Spanned<String>>,
+    #[serde(default)]
+    rfm_segment: Vec<Spanned<String>>,
+    otherwise: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -253,7 +302,11 @@ pub fn load_dir(dir: &Path) -> (BTreeMap<String, Plan>, Vec<Diagnostic>) {
     }
     let ids: HashSet<String> = plans.keys().cloned().collect();
     for plan in plans.values() {
-        let targets = [("then", plan.then.as_ref()), ("to", plan.demote.as_ref().map(|d| &d.to))];
+        let targets = [
+            ("then", plan.then.as_ref()),
+            ("to", plan.demote.as_ref().map(|d| &d.to)),
+            ("otherwise", plan.segment.as_ref().and_then(|s| s.otherwise.as_ref())),
+        ];
         for (key, target) in targets {
             if let Some(target) = target
                 && !ids.contains(target)
@@ -417,6 +470,38 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         }
         None => None,
     };
+    let segment = raw.segment.as_ref().map(|seg| {
+        let r = seg.get_ref();
+        let mut check = |key: &str, values: &[Spanned<String>], known: &[&str]| -> Vec<String> {
+            for v in values {
+                if !known.contains(&v.get_ref().as_str()) {
+                    let close = known
+                        .iter()
+                        .find(|k| strsim::jaro_winkler(&k.to_lowercase(), &v.get_ref().to_lowercase()) >= 0.8);
+                    let hint = close.map(|c| format!(" (did you mean {c:?}?)")).unwrap_or_default();
+                    err(
+                        v.span().start,
+                        format!("segment: {key} {:?} is not one of {}{hint}", v.get_ref(), known.join(", ")),
+                    );
+                }
+            }
+            values.iter().map(|v| v.get_ref().clone()).collect()
+        };
+        let abc = check("abc", &r.abc, &["A", "B", "C", NO_CLASS]);
+        let segments: Vec<&str> = crate::report::customers::SEGMENTS.iter().copied().chain([NO_CLASS]).collect();
+        let rfm_segment = check("rfm_segment", &r.rfm_segment, &segments);
+        if abc.is_empty() && rfm_segment.is_empty() {
+            err(
+                seg.span().start,
+                "segment: list `abc` or `rfm_segment` values (e.g. abc = [\"A\", \"B\"])".into(),
+            );
+        }
+        Segment {
+            abc,
+            rfm_segment,
+            otherwise: r.otherwise.as_ref().map(|o| o.get_ref().clone()),
+        }
+    });
     if !ok {
         return None;
     }
@@ -428,6 +513,7 @@ pub fn parse_plan(id: &str, file: &str, text: &str, diags: &mut Vec<Diagnostic>)
         pause_on_response: raw.pause_on_response.unwrap_or(false),
         demote,
         promise,
+        segment,
         touches,
         file: file.to_string(),
     })

@@ -99,11 +99,51 @@ pub fn customers(deals: &[Deal], today: NaiveDate, abc: [f64; 3]) -> Vec<Custome
 /// Quintile scores of `values` (higher is better): ⌈5 × share of values ≤ this one⌉.
 pub fn quintiles(values: &[f64]) -> Vec<u8> {
     let n = values.len() as f64;
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
     values
         .iter()
         .map(|v| {
-            let at_most = values.iter().filter(|w| *w <= v).count() as f64;
+            // How many values are at most `v`: O(n log n) over all customers.
+            let at_most = sorted.partition_point(|w| w <= v) as f64;
             ((5.0 * at_most / n).ceil() as u8).clamp(1, 5)
+        })
+        .collect()
+}
+
+/// Every segment name, best first (plans' `[segment] rfm_segment` names these).
+pub const SEGMENTS: [&str; 10] = [
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "New customers",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "Can't lose them",
+    "At risk",
+    "Hibernating",
+];
+
+/// A customer's classes, as plans filter on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    /// `A`, `B` or `C`.
+    pub abc: char,
+    /// The RFM segment.
+    pub segment: &'static str,
+}
+
+/// Each customer's classes by contact id.
+pub fn classes(customers: &[Customer]) -> HashMap<String, Class> {
+    customers
+        .iter()
+        .map(|c| {
+            let class = Class {
+                abc: c.abc,
+                segment: c.segment,
+            };
+            (c.contact_id.clone(), class)
         })
         .collect()
 }
@@ -127,6 +167,15 @@ pub fn segment(r: u8, f: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_score_pair_has_a_listed_segment() {
+        for r in 1..=5 {
+            for f in 1..=5 {
+                assert!(SEGMENTS.contains(&segment(r, f)), "{r}{f}");
+            }
+        }
+    }
 
     fn deal(id: &str, date: &str, value: f64) -> Deal {
         Deal {

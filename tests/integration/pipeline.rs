@@ -348,3 +348,108 @@ fn the_agents_day_holds_a_set_number_of_calls_and_the_rest_roll_over() {
     assert!(again.contains("2 shown item(s) were no longer open"), "{again}");
     assert!(!day(&["--channel", "call"]).contains("**call**"));
 }
+
+/// Plans segment customers by the classes of `report customers`: the A and B customers get the
+/// "vip" plan, the others move to "direct" (recorded, with the reason); a plan without
+/// `otherwise` gives the others nothing; a wrong class name is a lint error at its line.
+#[test]
+fn plans_take_customers_by_abc_class_and_rfm_segment() {
+    let env = TestEnv::new("segments");
+    let email =
+        |id: &str, template: &str| format!("[[touch]]\nid = \"{id}\"\nafter = \"0d\"\nchannel = \"email\"\ntemplate = \"{template}\"\n");
+    env.write(
+        "jobs/vip.toml",
+        &format!(
+            "name = \"VIP\"\n\n[segment]\nabc = [\"A\", \"B\"]\notherwise = \"direct\"\n\n{}",
+            email("hello", "8x8/welcome")
+        ),
+    );
+    env.write(
+        "jobs/direct.toml",
+        &format!("name = \"Direct\"\n\n{}", email("letter", "12-direct/monthly-letter")),
+    );
+    env.write(
+        "jobs/champions.toml",
+        &format!(
+            "name = \"Champions\"\n\n[segment]\nrfm_segment = [\"Champions\"]\n\n{}",
+            email("thanks", "8x8/welcome")
+        ),
+    );
+    env.import(
+        "email,first_name,plan\nann@example.com,Ann,vip\nbo@example.com,Bo,vip\ncy@example.com,Cy,vip\n\
+         dee@example.com,Dee,vip\neli@example.com,Eli,champions\n",
+        &["--enrolled-on", DATE],
+    );
+    // Values 75, 20, 4 and 1 (of 100): Ann A, Bo B, Cy and Eli C (the boundary rule); Dee has
+    // no deal; Eli's one deal is old.
+    for (who, value, date) in [
+        ("ann", "75000", "2026-10-10"),
+        ("bo", "20000", "2026-10-11"),
+        ("cy", "4000", "2026-10-12"),
+        ("eli", "1000", "2024-01-05"),
+    ] {
+        env.ok(&["record", "deal", &format!("{who}@example.com"), "--value", value, "--date", date]);
+    }
+    let customers = env.json(&["report", "customers", "--date", DATE]);
+    let class = |who: &str| {
+        let row = customers.as_array().unwrap().iter().find(|c| c["contact_id"] == who).unwrap();
+        format!("{} {}", row["abc"].as_str().unwrap(), row["segment"].as_str().unwrap())
+    };
+    assert!(class("cy@example.com").starts_with("C "), "{customers}");
+    assert!(!class("eli@example.com").ends_with(" Champions"), "{customers}");
+
+    let s = env.json(&["run", "--date", DATE, "--now", crate::NOW]);
+    assert_eq!((s["moved"].as_u64(), s["out_of_segment"].as_u64()), (Some(2), Some(1)), "{s}");
+    let got = |who: &str, subject_part: &str| {
+        env.sink()
+            .messages()
+            .iter()
+            .filter(|m| m.contains(&format!("<{who}>")) && m.contains(subject_part))
+            .count()
+    };
+    let welcome = "List-Unsubscribe"; // every marketing email has it
+    for who in ["ann@example.com", "bo@example.com", "cy@example.com", "dee@example.com"] {
+        assert_eq!(got(who, welcome), 1, "{who}: one email");
+    }
+    assert_eq!(got("eli@example.com", welcome), 0, "not a champion, and no `otherwise`");
+    let plan = |who: &str| env.json(&["contact", "show", who])["contact"]["fields"]["plan"].clone();
+    assert_eq!((plan("ann@example.com"), plan("bo@example.com")), ("vip".into(), "vip".into()));
+    assert_eq!(
+        (plan("cy@example.com"), plan("dee@example.com")),
+        ("direct".into(), "direct".into())
+    );
+    assert_eq!(plan("eli@example.com"), "champions", "stays, in case its class changes");
+    let cy = env.json(&["contact", "show", "cy@example.com"]);
+    assert!(
+        cy["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "moved" && e["detail"] == "from vip: not in the plan's segment (abc A, B)"),
+        "{cy}"
+    );
+    let sent_to = |who: &str| {
+        env.json(&["contact", "show", who])["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "sent")
+            .map(|e| format!("{}/{}", e["plan"].as_str().unwrap(), e["touch"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sent_to("ann@example.com"), ["vip/hello"]);
+    assert_eq!(sent_to("cy@example.com"), ["direct/letter"]);
+
+    // A class that does not exist: lint names the file, line and the close one.
+    env.write(
+        "jobs/vip.toml",
+        &format!(
+            "name = \"VIP\"\n\n[segment]\nabc = [\"a\", \"B\"]\notherwise = \"direct\"\n\n{}",
+            email("hello", "8x8/welcome")
+        ),
+    );
+    let out = env.nurture(&["lint"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("vip.toml:4:") && text.contains("did you mean \"A\"?"), "{text}");
+}
