@@ -134,30 +134,50 @@ impl Fact {
             clean(&self.detail)
         )
     }
+}
 
-    /// Reads a stored line (`None` for a line that is not a fact).
-    pub fn decode(line: &str) -> Option<Fact> {
+/// A stored fact line read in place, without copying: what `report` tallies, millions at a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FactView<'a> {
+    /// What happened.
+    pub kind: Kind,
+    /// The contact's pseudonym.
+    pub who: u64,
+    /// The plan id.
+    pub plan: &'a str,
+    /// The touch id.
+    pub touch: &'a str,
+    /// The lead source.
+    pub source: &'a str,
+    /// The agent's key.
+    pub agent: &'a str,
+    /// A deal's value (0 otherwise).
+    pub value: f64,
+    /// `first` on a contact's first deal; the new stage of a stage change.
+    pub detail: &'a str,
+}
+
+impl<'a> FactView<'a> {
+    /// Reads a stored line ([`Fact::encode`]); `None` for a line that is not a fact.
+    pub fn parse(line: &'a str) -> Option<FactView<'a>> {
         let mut parts = line.split('\t');
         let mut next = || parts.next();
         let kind = Kind::parse(next()?)?;
         let who = u64::from_str_radix(next()?, 16).ok()?;
-        let to = Attribution {
-            plan: next()?.to_string(),
-            touch: next()?.to_string(),
-            source: next()?.to_string(),
-            agent: next()?.to_string(),
-        };
+        let (plan, touch, source, agent) = (next()?, next()?, next()?, next()?);
         let value = match next()? {
             "" => 0.0,
             v => v.parse().ok()?,
         };
-        let detail = next().unwrap_or_default().to_string();
-        Some(Fact {
+        Some(FactView {
             kind,
             who,
-            to,
+            plan,
+            touch,
+            source,
+            agent,
             value,
-            detail,
+            detail: next().unwrap_or_default(),
         })
     }
 
@@ -280,16 +300,21 @@ mod tests {
         f.detail = FIRST.into();
         let line = f.encode();
         assert_eq!(line.split('\t').count(), 8);
-        let back = Fact::decode(&line).unwrap();
-        assert_eq!(back.to.source, "zil low", "a tab in a value cannot break the line");
-        assert_eq!(back.to.agent, "سارة");
+        let back = FactView::parse(&line).unwrap();
+        assert_eq!((back.plan, back.touch), ("8x8", "day-1"));
+        assert_eq!(back.source, "zil low", "a tab in a value cannot break the line");
+        assert_eq!(back.agent, "سارة");
         assert_eq!(back.value, 350_000.5);
         assert!(back.is_first_deal());
         assert_eq!(back.who, f.who);
-        let sent = Fact::new(Kind::Sent, 7, Attribution::default());
-        assert_eq!(Fact::decode(&sent.encode()), Some(sent));
-        assert_eq!(Fact::decode("nonsense"), None);
-        assert_eq!(Fact::decode("hug\t01\t\t\t\t\t\t"), None);
+        let sent = Fact::new(Kind::Sent, 7, Attribution::default()).encode();
+        let back = FactView::parse(&sent).unwrap();
+        assert_eq!(
+            (back.kind, back.who, back.plan, back.value, back.detail),
+            (Kind::Sent, 7, "", 0.0, "")
+        );
+        assert_eq!(FactView::parse("nonsense"), None);
+        assert_eq!(FactView::parse("hug\t01\t\t\t\t\t\t"), None);
     }
 
     #[test]

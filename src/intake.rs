@@ -81,6 +81,8 @@ pub struct Intake<'a> {
     store: &'a Store,
     pepper: &'a str,
     file: String,
+    /// How its contacts arrived, for their history (`imported from contacts.csv`).
+    origin: String,
     today: NaiveDate,
     dry_run: bool,
     rules: Rules<'a>,
@@ -97,6 +99,7 @@ impl<'a> Intake<'a> {
             store,
             pepper,
             file: file.to_string(),
+            origin: format!("imported from {file}"),
             today,
             dry_run,
             rules: Rules::default(),
@@ -108,6 +111,13 @@ impl<'a> Intake<'a> {
     /// Assigns new contacts and fills instead of overwriting, as `rules` say.
     pub fn with_rules(mut self, rules: Rules<'a>) -> Self {
         self.rules = rules;
+        self
+    }
+
+    /// Says how its contacts arrived in their history (`lead from zillow`; default
+    /// `imported from FILE`).
+    pub fn with_origin(mut self, origin: String) -> Self {
+        self.origin = origin;
         self
     }
 
@@ -132,7 +142,7 @@ impl<'a> Intake<'a> {
         let mut leads: HashMap<String, (NaiveDate, Fact)> = HashMap::new();
         let mut apply = |id: &str, stored: Option<Contact>| {
             let incoming = rows_of[id].iter().map(|&i| &chunk[i].1);
-            let (merged, outcome) = merge_rows(stored, incoming, &file, today, fill);
+            let (merged, outcome) = merge_rows(stored, incoming, &self.origin, today, fill);
             match (&outcome.0, &merged) {
                 (Outcome::Created, Some(c)) => {
                     let lead = Fact::new(FactKind::Lead, store.pseudonym(id), Attribution::of(c));
@@ -340,7 +350,7 @@ async fn place_rows(
 fn merge_rows<'a>(
     stored: Option<Contact>,
     rows: impl Iterator<Item = &'a Contact>,
-    file: &str,
+    origin: &str,
     today: NaiveDate,
     fill: bool,
 ) -> (Option<Contact>, (Outcome, Option<Event>)) {
@@ -362,13 +372,13 @@ fn merge_rows<'a>(
         return (None, (Outcome::Unchanged, None));
     };
     if created {
-        let event = imported(&c, file, "created", today);
+        let event = arrived(&c, origin, "created", today);
         return (Some(c), (Outcome::Created, Some(event)));
     }
     if stored.as_ref() == Some(&c) {
         return (None, (Outcome::Unchanged, None));
     }
-    let event = (c.plan().map(str::to_string) != plan_before).then(|| imported(&c, file, "enrolled", today));
+    let event = (c.plan().map(str::to_string) != plan_before).then(|| arrived(&c, origin, "enrolled", today));
     (Some(c), (Outcome::Updated, event))
 }
 
@@ -378,12 +388,12 @@ fn arrived_on(c: &Contact, today: NaiveDate) -> NaiveDate {
     c.enrolled_on().unwrap_or(today)
 }
 
-/// The history event of an import that created a contact or put it on a plan, dated the day
-/// it entered the plan.
-fn imported(c: &Contact, file: &str, what: &str, today: NaiveDate) -> Event {
+/// The history event of an intake that created a contact or put it on a plan, dated the day
+/// it entered the plan: `imported from contacts.csv, source zillow`.
+fn arrived(c: &Contact, origin: &str, what: &str, today: NaiveDate) -> Event {
     let at = arrived_on(c, today).to_string();
     let source = c.get("source").map(|s| format!(", source {s}")).unwrap_or_default();
-    let mut e = Event::new(at, what, format!("imported from {file}{source}"));
+    let mut e = Event::new(at, what, format!("{origin}{source}"));
     e.plan = c.plan().map(str::to_string);
     e
 }

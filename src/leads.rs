@@ -151,7 +151,9 @@ pub async fn take(
         assign: Some(&config.assign),
         fill_only: true,
     };
-    let mut intake = Intake::new(store, config.pepper(), &label, today, false).with_rules(rules);
+    let mut intake = Intake::new(store, config.pepper(), &label, today, false)
+        .with_rules(rules)
+        .with_origin(label.clone());
     intake.upsert(vec![(1, contact.clone())]).await?;
     if intake.report.rejected_rows > 0 {
         // A person who asked to be forgotten (or an address that is another contact's): the

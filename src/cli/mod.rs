@@ -252,9 +252,15 @@ async fn workspace_and_contact(config: Config, who: Option<&str>, locale: &str) 
     Ok((ws, contact))
 }
 
+/// Prints `v` as pretty JSON. A reader that stopped reading (`| head`) is not an error: the
+/// work is done by then, and a panic would only hide that.
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 /// Colour (ANSI codes) only on a terminal, and never with `NO_COLOR` set (no-color.org): cron

@@ -4,7 +4,7 @@
 use super::{clock_and_date, connect, print_json};
 use crate::config::Config;
 use crate::report::customers;
-use crate::report::practice::{By, COLUMNS, Practice, Tally, cells};
+use crate::report::practice::{By, COLUMNS, cells};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -51,16 +51,6 @@ pub enum Which {
         #[arg(long)]
         csv: bool,
     },
-}
-
-/// The practice's numbers of `--from`..`--to` (facts read day by day).
-pub async fn practice(store: &crate::store::Store, by: By, from: NaiveDate, to: NaiveDate, years: f64) -> anyhow::Result<Practice> {
-    let mut tally = Tally::new(by);
-    for day in from.iter_days().take_while(|d| *d <= to) {
-        tally.day(day);
-        store.each_fact(day, |f| tally.add(&f)).await?;
-    }
-    Ok(tally.finish(from, to, &store.costs().await?, years))
 }
 
 pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -119,11 +109,11 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         anyhow::bail!("--from {from} is after --to {today}: give a period that starts before it ends");
     }
     let store = connect(&config).await?;
-    let p = practice(&store, a.by, from, today, config.report.relationship_years).await?;
+    let p = crate::report::read::practice(&store, a.by, from, today, config.report.relationship_years).await?;
     if let Some(path) = &a.html {
         let by_source = match a.by {
             By::Source => p.clone(),
-            _ => practice(&store, By::Source, from, today, config.report.relationship_years).await?,
+            _ => crate::report::read::practice(&store, By::Source, from, today, config.report.relationship_years).await?,
         };
         let customers = customers::customers(&store.deals().await?, today, config.report.abc);
         let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");

@@ -4,3 +4,4 @@
 pub mod customers;
 pub mod html;
 pub mod practice;
+pub mod read;

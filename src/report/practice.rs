@@ -2,11 +2,35 @@
 //! with a total row — tallied from the day-by-day facts of [`crate::facts`] and the recorded
 //! costs. The formulas (README "Reports") are the functions at the bottom, each unit tested.
 
-use crate::facts::{Fact, Kind};
+use crate::facts::{FactView, Kind};
 use crate::store::Cost;
 use chrono::NaiveDate;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes pseudonyms by their own value: they are keyed HMAC output, uniform already, so the
+/// default SipHash would only cost time (a year of facts is millions of set inserts).
+#[derive(Default)]
+struct WhoHasher(u64);
+
+impl Hasher for WhoHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A set of contacts (pseudonyms).
+type Who = HashSet<u64, BuildHasherDefault<WhoHasher>>;
 
 /// The group label of facts that have no value for the grouping (a lead has no touch; a
 /// source's cost with no lead in the period belongs to no plan).
@@ -38,16 +62,15 @@ impl By {
         }
     }
 
-    fn key(self, f: &Fact) -> String {
-        let to = &f.to;
+    fn key<'a>(self, f: &FactView<'a>) -> Cow<'a, str> {
         let key = match self {
-            By::Plan => to.plan.clone(),
-            By::Touch if to.touch.is_empty() => String::new(),
-            By::Touch => format!("{}/{}", to.plan, to.touch),
-            By::Source => to.source.clone(),
-            By::Agent => to.agent.clone(),
+            By::Plan => Cow::Borrowed(f.plan),
+            By::Touch if f.touch.is_empty() => Cow::Borrowed(""),
+            By::Touch => Cow::Owned(format!("{}/{}", f.plan, f.touch)),
+            By::Source => Cow::Borrowed(f.source),
+            By::Agent => Cow::Borrowed(f.agent),
         };
-        if key.is_empty() { NONE.to_string() } else { key }
+        if key.is_empty() { Cow::Borrowed(NONE) } else { key }
     }
 }
 
@@ -124,25 +147,30 @@ pub struct Practice {
 struct Acc {
     leads: u64,
     leads_by_source: HashMap<String, u64>,
-    reached: HashSet<u64>,
+    reached: Who,
     sent: u64,
     failed: u64,
     suppressed: u64,
-    unsubscribed: HashSet<u64>,
-    responded: HashSet<u64>,
+    unsubscribed: Who,
+    responded: Who,
     customers: u64,
     deals: u64,
-    paying: HashSet<u64>,
+    paying: Who,
     revenue: f64,
     cost: f64,
 }
 
 impl Acc {
-    fn add(&mut self, f: &Fact) {
+    fn add(&mut self, f: &FactView) {
         match f.kind {
             Kind::Lead => {
                 self.leads += 1;
-                *self.leads_by_source.entry(f.to.source.clone()).or_default() += 1;
+                match self.leads_by_source.get_mut(f.source) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.leads_by_source.insert(f.source.to_string(), 1);
+                    }
+                }
             }
             Kind::Sent => {
                 self.sent += 1;
@@ -166,6 +194,24 @@ impl Acc {
             }
             Kind::Stage => {}
         }
+    }
+
+    /// Adds `other`'s facts (its sets as a union: a contact in both counts once).
+    fn merge(&mut self, other: &Acc) {
+        self.leads += other.leads;
+        for (source, n) in &other.leads_by_source {
+            *self.leads_by_source.entry(source.clone()).or_default() += n;
+        }
+        self.reached.extend(&other.reached);
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.suppressed += other.suppressed;
+        self.unsubscribed.extend(&other.unsubscribed);
+        self.responded.extend(&other.responded);
+        self.customers += other.customers;
+        self.deals += other.deals;
+        self.paying.extend(&other.paying);
+        self.revenue += other.revenue;
     }
 
     fn row(&self, group: String, period_days: i64, years: f64) -> Row {
@@ -211,7 +257,7 @@ pub struct Tally {
     groups: BTreeMap<String, Acc>,
     total: Acc,
     days: Vec<Day>,
-    today: Option<(NaiveDate, HashSet<u64>, HashSet<u64>)>,
+    today: Option<(NaiveDate, Who, Who)>,
 }
 
 impl Tally {
@@ -229,7 +275,7 @@ impl Tally {
     /// Starts the facts of `day` (days come in order).
     pub fn day(&mut self, day: NaiveDate) {
         self.close_day();
-        self.today = Some((day, HashSet::new(), HashSet::new()));
+        self.today = Some((day, Who::default(), Who::default()));
     }
 
     fn close_day(&mut self) {
@@ -243,9 +289,12 @@ impl Tally {
     }
 
     /// Adds one fact of the current day.
-    pub fn add(&mut self, f: &Fact) {
-        self.total.add(f);
-        self.groups.entry(self.by.key(f)).or_default().add(f);
+    pub fn add(&mut self, f: &FactView) {
+        let key = self.by.key(f);
+        match self.groups.get_mut(key.as_ref()) {
+            Some(acc) => acc.add(f),
+            None => self.groups.entry(key.into_owned()).or_default().add(f),
+        }
         if let Some((_, reached, responded)) = &mut self.today {
             match f.kind {
                 Kind::Sent => {
@@ -259,11 +308,32 @@ impl Tally {
         }
     }
 
+    /// This tally and `other` (of other days) as one.
+    pub fn merge(mut self, mut other: Tally) -> Tally {
+        self.close_day();
+        other.close_day();
+        for (group, acc) in other.groups {
+            match self.groups.get_mut(&group) {
+                Some(mine) => mine.merge(&acc),
+                None => {
+                    self.groups.insert(group, acc);
+                }
+            }
+        }
+        self.days.extend(other.days);
+        self.days.sort_by_key(|d| d.date);
+        self
+    }
+
     /// Adds the costs of the period and computes every figure. Outside `--by source`, a
     /// source's cost is shared among the groups in proportion to the leads each got from that
     /// source in the period (no lead from it: the `—` group).
     pub fn finish(mut self, from: NaiveDate, to: NaiveDate, costs: &[Cost], years: f64) -> Practice {
         self.close_day();
+        // The total is the groups merged once at the end, not a second set insert per fact.
+        for acc in self.groups.values() {
+            self.total.merge(acc);
+        }
         let mut by_source: BTreeMap<&str, f64> = BTreeMap::new();
         for c in costs.iter().filter(|c| c.date >= from && c.date <= to) {
             *by_source.entry(c.source.as_str()).or_default() += c.amount;
@@ -376,18 +446,25 @@ pub struct ClvInputs {
 
 /// CLV = average deal value × deals per customer per year × relationship years − CAC, where
 /// average deal value = revenue / deals and deals per customer per year = deals / paying
-/// customers × 365 / days in the period. `None` without deals or without a CAC.
+/// customers / the period in years — a period shorter than a year counts as one (one sale in
+/// a month is not twelve a year). `None` without deals or without a CAC.
 pub fn clv(i: ClvInputs, cac: Option<f64>) -> Option<f64> {
     let average = ratio(i.revenue, i.deals as f64)?;
     let per_customer = ratio(i.deals as f64, i.paying as f64)?;
-    let per_year = per_customer * 365.0 / i.period_days.max(1) as f64;
+    let per_year = per_customer * 365.0 / i.period_days.max(365) as f64;
     Some(average * per_year * i.years - cac?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Attribution;
+    use crate::facts::{Attribution, Fact};
+
+    /// Adds `f` as `report` reads it: its stored line.
+    fn add(t: &mut Tally, f: &Fact) {
+        let line = f.encode();
+        t.add(&FactView::parse(&line).unwrap());
+    }
 
     fn fact(kind: Kind, who: u64, source: &str, touch: &str) -> Fact {
         Fact::new(
@@ -400,6 +477,41 @@ mod tests {
                 agent: "sara".into(),
             },
         )
+    }
+
+    #[test]
+    fn tallies_of_different_days_merge_into_the_tally_of_all() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let facts = [
+            (1, fact(Kind::Sent, 1, "zillow", "d1")),
+            (1, fact(Kind::Sent, 2, "web", "d1")),
+            (1, fact(Kind::Response, 2, "web", "d1")),
+            (2, fact(Kind::Sent, 1, "zillow", "d2")),
+            (2, fact(Kind::Sent, 3, "zillow", "d2")),
+            (2, fact(Kind::Response, 1, "zillow", "d2")),
+        ];
+        let mut all = Tally::new(By::Source);
+        let (mut odd, mut even) = (Tally::new(By::Source), Tally::new(By::Source));
+        for d in [1, 2] {
+            all.day(day(d));
+            let part = if d % 2 == 1 { &mut odd } else { &mut even };
+            part.day(day(d));
+            for (_, f) in facts.iter().filter(|(fd, _)| *fd == d) {
+                add(&mut all, f);
+                add(part, f);
+            }
+        }
+        let (a, b) = (day(1), day(2));
+        let one = all.finish(a, b, &[], 5.0);
+        let merged = Tally::new(By::Source).merge(even).merge(odd).finish(a, b, &[], 5.0);
+        assert_eq!(merged.rows, one.rows);
+        assert_eq!(merged.total, one.total);
+        assert_eq!(merged.days, one.days);
+        assert_eq!(
+            (one.total.reached, one.total.sent, one.total.responded),
+            (3, 4, 2),
+            "contact 1 once"
+        );
     }
 
     #[test]
@@ -435,8 +547,9 @@ mod tests {
             years: 5.0,
         };
         assert_eq!(clv(i, Some(1_000.0)), Some(24_000.0));
-        // The same over half a year is twice the frequency.
-        assert_eq!(clv(ClvInputs { period_days: 73, ..i }, Some(0.0)), Some(2_500.0 * 10.0 * 5.0));
+        // Over two years the frequency is halved; a short period is never scaled up to a year.
+        assert_eq!(clv(ClvInputs { period_days: 730, ..i }, Some(0.0)), Some(2_500.0 * 1.0 * 5.0));
+        assert_eq!(clv(ClvInputs { period_days: 30, ..i }, Some(0.0)), Some(2_500.0 * 2.0 * 5.0));
         assert_eq!(clv(ClvInputs { deals: 0, ..i }, Some(0.0)), None);
         assert_eq!(clv(i, None), None);
     }
@@ -446,18 +559,18 @@ mod tests {
         let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
         let mut t = Tally::new(By::Touch);
         t.day(day(1));
-        t.add(&fact(Kind::Lead, 1, "zillow", ""));
-        t.add(&fact(Kind::Lead, 2, "zillow", ""));
-        t.add(&fact(Kind::Sent, 1, "zillow", "d1"));
-        t.add(&fact(Kind::Sent, 2, "zillow", "d1"));
+        add(&mut t, &fact(Kind::Lead, 1, "zillow", ""));
+        add(&mut t, &fact(Kind::Lead, 2, "zillow", ""));
+        add(&mut t, &fact(Kind::Sent, 1, "zillow", "d1"));
+        add(&mut t, &fact(Kind::Sent, 2, "zillow", "d1"));
         t.day(day(2));
-        t.add(&fact(Kind::Sent, 1, "zillow", "d2"));
-        t.add(&fact(Kind::Response, 1, "zillow", "d2"));
-        t.add(&fact(Kind::Response, 1, "zillow", "d2"));
+        add(&mut t, &fact(Kind::Sent, 1, "zillow", "d2"));
+        add(&mut t, &fact(Kind::Response, 1, "zillow", "d2"));
+        add(&mut t, &fact(Kind::Response, 1, "zillow", "d2"));
         let mut deal = fact(Kind::Deal, 1, "zillow", "d2");
         deal.value = 1_000.0;
         deal.detail = crate::facts::FIRST.into();
-        t.add(&deal);
+        add(&mut t, &deal);
         let costs = vec![
             Cost {
                 source: "zillow".into(),
@@ -506,7 +619,7 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
         let mut t = Tally::new(By::Source);
         t.day(day);
-        t.add(&fact(Kind::Lead, 1, "zillow", ""));
+        add(&mut t, &fact(Kind::Lead, 1, "zillow", ""));
         let cost = Cost {
             source: "radio".into(),
             date: day,

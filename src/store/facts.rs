@@ -119,19 +119,30 @@ impl Store {
             .await?)
     }
 
-    /// Calls `each` with every fact of `day`, page by page (a line that does not decode is
-    /// skipped).
-    pub async fn each_fact(&self, day: NaiveDate, mut each: impl FnMut(Fact)) -> Result<(), StoreError> {
-        let key = self.keys.facts(&day.to_string());
-        let mut start = 0isize;
-        loop {
-            let page: Vec<String> = self.conn.clone().lrange(&key, start, start + PAGE - 1).await?;
-            let n = page.len() as isize;
-            page.iter().filter_map(|l| Fact::decode(l)).for_each(&mut each);
-            if n < PAGE {
-                return Ok(());
+    /// The stored fact lines of every day from `from` to `to`, page by page and in order, read
+    /// ahead by a task of their own while the receiver works (a day without facts is one empty
+    /// page, so that every day is seen).
+    pub fn fact_pages(&self, from: NaiveDate, to: NaiveDate) -> tokio::sync::mpsc::Receiver<Result<(NaiveDate, Vec<String>), StoreError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let store = self.clone();
+        tokio::spawn(async move {
+            for day in from.iter_days().take_while(|d| *d <= to) {
+                let key = store.keys.facts(&day.to_string());
+                let mut start = 0isize;
+                loop {
+                    let page: Result<Vec<String>, _> = store.conn.clone().lrange(&key, start, start + PAGE - 1).await;
+                    let full = page.as_ref().is_ok_and(|p| p.len() as isize == PAGE);
+                    let failed = page.is_err();
+                    if tx.send(page.map(|p| (day, p)).map_err(StoreError::from)).await.is_err() || failed {
+                        return;
+                    }
+                    if !full {
+                        break;
+                    }
+                    start += PAGE;
+                }
             }
-            start += PAGE;
-        }
+        });
+        rx
     }
 }

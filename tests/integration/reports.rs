@@ -90,10 +90,10 @@ fn check(r: &Value, group: &str, counts: [u64; 10], money: [f64; 2], ratios: [Op
     }
 }
 
-/// CLV by hand: average deal value × deals per customer per year × 5 years − CAC, over the
-/// 11 days of the period.
+/// CLV by hand: average deal value × deals per customer per year × 5 years − CAC; the 11 days
+/// of the period count as a year (a period shorter than a year is never scaled up).
 fn clv(revenue: f64, deals: f64, paying: f64, cac: f64) -> f64 {
-    revenue / deals * (deals / paying * 365.0 / 11.0) * 5.0 - cac
+    revenue / deals * (deals / paying) * 5.0 - cac
 }
 
 #[test]

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# nurture benchmark: `report` over a year of facts of N contacts (issue 12). A private
+# redis-server is filled directly with the facts nurture records (bench/gen_facts.py: ~15 per
+# contact a year — leads, 14 sends, failures, suppressions, opt-outs, responses, deals, stage
+# changes), then each report is timed (wall clock, peak RSS of the process).
+#
+#   bench/report.sh [N] [DAYS]        (defaults: 1000000 365)
+#   NURTURE_BIN=/path/to/nurture bench/report.sh ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+DAYS=${2:-365}
+LAST=2026-12-06
+WORK=$(mktemp -d /tmp/nurture-report.XXXXXX)
+if [ -z "${NURTURE_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${NURTURE_BIN:-$PWD/target/release/nurture}"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+cleanup() { [ -n "${KEEP:-}" ] && { echo "kept: redis port $PORT, $WORK"; return; }; kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cp -r jobs templates "$WORK/"
+cat > "$WORK/nurture.toml" <<TOML
+[redis]
+url = "redis://127.0.0.1:$PORT/0"
+prefix = "rep"
+[smtp]
+url = "file://$WORK/out"
+[sms]
+provider = "file"
+outbox = "$WORK/sms.jsonl"
+[unsubscribe]
+secret = "bench-secret"
+[privacy]
+pepper = "bench-pepper"
+TOML
+
+start=$(date +%s.%N)
+python3 bench/gen_facts.py "$N" rep "$LAST" "$DAYS" | redis-cli -p "$PORT" --pipe >/dev/null
+echo "filled in $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")s; redis used_memory $(redis-cli -p "$PORT" info memory | grep '^used_memory_human' | cut -d: -f2 | tr -d '\r')"
+
+measure() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+secs = time.monotonic() - t
+if p.returncode != 0:
+    sys.exit(f"failed ({p.returncode}): {sys.argv[1:]}: {p.stderr}")
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"{secs:.2f}s, peak RSS {rss // 1024} MiB")
+PY
+}
+
+cd "$WORK"
+FROM=$(date -d "$LAST - $((DAYS - 1)) days" +%F)
+for by in source plan touch agent; do
+  echo "report --by $by, $DAYS days: $(measure "$BIN" report --from "$FROM" --to "$LAST" --by "$by" --json)"
+done
+echo "report, last 30 days (the default period): $(measure "$BIN" report --to "$LAST")"
+echo "report --html, $DAYS days: $(measure "$BIN" report --from "$FROM" --to "$LAST" --html "$WORK/report.html")"
+echo "report customers: $(measure "$BIN" report customers --date "$LAST" --csv)"
+"$BIN" report --from "$FROM" --to "$LAST" --by source | tail -3
