@@ -9,31 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
-WORK=$(mktemp -d /tmp/nurture-vacuum.XXXXXX)
-if [ -z "${NURTURE_BIN:-}" ]; then cargo build --release --quiet; fi
-BIN="${NURTURE_BIN:-$PWD/target/release/nurture}"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-  --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
-cleanup() { kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-cp -r jobs templates "$WORK/"
-cat > "$WORK/nurture.toml" <<TOML
-[redis]
-url = "redis://127.0.0.1:$PORT/0"
-prefix = "vac"
-[smtp]
-url = "file://$WORK/out"
-[sms]
-provider = "file"
-outbox = "$WORK/sms.jsonl"
-[unsubscribe]
-secret = "bench-secret"
-[privacy]
-pepper = "bench-pepper"
-TOML
+WORK_NAME=vacuum PREFIX=vac . bench/private_redis.sh
 
 # N marks and N idempotency keys; even ones fall on 2026-09-01 (older than the 35-day
 # horizon of 2026-11-20), odd ones on 2026-11-19.

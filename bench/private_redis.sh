@@ -1,0 +1,37 @@
+# Sourced by the benchmarks that need a Redis of their own: builds nurture (unless
+# NURTURE_BIN names another build), starts a private redis-server without persistence on a
+# free port, and writes a nurture workspace that uses it.
+#
+#   WORK_NAME=report PREFIX=rep . bench/private_redis.sh
+#
+# Sets WORK (the workspace directory), BIN and PORT; removes both on exit (KEEP=1 keeps them
+# and says where, to look at the data afterwards).
+WORK=$(mktemp -d "/tmp/nurture-$WORK_NAME.XXXXXX")
+if [ -z "${NURTURE_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN="${NURTURE_BIN:-$PWD/target/release/nurture}"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
+cleanup() {
+  if [ -n "${KEEP:-}" ]; then echo "kept: redis-server on port $PORT, workspace $WORK"; return; fi
+  kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cp -r jobs templates "$WORK/"
+cat > "$WORK/nurture.toml" <<TOML
+[redis]
+url = "redis://127.0.0.1:$PORT/0"
+prefix = "$PREFIX"
+[smtp]
+url = "file://$WORK/out"
+[sms]
+provider = "file"
+outbox = "$WORK/sms.jsonl"
+[unsubscribe]
+secret = "bench-secret"
+[privacy]
+pepper = "bench-pepper"
+TOML
