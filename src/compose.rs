@@ -166,6 +166,7 @@ fn build(
         unsubscribe_url,
         unsubscribe_mailto,
         delivery_key: key,
+        eight_bit: ws.config.smtp.eight_bit,
     };
     let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
     Ok(Email {

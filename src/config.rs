@@ -235,6 +235,10 @@ pub struct SmtpConfig {
     pub data_timeout_secs: u64,
     /// Name sent in EHLO.
     pub hello_name: String,
+    /// Bodies with non-ASCII text (Arabic names, "—") go as 8-bit (RFC 6152 8BITMIME) rather
+    /// than quoted-printable, when every line fits; the relay must offer 8BITMIME (checked at
+    /// startup). ASCII bodies go as 7-bit whenever their lines fit, whatever this says.
+    pub eight_bit: bool,
 }
 
 /// `[sms]`: the SMS gateway.
@@ -500,6 +504,7 @@ impl Default for SmtpConfig {
             timeout_secs: 30,
             data_timeout_secs: 600,
             hello_name: "localhost".into(),
+            eight_bit: true,
         }
     }
 }

@@ -141,6 +141,7 @@ pub struct SmtpPool {
     permits: Semaphore,
     pacer: Option<Mutex<Instant>>,
     interval: Duration,
+    eight_bit: bool,
 }
 
 impl SmtpPool {
@@ -169,6 +170,7 @@ impl SmtpPool {
             data_timeout: Duration::from_secs(c.data_timeout_secs.max(1)),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(c.pool_size),
+            eight_bit: c.eight_bit,
             pacer: (rate > 0).then(|| Mutex::new(Instant::now())),
             interval: if rate > 0 {
                 Duration::from_secs_f64(1.0 / rate as f64)
@@ -252,11 +254,17 @@ impl SmtpPool {
         Ok(conn)
     }
 
-    /// The startup health check: connect, greet, STARTTLS and AUTH as a send would. The
-    /// connection is kept for the first message.
+    /// The startup health check: connect, greet, STARTTLS and AUTH as a send would, and, with
+    /// `[smtp] eight_bit`, the relay's 8BITMIME (without it every non-ASCII message would be
+    /// refused: the check says so at once). The connection is kept for the first message.
     pub async fn check(&self) -> Result<(), SendError> {
         let _permit = self.permits.acquire().await.map_err(|e| SendError::Transient(e.to_string()))?;
         let conn = self.connect().await?;
+        if self.eight_bit && !conn.server_info().supports_feature(Extension::EightBitMime) {
+            return Err(SendError::Refused(
+                "the relay does not offer 8BITMIME: set [smtp] eight_bit = false (non-ASCII bodies then go quoted-printable)".into(),
+            ));
+        }
         self.idle.lock().await.push((conn, Instant::now()));
         Ok(())
     }

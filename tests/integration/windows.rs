@@ -203,4 +203,18 @@ fn senders_that_refuse_the_startup_check_stop_the_run_before_any_attempt() {
     let (_, s) = run_json(&env, &["--now", "2026-11-20T18:05:00Z"]);
     assert_eq!(s["sent"], 3, "{s}");
     assert_each_once(&smtp, 3);
+
+    // A relay without 8BITMIME: `[smtp] eight_bit` (the default) would have every non-ASCII
+    // body refused, so the startup check stops the run and says what to set; with
+    // `eight_bit = false` the same messages go (quoted-printable) and nothing is refused.
+    let (env, smtp) = fault_env("no8bit", json!({"no_8bitmime": true}), DELIVERY, 3);
+    let (out, s) = run_json(&env, &[]);
+    assert_eq!(out.status.code(), Some(3), "{s}");
+    assert!(s["stopped"].as_str().unwrap().contains("eight_bit = false"), "{s}");
+    assert!(smtp.data_per_recipient().is_empty(), "no message was attempted");
+    env.patch_config("[smtp]\n", "[smtp]\neight_bit = false\n");
+    let (out, s) = run_json(&env, &["--now", "2026-11-20T18:05:00Z"]);
+    assert!(out.status.success(), "{s}");
+    assert_eq!(s["sent"], 3, "{s}");
+    assert_each_once(&smtp, 3);
 }

@@ -13,6 +13,7 @@ the behaviour while nurture runs:
                                     # that waits is noted in LOG_FILE.arrived first)
    "drop_after_data": false,        # close the connection instead of the final reply
    "refuse": false,                 # close every new connection at once
+   "no_8bitmime": false,            # EHLO does not offer 8BITMIME
    "down": false}                   # relay gone: close new connections and any connection at
                                     # its next MAIL FROM, without a reply
 Every message whose final reply was 250 is appended to LOG_FILE as one JSON line
@@ -75,7 +76,8 @@ async def session(reader, writer):
                 if code >= 400:
                     await reply(writer, code, c.get("text", "no"))
                 else:
-                    writer.write(b"250-fault-smtp\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n")
+                    eight = b"" if c.get("no_8bitmime") else b"250-8BITMIME\r\n"
+                    writer.write(b"250-fault-smtp\r\n" + eight + b"250 SIZE 100000000\r\n")
                     await writer.drain()
             elif verb == "MAIL":
                 if control().get("down"):
