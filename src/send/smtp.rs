@@ -17,6 +17,11 @@
 //! - after the data was written, a timeout or a dropped connection means the message may have
 //!   been accepted: [`SendError::Unknown`], never re-sent on a fresh connection.
 //!
+//! With a relay that offers PIPELINING (RFC 2920; its EHLO keywords are read once per
+//! connection) MAIL, RCPT and DATA go in one write and their three replies are read in order;
+//! each reply is still classified by its own stage, the first failing one decides, and the
+//! connection is then dropped. Without it they go one by one.
+//!
 //! Every stage has its own timeout (`[smtp] timeout_secs`; the final reply after the data gets
 //! `data_timeout_secs`, RFC 5321's 10 minutes by default). A broken connection is dropped,
 //! never sent a QUIT whose reply could hang on a dead peer.
@@ -26,7 +31,7 @@ use crate::config::SmtpConfig;
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
@@ -128,6 +133,23 @@ fn from_lettre(e: lettre::transport::smtp::Error) -> Failure {
 /// Connections idle longer than this are closed rather than reused (servers drop them).
 const MAX_IDLE: Duration = Duration::from_secs(30);
 
+/// One open connection and what its server offers.
+struct Conn {
+    smtp: AsyncSmtpConnection,
+    /// The server's EHLO offered PIPELINING (RFC 2920).
+    pipelining: bool,
+}
+
+/// MAIL, RCPT and DATA as one pipelined write.
+struct Pipelined<'a>(&'a Mail, &'a Rcpt);
+
+impl std::fmt::Display for Pipelined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Each command's text ends with its CRLF.
+        write!(f, "{}{}{}", self.0, self.1, Data)
+    }
+}
+
 /// A bounded pool of SMTP connections to one server.
 pub struct SmtpPool {
     host: String,
@@ -137,7 +159,7 @@ pub struct SmtpPool {
     hello: ClientId,
     timeout: Duration,
     data_timeout: Duration,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
     permits: Semaphore,
     pacer: Option<Mutex<Instant>>,
     interval: Duration,
@@ -212,7 +234,7 @@ impl SmtpPool {
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<Conn, SendError> {
         let tls_params = || TlsParameters::new(self.host.clone()).map_err(|e| classify(Stage::Connect, Failure::Broken(e.to_string())));
         let mut conn = match self.security {
             Security::Tls => {
@@ -247,11 +269,19 @@ impl SmtpPool {
                 conn
             }
         };
+        // lettre keeps only the EHLO keywords it knows (not PIPELINING): ask again, before AUTH
+        // (a second EHLO only resets the session, RFC 5321 §4.1.4).
+        let ehlo = self
+            .stage(Stage::Greeting, self.timeout, conn.command(Ehlo::new(self.hello.clone())))
+            .await?;
+        let pipelining = ehlo
+            .message()
+            .any(|line| line.split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING")));
         if let Some(creds) = &self.credentials {
             self.stage(Stage::Auth, self.timeout, conn.auth(&[Mechanism::Plain, Mechanism::Login], creds))
                 .await?;
         }
-        Ok(conn)
+        Ok(Conn { smtp: conn, pipelining })
     }
 
     /// The startup health check: connect, greet, STARTTLS and AUTH as a send would, and, with
@@ -260,7 +290,7 @@ impl SmtpPool {
     pub async fn check(&self) -> Result<(), SendError> {
         let _permit = self.permits.acquire().await.map_err(|e| SendError::Transient(e.to_string()))?;
         let conn = self.connect().await?;
-        if self.eight_bit && !conn.server_info().supports_feature(Extension::EightBitMime) {
+        if self.eight_bit && !conn.smtp.server_info().supports_feature(Extension::EightBitMime) {
             return Err(SendError::Refused(
                 "the relay does not offer 8BITMIME: set [smtp] eight_bit = false (non-ASCII bodies then go quoted-printable)".into(),
             ));
@@ -285,7 +315,7 @@ impl SmtpPool {
         let reused = loop {
             let popped = self.idle.lock().await.pop();
             match popped {
-                Some((c, at)) if at.elapsed() < MAX_IDLE && !c.has_broken() => break Some(c),
+                Some((c, at)) if at.elapsed() < MAX_IDLE && !c.smtp.has_broken() => break Some(c),
                 Some(_) => continue, // dropped: closes the socket without waiting on the peer
                 None => break None,
             }
@@ -296,47 +326,74 @@ impl SmtpPool {
             None => self.connect().await?,
         };
         let mut result = self.send_on(&mut conn, &envelope, &body).await;
-        if was_reused && matches!(&result, Err(SendError::Transient(_))) && conn.has_broken() {
+        if was_reused && matches!(&result, Err(SendError::Transient(_))) && conn.smtp.has_broken() {
             // A reused connection may have been closed by the server while idle (the failure was
             // before the data, so nothing was delivered): one fresh try.
             conn = self.connect().await?;
             result = self.send_on(&mut conn, &envelope, &body).await;
         }
-        if result.is_ok() && !conn.has_broken() {
+        if result.is_ok() && !conn.smtp.has_broken() {
             self.idle.lock().await.push((conn, Instant::now()));
         }
         result
     }
 
     /// MAIL, RCPT, DATA and the data on an open connection, each with its timeout.
-    async fn send_on(&self, conn: &mut AsyncSmtpConnection, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
+    async fn send_on(&self, conn: &mut Conn, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
         let mut options = Vec::new();
         if !body.is_ascii() {
-            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            if !conn.smtp.server_info().supports_feature(Extension::EightBitMime) {
                 return Err(SendError::Refused(
                     "the relay does not offer 8BITMIME for a non-ASCII message".into(),
                 ));
             }
             options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let mail = Mail::new(envelope.from().cloned(), options);
+        let (pipelining, smtp) = (conn.pipelining && envelope.to().len() == 1, &mut conn.smtp);
         // After an error the connection is dropped by the caller, never pooled (its session
-        // state is unknown).
-        async {
-            self.stage(
-                Stage::Mail,
-                self.timeout,
-                conn.command(Mail::new(envelope.from().cloned(), options)),
-            )
-            .await?;
+        // state is unknown, and pipelined replies may still be unread).
+        if pipelining {
+            let rcpt = Rcpt::new(envelope.to()[0].clone(), vec![]);
+            self.stage(Stage::Mail, self.timeout, smtp.command(Pipelined(&mail, &rcpt))).await?;
+            self.stage(Stage::Rcpt, self.timeout, smtp.read_response()).await?;
+            self.stage(Stage::Data, self.timeout, smtp.read_response()).await?;
+        } else {
+            self.stage(Stage::Mail, self.timeout, smtp.command(mail)).await?;
             for to in envelope.to() {
-                self.stage(Stage::Rcpt, self.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
+                self.stage(Stage::Rcpt, self.timeout, smtp.command(Rcpt::new(to.clone(), vec![])))
                     .await?;
             }
-            self.stage(Stage::Data, self.timeout, conn.command(Data)).await?;
-            self.stage(Stage::EndOfData, self.data_timeout, conn.message(body)).await?;
-            Ok(())
+            self.stage(Stage::Data, self.timeout, smtp.command(Data)).await?;
         }
-        .await
+        // The data and its end in one write (lettre's `message` writes them apart).
+        match std::str::from_utf8(body) {
+            Ok(text) => {
+                self.stage(Stage::EndOfData, self.data_timeout, smtp.command(DataBlock(text)))
+                    .await?
+            }
+            Err(_) => self.stage(Stage::EndOfData, self.data_timeout, smtp.message(body)).await?,
+        };
+        Ok(())
+    }
+}
+
+/// A message's data as it goes after DATA: dot-stuffed (RFC 5321 §4.5.2: a line that starts
+/// with `.` gets another) and ended by `CRLF . CRLF`.
+struct DataBlock<'a>(&'a str);
+
+impl std::fmt::Display for DataBlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.0.split('\n').enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            if line.starts_with('.') {
+                f.write_str(".")?;
+            }
+            f.write_str(line)?;
+        }
+        f.write_str("\r\n.\r\n")
     }
 }
 
@@ -347,6 +404,13 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_is_dot_stuffed_and_ended_in_one_block() {
+        let body = ".top\r\nmiddle\r\n..two\r\nend.\r\n.";
+        assert_eq!(DataBlock(body).to_string(), "..top\r\nmiddle\r\n...two\r\nend.\r\n..\r\n.\r\n");
+        assert_eq!(DataBlock("x").to_string(), "x\r\n.\r\n");
+    }
 
     #[test]
     fn only_a_recipient_rejection_is_a_bounce() {

@@ -146,6 +146,42 @@ fn only_the_recipients_own_rejection_suppresses_it() {
     assert!(smtp.accepted_per_recipient().is_empty());
 }
 
+/// With PIPELINING (MAIL, RCPT and DATA in one write) each reply is still judged by its own
+/// stage: the recipient's 550 is a bounce, the sender's 550 the relay refusing us, and a relay
+/// that accepts gets each message once.
+#[test]
+fn pipelined_commands_are_judged_stage_by_stage() {
+    let (env, smtp) = fault_env(
+        "pipebounce",
+        json!({"pipelining": true, "rcpt": 550, "text": "5.1.1 no such user"}),
+        DELIVERY,
+        2,
+    );
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "a bounce is not the relay's fault");
+    assert_eq!(s["failed"], 2, "{s}");
+    assert_eq!(suppressed_emails(&env), 2);
+    assert!(smtp.data_per_recipient().is_empty(), "no data after a refused RCPT");
+
+    let (env, smtp) = fault_env(
+        "piperefuse",
+        json!({"pipelining": true, "mail": 550, "text": "5.7.1 sender not authorised"}),
+        DELIVERY,
+        3,
+    );
+    let (out, s) = run_json(&env, &[]);
+    assert_eq!(out.status.code(), Some(3), "{s}");
+    assert_eq!(suppressed_emails(&env), 0, "the relay's refusal is not the recipient's");
+    assert!(smtp.data_per_recipient().is_empty());
+    smtp.set(json!({"pipelining": true}));
+    let before = smtp.pipelined();
+    let (out, s) = run_json(&env, &["--now", "2026-11-20T18:05:00Z"]);
+    assert!(out.status.success(), "{s}");
+    assert_eq!(s["sent"], 3, "{s}");
+    assert_each_once(&smtp, 3);
+    assert_eq!(smtp.pipelined() - before, 3, "MAIL and RCPT went in one write");
+}
+
 #[test]
 fn a_reply_lost_after_the_data_is_held_never_sent_twice() {
     // The server answers 250 four seconds after the data; nurture waits two (data_timeout_secs).

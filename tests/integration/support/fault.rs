@@ -80,6 +80,14 @@ impl FaultSmtp {
             .collect()
     }
 
+    /// MAIL commands that arrived together with their RCPT (pipelined).
+    pub fn pipelined(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("received.jsonl.pipelined"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
     /// Messages whose data arrived while `delay_end` held their reply back.
     pub fn arrived(&self) -> usize {
         std::fs::read_to_string(self.dir.join("received.jsonl.arrived"))

@@ -14,8 +14,11 @@ the behaviour while nurture runs:
    "drop_after_data": false,        # close the connection instead of the final reply
    "refuse": false,                 # close every new connection at once
    "no_8bitmime": false,            # EHLO does not offer 8BITMIME
+   "pipelining": false,             # EHLO offers PIPELINING (RFC 2920); commands are read one
+                                    # line at a time either way
    "down": false}                   # relay gone: close new connections and any connection at
                                     # its next MAIL FROM, without a reply
+A MAIL that arrived together with its RCPT (pipelined) adds a line to LOG_FILE.pipelined.
 Every message whose final reply was 250 is appended to LOG_FILE as one JSON line
 {"rcpt": [...], "mail": "...", "bytes": N}; so is every message received whatever the
 reply, with "accepted": true|false and "stage": "end".
@@ -77,7 +80,8 @@ async def session(reader, writer):
                     await reply(writer, code, c.get("text", "no"))
                 else:
                     eight = b"" if c.get("no_8bitmime") else b"250-8BITMIME\r\n"
-                    writer.write(b"250-fault-smtp\r\n" + eight + b"250 SIZE 100000000\r\n")
+                    pipe = b"250-PIPELINING\r\n" if c.get("pipelining") else b""
+                    writer.write(b"250-fault-smtp\r\n" + eight + pipe + b"250 SIZE 100000000\r\n")
                     await writer.drain()
             elif verb == "MAIL":
                 if control().get("down"):
@@ -85,6 +89,10 @@ async def session(reader, writer):
                     return
                 mail = cmd[10:].strip()
                 rcpt = []
+                # RCPT already read with MAIL: the client pipelined them (LOG_FILE.pipelined).
+                if b"RCPT" in bytes(getattr(reader, "_buffer", b"")):
+                    with open(log_file + ".pipelined", "a") as f:
+                        f.write("1\n")
                 await stage(writer, "mail", 250, "ok")
             elif verb == "RCPT":
                 if await stage(writer, "rcpt", 250, "ok"):
