@@ -4,6 +4,7 @@
 #
 #   bench/delivery.sh [N] [WORKERS...]     (defaults: 20000 1; e.g. `bench/delivery.sh 20000 1 2 4`)
 #   NURTURE_BIN=target/debug/nurture SMOKE=1 bench/delivery.sh 300     (CI: small, checked, no claims)
+#   DKIM=rsa bench/delivery.sh 20000      (or DKIM=ed25519: every message signed with a fresh key)
 #
 # 1. check: 200 contacts (2 % suppressed) through `nurture run` into a dumping smtp-sink; every
 #    message is checked (one per recipient, none to the suppressed, multipart/alternative, the
@@ -45,6 +46,16 @@ concurrency = ${NURTURE_CONCURRENCY:-64}
 TOML
 sed -i "s|^url = \"file://.*|url = \"smtp://127.0.0.1:$SINK_PORT\"\npool_size = ${NURTURE_POOL:-64}|" "$WORK/nurture.toml"
 sed -i "s|^\[unsubscribe\]|[unsubscribe]\nbase_url = \"https://nurture.example.com\"|" "$WORK/nurture.toml"
+case "${DKIM:-}" in
+  rsa) openssl genrsa -traditional -out "$WORK/dkim.key" 2048 2>/dev/null ;;
+  ed25519) openssl genpkey -algorithm ed25519 -outform DER 2>/dev/null | tail -c 32 | base64 > "$WORK/dkim.key" ;;
+  "") ;;
+  *) echo "DKIM: rsa or ed25519" >&2; exit 2 ;;
+esac
+if [ -n "${DKIM:-}" ]; then
+  printf '[dkim]\ndomain = "example.com"\nselector = "bench"\nprivate_key_file = "%s"\nalgorithm = "%s"\n' \
+    "$WORK/dkim.key" "$DKIM" >> "$WORK/nurture.toml"
+fi
 export NURTURE_CONFIG="$WORK/nurture.toml"
 
 # Fills the queue with COUNT contacts of the blast plan, every 50th suppressed.
