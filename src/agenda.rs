@@ -163,7 +163,7 @@ impl AgendaItem {
             address,
             postal,
             agent: get("agent"),
-            stage: contact.get("status").unwrap_or("new").to_string(),
+            stage: crate::contacts::pipeline::Pipeline::stage_of(contact).to_string(),
             source: get("source"),
             plan: t.plan.clone(),
             touch: t.touch.clone(),

@@ -137,9 +137,12 @@ pub const NO_CLASS: &str = "none";
 impl Segment {
     /// True when a contact of `class` (`None`: no deal yet) belongs to the segment.
     pub fn admits(&self, class: Option<&crate::report::customers::Class>) -> bool {
-        let abc = class.map_or_else(|| NO_CLASS.to_string(), |c| c.abc.to_string());
+        // Once per contact of a segmented plan every night: no allocation.
+        let mut letter = [0u8; 4];
+        let abc: &str = class.map_or(NO_CLASS, |c| c.abc.encode_utf8(&mut letter));
         let rfm = class.map_or(NO_CLASS, |c| c.segment);
-        (self.abc.is_empty() || self.abc.contains(&abc)) && (self.rfm_segment.is_empty() || self.rfm_segment.iter().any(|s| s == rfm))
+        (self.abc.is_empty() || self.abc.iter().any(|a| a == abc))
+            && (self.rfm_segment.is_empty() || self.rfm_segment.iter().any(|s| s == rfm))
     }
 
     /// `abc A, B; rfm_segment Champions`.
