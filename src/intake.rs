@@ -12,7 +12,7 @@ use crate::contacts::identity::{Placed, Placement, Row, place};
 use crate::contacts::import::Rejection;
 use crate::facts::{Attribution, Fact, Kind as FactKind};
 use crate::history::Event;
-use crate::store::{Store, StoreError};
+use crate::store::{IntakeReads, Store, StoreError};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -90,6 +90,49 @@ pub struct Intake<'a> {
     first_line: HashMap<u64, u64>,
     /// What was done so far.
     pub report: Report,
+    /// The last chunk placed, not yet written: its write starts once the next chunk's reads
+    /// are on their way.
+    pending: Option<PlacedChunk>,
+    /// The chunks not known to be written, oldest first: where their rows went (a later
+    /// chunk's reads may not see their writes, so its placement looks here first) and, once
+    /// started, their write.
+    in_flight: std::collections::VecDeque<InFlight>,
+}
+
+/// A chunk placed whose write is not known to be done.
+struct InFlight {
+    placed: Placed,
+    write: Option<tokio::task::JoinHandle<Result<Tally, StoreError>>>,
+}
+
+/// Chunks written at once. Two chunks' writes run side by side only when no contact is in
+/// both (the later rows of a contact must land last).
+const WRITES_AT_ONCE: usize = 2;
+
+/// History events by contact id.
+type Events = Vec<(String, Event)>;
+
+/// How a chunk's writes changed its contacts.
+#[derive(Debug, Default)]
+struct Tally {
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+}
+
+/// One chunk, placed: what its write needs, owned (it runs on a task of its own).
+struct PlacedChunk {
+    store: Store,
+    chunk: Vec<(u64, Contact)>,
+    /// Target contact id → the chunk's rows for it, in file order.
+    groups: Vec<(String, Vec<usize>)>,
+    /// The stored JSON of the rows' own ids, as read before placing.
+    read: HashMap<String, Option<String>>,
+    /// `assigned` history events.
+    assigned: Vec<(String, Event)>,
+    origin: String,
+    today: NaiveDate,
+    fill: bool,
 }
 
 impl<'a> Intake<'a> {
@@ -105,6 +148,8 @@ impl<'a> Intake<'a> {
             rules: Rules::default(),
             first_line: HashMap::new(),
             report: Report::default(),
+            pending: None,
+            in_flight: Default::default(),
         }
     }
 
@@ -121,62 +166,185 @@ impl<'a> Intake<'a> {
         self
     }
 
-    /// Upserts one chunk of normalized rows (with their lines).
+    /// Upserts one chunk of normalized rows (with their lines). Chunks move at once: Redis
+    /// answers this chunk's reads (one round trip), then writes the previous chunks while this
+    /// one is placed here. Call [`Intake::finish`] at the end.
     pub async fn upsert(&mut self, chunk: Vec<(u64, Contact)>) -> Result<(), StoreError> {
-        let (store, file, today, fill) = (self.store, self.file.clone(), self.today, self.rules.fill_only);
-        let mut chunk = drop_forgotten(self.pepper, store, chunk, &file, &mut self.report).await?;
-        let groups = place_rows(store, &chunk, &file, &mut self.report, &mut self.first_line).await?;
+        let (store, file, today) = (self.store, self.file.clone(), self.today);
+        self.settle(WRITES_AT_ONCE - 1).await?;
+        let pending = self.pending.take();
+        if let Some(p) = &pending {
+            // A contact in a chunk still being written: that write goes first.
+            while self
+                .in_flight
+                .iter()
+                .any(|f| f.write.is_some() && p.groups.iter().any(|(id, _)| f.placed.has_id(id)))
+            {
+                self.settle_oldest().await?;
+            }
+        }
+        let hashes = address_hashes(self.pepper, &chunk);
+        let reads = read_chunk(store, &chunk, &hashes);
+        let (reads, writing) = tokio::join!(reads, async { pending.map(|p| tokio::spawn(p.write())) });
+        if let Some(last) = self.in_flight.back_mut().filter(|_| writing.is_some()) {
+            last.write = writing;
+        }
+        let (mut chunk, reads) = drop_forgotten(chunk, &hashes, reads?, &file, &mut self.report);
+        let earlier: Vec<&Placed> = self.in_flight.iter().rev().map(|f| &f.placed).collect();
+        let stored: Vec<bool> = chunk
+            .iter()
+            .zip(&reads.stored)
+            .map(|((_, c), raw)| raw.is_some() || earlier.iter().any(|p| p.has_id(&c.id.0)))
+            .collect();
+        let (groups, placed) = place_rows(&chunk, &stored, &reads, &earlier, &file, &mut self.report, &mut self.first_line);
         let assigned = match self.rules.assign {
-            Some(cfg) if !self.dry_run => assign_new(store, cfg, &mut chunk, &groups, today).await?,
+            Some(cfg) if !self.dry_run => assign_new(store, cfg, &mut chunk, &groups, &earlier, today).await?,
             _ => Vec::new(),
         };
-        let emails: Vec<String> = chunk.iter().map(|(_, c)| c.email().unwrap_or("").to_string()).collect();
-        let flags = store.suppressed_among("email", &emails).await?;
-        self.report.suppressed += flags.iter().filter(|f| **f).count() as u64;
-        let targets: Vec<String> = groups.iter().map(|(id, _)| id.clone()).collect();
-        let rows_of: HashMap<&str, &Vec<usize>> = groups.iter().map(|(id, rows)| (id.as_str(), rows)).collect();
-        // Applied to the contact as stored *now*: a run or a response writing it meanwhile
-        // keeps its change (the write is retried on the newer value).
-        let mut outcomes: HashMap<String, (Outcome, Option<Event>)> = HashMap::new();
-        // By id: a write retried on a newer value calls `apply` again.
-        let mut leads: HashMap<String, (NaiveDate, Fact)> = HashMap::new();
-        let mut apply = |id: &str, stored: Option<Contact>| {
-            let incoming = rows_of[id].iter().map(|&i| &chunk[i].1);
-            let (merged, outcome) = merge_rows(stored, incoming, &self.origin, today, fill);
-            match (&outcome.0, &merged) {
-                (Outcome::Created, Some(c)) => {
-                    let lead = Fact::new(FactKind::Lead, store.pseudonym(id), Attribution::of(c));
-                    leads.insert(id.to_string(), (arrived_on(c, today), lead));
-                }
-                _ => {
-                    leads.remove(id);
-                }
-            }
-            outcomes.insert(id.to_string(), outcome);
-            merged
+        self.report.suppressed += reads.suppressed.iter().filter(|f| **f).count() as u64;
+        // What the reads said of a contact that an earlier chunk still being written holds is
+        // stale: its write reads it again (after that chunk's), else an "unchanged" row could
+        // let the earlier one's values win.
+        let read = chunk
+            .iter()
+            .map(|(_, c)| c.id.0.clone())
+            .zip(reads.stored)
+            .filter(|(id, _)| !earlier.iter().any(|p| p.has_id(id)))
+            .collect();
+        let placed_chunk = PlacedChunk {
+            store: store.clone(),
+            chunk,
+            groups,
+            read,
+            assigned,
+            origin: self.origin.clone(),
+            today,
+            fill: self.rules.fill_only,
         };
         if self.dry_run {
-            for (id, stored) in targets.iter().zip(store.contacts(&targets).await?) {
-                apply(id, stored);
-            }
-        } else {
-            store.update_contacts(&targets, apply).await?;
+            let tally = placed_chunk.dry_run().await?;
+            self.count(tally);
+            return Ok(());
         }
+        self.pending = Some(placed_chunk);
+        self.in_flight.push_back(InFlight { placed, write: None });
+        Ok(())
+    }
+
+    /// Waits for the oldest writes until at most `writes` are running.
+    async fn settle(&mut self, writes: usize) -> Result<(), StoreError> {
+        while self.in_flight.iter().filter(|f| f.write.is_some()).count() > writes {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest write running.
+    async fn settle_oldest(&mut self) -> Result<(), StoreError> {
+        let Some(f) = self.in_flight.pop_front() else { return Ok(()) };
+        if let Some(write) = f.write {
+            // Never aborted: an error here is the task's panic, raised again.
+            let tally = write.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            self.count(tally);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, tally: Tally) {
+        self.report.created += tally.created;
+        self.report.updated += tally.updated;
+        self.report.unchanged += tally.unchanged;
+    }
+
+    /// Writes what is still pending and waits until everything upserted so far is written.
+    pub async fn finish(&mut self) -> Result<(), StoreError> {
+        self.settle(0).await?;
+        self.in_flight.clear();
+        if let Some(pending) = self.pending.take() {
+            let tally = pending.write().await?;
+            self.count(tally);
+        }
+        Ok(())
+    }
+}
+
+impl PlacedChunk {
+    /// Merges each contact's rows into it as stored now (a run or a response writing it
+    /// meanwhile keeps its change: the write is retried on the newer value), writes it, then
+    /// its history events and lead facts.
+    async fn write(mut self) -> Result<Tally, StoreError> {
+        let read = std::mem::take(&mut self.read);
+        let mut merged = Merged::new(&self);
+        let targets: Vec<String> = self.groups.iter().map(|(id, _)| id.clone()).collect();
+        self.store
+            .update_contacts_as_read(&targets, read, |id, stored| merged.apply(id, stored))
+            .await?;
+        let (tally, events, leads) = merged.finish(&self);
+        self.store.push_history(&events).await?;
+        self.store.record_facts(&leads).await?;
+        Ok(tally)
+    }
+
+    /// What [`PlacedChunk::write`] would do, written nowhere.
+    async fn dry_run(self) -> Result<Tally, StoreError> {
+        let mut merged = Merged::new(&self);
+        let targets: Vec<String> = self.groups.iter().map(|(id, _)| id.clone()).collect();
+        for (id, stored) in targets.iter().zip(self.store.contacts(&targets).await?) {
+            merged.apply(id, stored);
+        }
+        Ok(merged.finish(&self).0)
+    }
+}
+
+/// The merge of a placed chunk, by target id (a write retried on a newer value merges again).
+struct Merged<'p> {
+    p: &'p PlacedChunk,
+    rows_of: HashMap<&'p str, &'p Vec<usize>>,
+    outcomes: HashMap<String, (Outcome, Option<Event>)>,
+    leads: HashMap<String, (NaiveDate, Fact)>,
+}
+
+impl<'p> Merged<'p> {
+    fn new(p: &'p PlacedChunk) -> Self {
+        Merged {
+            p,
+            rows_of: p.groups.iter().map(|(id, rows)| (id.as_str(), rows)).collect(),
+            outcomes: HashMap::new(),
+            leads: HashMap::new(),
+        }
+    }
+
+    fn apply(&mut self, id: &str, stored: Option<Contact>) -> Option<Contact> {
+        let p = self.p;
+        let incoming = self.rows_of[id].iter().map(|&i| &p.chunk[i].1);
+        let (merged, outcome) = merge_rows(stored, incoming, &p.origin, p.today, p.fill);
+        match (&outcome.0, &merged) {
+            (Outcome::Created, Some(c)) => {
+                let lead = Fact::new(FactKind::Lead, p.store.pseudonym(id), Attribution::of(c));
+                self.leads.insert(id.to_string(), (arrived_on(c, p.today), lead));
+            }
+            _ => {
+                self.leads.remove(id);
+            }
+        }
+        self.outcomes.insert(id.to_string(), outcome);
+        merged
+    }
+
+    /// The tally, the history events (with `assigned`) and the lead facts.
+    fn finish(self, p: &PlacedChunk) -> (Tally, Events, Vec<(NaiveDate, Fact)>) {
+        let mut tally = Tally::default();
         let mut events = Vec::new();
-        for (id, (outcome, event)) in outcomes {
+        for (id, (outcome, event)) in self.outcomes {
             match outcome {
-                Outcome::Created => self.report.created += 1,
-                Outcome::Updated => self.report.updated += 1,
-                Outcome::Unchanged => self.report.unchanged += 1,
+                Outcome::Created => tally.created += 1,
+                Outcome::Updated => tally.updated += 1,
+                Outcome::Unchanged => tally.unchanged += 1,
             }
             events.extend(event.map(|e| (id, e)));
         }
-        events.extend(assigned);
-        if !self.dry_run {
-            store.push_history(&events).await?;
-            store.record_facts(&leads.into_values().collect::<Vec<_>>()).await?;
-        }
-        Ok(())
+        events.extend(p.assigned.iter().cloned());
+        (tally, events, self.leads.into_values().collect())
     }
 }
 
@@ -197,10 +365,17 @@ async fn assign_new(
     cfg: &AssignConfig,
     chunk: &mut [(u64, Contact)],
     groups: &[(String, Vec<usize>)],
+    in_flight: &[&Placed],
     today: NaiveDate,
 ) -> Result<Vec<(String, Event)>, StoreError> {
     let targets: Vec<String> = groups.iter().map(|(id, _)| id.clone()).collect();
-    let exists = store.contacts_exist(&targets).await?;
+    let exists: Vec<bool> = store
+        .contacts_exist(&targets)
+        .await?
+        .into_iter()
+        .zip(&targets)
+        .map(|(stored, id)| stored || in_flight.iter().any(|p| p.has_id(id)))
+        .collect();
     let unassigned: Vec<&(String, Vec<usize>)> = groups
         .iter()
         .zip(exists)
@@ -237,15 +412,9 @@ pub(crate) enum Outcome {
     Unchanged,
 }
 
-/// People who asked to be forgotten are never imported again.
-async fn drop_forgotten(
-    pepper: &str,
-    store: &Store,
-    chunk: Vec<(u64, Contact)>,
-    file: &str,
-    t: &mut Report,
-) -> Result<Vec<(u64, Contact)>, StoreError> {
-    let hashes: Vec<Vec<String>> = chunk
+/// The keyed hashes of each row's email and phone (how forgotten people are remembered).
+fn address_hashes(pepper: &str, chunk: &[(u64, Contact)]) -> Vec<Vec<String>> {
+    chunk
         .iter()
         .map(|(_, c)| {
             let mut h = Vec::new();
@@ -253,51 +422,87 @@ async fn drop_forgotten(
             h.extend(c.phone().map(|p| address_hash(pepper, "sms", p)));
             h
         })
-        .collect();
-    let flat: Vec<String> = hashes.iter().flatten().cloned().collect();
-    let known: HashSet<&String> = flat
+        .collect()
+}
+
+/// Reads what placing a chunk needs, in one round trip.
+async fn read_chunk(store: &Store, chunk: &[(u64, Contact)], hashes: &[Vec<String>]) -> Result<IntakeReads, StoreError> {
+    let ids: Vec<&str> = chunk.iter().map(|(_, c)| c.id.0.as_str()).collect();
+    let emails: Vec<&str> = chunk.iter().map(|(_, c)| c.email().unwrap_or("")).collect();
+    let phones: Vec<&str> = chunk.iter().map(|(_, c)| c.phone().unwrap_or("")).collect();
+    let flat: Vec<&String> = hashes.iter().flatten().collect();
+    store.intake_reads(&flat, &ids, &emails, &phones).await
+}
+
+/// The reads of the rows `keep` says.
+fn retain(reads: IntakeReads, keep: &[bool]) -> IntakeReads {
+    fn pick<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+        v.into_iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| x).collect()
+    }
+    IntakeReads {
+        forgotten: Vec::new(),
+        stored: pick(reads.stored, keep),
+        email_owners: pick(reads.email_owners, keep),
+        phone_owners: pick(reads.phone_owners, keep),
+        suppressed: pick(reads.suppressed, keep),
+    }
+}
+
+/// People who asked to be forgotten are never imported again: their rows are rejected.
+fn drop_forgotten(
+    chunk: Vec<(u64, Contact)>,
+    hashes: &[Vec<String>],
+    reads: IntakeReads,
+    file: &str,
+    t: &mut Report,
+) -> (Vec<(u64, Contact)>, IntakeReads) {
+    if !reads.forgotten.iter().any(|f| *f) {
+        return (chunk, reads);
+    }
+    let known: HashSet<&String> = hashes
         .iter()
-        .zip(store.forgotten_among(&flat).await?)
-        .filter(|(_, f)| *f)
+        .flatten()
+        .zip(&reads.forgotten)
+        .filter(|(_, f)| **f)
         .map(|(h, _)| h)
         .collect();
-    if known.is_empty() {
-        return Ok(chunk);
-    }
+    let keep: Vec<bool> = hashes.iter().map(|h| !h.iter().any(|x| known.contains(x))).collect();
     let mut kept = Vec::new();
-    for ((line, c), h) in chunk.into_iter().zip(&hashes) {
-        if h.iter().any(|x| known.contains(x)) {
+    for ((line, c), keep) in chunk.into_iter().zip(&keep) {
+        if *keep {
+            kept.push((line, c));
+        } else {
             let column = if c.email().is_some() { "email" } else { "phone" };
             let reason = "this person asked to be forgotten (`nurture forget`); not imported".to_string();
             t.reject(vec![Rejection::new(file, line, column, reason)]);
-        } else {
-            kept.push((line, c));
         }
     }
-    Ok(kept)
+    (kept, retain(reads, &keep))
 }
 
 /// Which contact each row goes to (one person, one contact), in file order: the target ids
 /// with the rows for each. Conflicting rows are rejected.
-async fn place_rows(
-    store: &Store,
+fn place_rows(
     chunk: &[(u64, Contact)],
+    stored: &[bool],
+    reads: &IntakeReads,
+    earlier: &[&Placed],
     file: &str,
     t: &mut Report,
     first_line: &mut HashMap<u64, u64>,
-) -> Result<Vec<(String, Vec<usize>)>, StoreError> {
-    let ids: Vec<String> = chunk.iter().map(|(_, c)| c.id.0.clone()).collect();
-    let stored = store.contacts_exist(&ids).await?;
-    let address = |f: fn(&Contact) -> Option<&str>| chunk.iter().map(|(_, c)| f(c).unwrap_or("").to_string()).collect::<Vec<_>>();
-    let email_owners = store.owners("email", &address(Contact::email)).await?;
-    let phone_owners = store.owners("phone", &address(Contact::phone)).await?;
+) -> (Vec<(String, Vec<usize>)>, Placed) {
+    let (email_owners, phone_owners) = (&reads.email_owners, &reads.phone_owners);
     let mut placed = Placed::default();
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
     for (i, (line, c)) in chunk.iter().enumerate() {
         let owner = |a: Option<&str>, stored: &Option<String>| -> Option<String> {
             let a = a?;
-            placed.owner(a).map(str::to_string).or_else(|| stored.clone())
+            placed
+                .owner(a)
+                .or_else(|| earlier.iter().find_map(|p| p.owner(a)))
+                .map(str::to_string)
+                .or_else(|| stored.clone())
         };
         let email_owner = owner(c.email(), &email_owners[i]);
         let phone_owner = owner(c.phone(), &phone_owners[i]);
@@ -342,7 +547,7 @@ async fn place_rows(
         });
         groups[g].1.push(i);
     }
-    Ok(groups)
+    (groups, placed)
 }
 
 /// Merges a contact's rows, in file order, into its stored version: what to write (`None`:

@@ -155,6 +155,7 @@ pub async fn take(
         .with_rules(rules)
         .with_origin(label.clone());
     intake.upsert(vec![(1, contact.clone())]).await?;
+    intake.finish().await?;
     if intake.report.rejected_rows > 0 {
         // A person who asked to be forgotten (or an address that is another contact's): the
         // answer says nothing about them, and nothing is stored.

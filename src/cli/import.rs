@@ -4,7 +4,6 @@
 
 use super::{clock_and_date, connect, print_json};
 use crate::config::Config;
-use crate::contacts::Contact;
 use crate::contacts::import::{ImportOptions, Rows};
 use crate::contacts::read::ReadOptions;
 use crate::intake::{CHUNK, Intake};
@@ -96,7 +95,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         map: a.map.clone(),
         stages: config.pipeline.stages.clone(),
     };
-    let mut rows = Rows::open(&a.file, &opts)?;
+    let rows = Rows::open(&a.file, &opts)?;
     let store = connect(&config).await?;
     let label = rows.label().to_string();
     if !a.json {
@@ -124,24 +123,19 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         fill_only: false,
     };
     let mut intake = Intake::new(&store, config.pepper(), &label, today, a.dry_run).with_rules(rules);
-    loop {
-        // A chunk at a time: constant memory whatever the file size.
-        let mut chunk: Vec<(u64, Contact)> = Vec::with_capacity(CHUNK);
-        for row in rows.by_ref() {
-            match row {
-                Ok(r) => chunk.push(r),
-                Err(problems) => intake.report.reject(problems),
-            }
-            if chunk.len() == CHUNK {
-                break;
-            }
+    // A chunk at a time, read ahead on another thread: constant memory whatever the file size.
+    let (mut chunks, reader) = rows.read_ahead(CHUNK);
+    while let Some(chunk) = chunks.recv().await {
+        for problems in chunk.rejected {
+            intake.report.reject(problems);
         }
-        if chunk.is_empty() {
-            break;
+        if !chunk.rows.is_empty() {
+            intake.upsert(chunk.rows).await?;
         }
-        intake.upsert(chunk).await?;
-        progress.set(rows.rows_read());
+        progress.set(chunk.rows_read);
     }
+    intake.finish().await?;
+    let rows = reader.await?;
     progress.finish();
     let mut warnings = rows.unmapped_addresses();
     if rows.rows_read() == 0 {

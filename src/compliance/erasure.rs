@@ -11,7 +11,7 @@ pub fn address_hash(pepper: &str, channel: &str, value: &str) -> String {
     m.update(channel.as_bytes());
     m.update(b":");
     m.update(value.as_bytes());
-    m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(m.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -187,6 +187,50 @@ impl Rows {
     }
 }
 
+/// Rows read ahead: up to `size` contacts with the rejections met on the way.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// Normalized contacts with their lines.
+    pub rows: Vec<(u64, Contact)>,
+    /// Every rejected row's problems.
+    pub rejected: Vec<Vec<Rejection>>,
+    /// Data rows read from the file so far (for a progress line).
+    pub rows_read: u64,
+}
+
+impl Rows {
+    /// Reads and normalizes the file on a thread of its own, `size` contacts a chunk, at most
+    /// two chunks ahead of the consumer: the parsing of the next chunk overlaps the writing of
+    /// this one, in constant memory. The task gives the `Rows` back (for its summary) once
+    /// the file is read or the receiver is dropped.
+    pub fn read_ahead(mut self, size: usize) -> (tokio::sync::mpsc::Receiver<Chunk>, tokio::task::JoinHandle<Rows>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let reader = tokio::task::spawn_blocking(move || {
+            loop {
+                let mut chunk = Chunk {
+                    rows: Vec::with_capacity(size),
+                    ..Chunk::default()
+                };
+                for row in self.by_ref() {
+                    match row {
+                        Ok(r) => chunk.rows.push(r),
+                        Err(problems) => chunk.rejected.push(problems),
+                    }
+                    if chunk.rows.len() == size {
+                        break;
+                    }
+                }
+                chunk.rows_read = self.rows_read;
+                let last = chunk.rows.len() < size;
+                if (chunk.rows.is_empty() && chunk.rejected.is_empty()) || tx.blocking_send(chunk).is_err() || last {
+                    return self;
+                }
+            }
+        });
+        (rx, reader)
+    }
+}
+
 impl Iterator for Rows {
     /// A contact with its line number, or every problem of a rejected row.
     type Item = Result<(u64, Contact), Vec<Rejection>>;

@@ -6,7 +6,6 @@
 mod agenda_mail;
 mod page;
 
-use crate::contacts::Contact;
 use crate::deliver::{Counters, Deliverer, Handler};
 use crate::plans::expand::{Calendar, Window};
 use crate::queue::{Queue, inspect};
@@ -122,6 +121,9 @@ pub struct RunSummary {
 /// Contacts read per page.
 const PAGE: usize = 5000;
 
+/// Pages being written at once (the encoding of one overlaps Redis working on the other).
+const WRITES_IN_FLIGHT: usize = 3;
+
 /// Runs one date.
 pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String, opts: RunOptions) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
@@ -147,22 +149,53 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     };
     let pages = page::Pages {
         ws: &ws,
-        store: &store,
-        queue: &queue,
         opts: &opts,
         window: &window,
         calendar: Calendar::new(&ws.plans, &window).with_classes(classes(&ws, &store, opts.date).await?),
         sender_tz: ws.config.sender_tz(),
     };
-    // Read the next page (Redis + JSON decoding, on another task) while this one is expanded
-    // and queued.
-    let mut pending = Some(tokio::spawn(scan(store.clone(), 0)));
-    while let Some(task) = pending.take() {
-        let (next, contacts) = task.await??;
-        if next != 0 {
-            pending = Some(tokio::spawn(scan(store.clone(), next)));
+    // The clean-up SCANs the whole keyspace: it runs beside the expansion and delivery
+    // (which touch only recent keys) instead of after them.
+    let vacuum = (!opts.dry_run).then(|| tokio::spawn(vacuum(ws.clone(), store.clone(), queue.clone(), opts.date)));
+    // Stages at once: Redis reads page N+3, a thread decodes page N+2, this task expands page
+    // N+1 while pages N and N-1 are written (pages hold different contacts; every write is
+    // idempotent or a compare-and-set).
+    let mut fetching = Some(tokio::spawn(fetch(store.clone(), 0)));
+    let mut decoding: Option<tokio::task::JoinHandle<Result<page::Page, StoreError>>> = None;
+    let mut writing: std::collections::VecDeque<tokio::task::JoinHandle<anyhow::Result<page::Written>>> = Default::default();
+    loop {
+        let fetched = match fetching.take() {
+            Some(task) => Some(task.await??),
+            None => None,
+        };
+        let decoded = decoding.take();
+        if let Some((next, raws)) = fetched {
+            if next != 0 {
+                fetching = Some(tokio::spawn(fetch(store.clone(), next)));
+            }
+            let decoder = store.clone();
+            decoding = Some(tokio::task::spawn_blocking(move || {
+                let contacts = decoder.decode_contacts(&raws)?;
+                Ok(contacts.into_iter().zip(raws).collect())
+            }));
         }
-        pages.expand(contacts, &mut s).await?;
+        let Some(contacts) = decoded else {
+            if decoding.is_none() {
+                break;
+            }
+            continue;
+        };
+        if let Some(writes) = pages.expand(contacts.await??, &mut s) {
+            if writing.len() == WRITES_IN_FLIGHT
+                && let Some(oldest) = writing.pop_front()
+            {
+                oldest.await??.add_to(&mut s);
+            }
+            writing.push_back(tokio::spawn(writes.write(store.clone(), queue.clone())));
+        }
+    }
+    for pending in writing {
+        pending.await??.add_to(&mut s);
     }
     s.expand_secs = started.elapsed().as_secs_f64();
     tracing::info!(date = %date, due = s.due, queued = s.queued, agenda = s.agenda, secs = s.expand_secs, "expanded");
@@ -224,29 +257,10 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         s.missed += Counters::get(&counters.missed);
         s.deliver_secs = t.elapsed().as_secs_f64();
     }
-    let t = Instant::now();
-    let d = &ws.config.delivery;
-    let done_cutoff = crate::clock::Clock::unix_now() - (d.keep_done_hours * 3600) as i64;
-    s.vacuumed_jobs = crate::queue::vacuum::done_before(&queue, done_cutoff).await?;
-    // The horizon moves once a date: the SCANs over every delivery and queue key run in the
-    // first run of a date to finish, not again in its daytime reruns.
-    let lock = store.keys.vacuum_lock(&date);
-    if store.try_lock(&lock, 23 * 3600).await? {
-        let horizon = opts.date - chrono::Duration::days(i64::from(d.retention_days));
-        let removed = async {
-            let marks = crate::ledger::expire_before(&store, horizon).await?;
-            Ok::<u64, anyhow::Error>(marks + crate::queue::vacuum::stale_before(&queue, horizon).await?)
-        }
-        .await;
-        match removed {
-            Ok(n) => s.vacuumed_marks = n,
-            Err(e) => {
-                store.unlock(&lock).await?;
-                return Err(e);
-            }
-        }
+    if let Some(vacuum) = vacuum {
+        let removed = vacuum.await??;
+        (s.vacuumed_jobs, s.vacuumed_marks, s.vacuum_secs) = (removed.jobs, removed.marks, removed.secs);
     }
-    s.vacuum_secs = t.elapsed().as_secs_f64();
     let backlog = inspect::backlog(&queue).await?;
     s.deferred = backlog.scheduled;
     s.waiting = backlog.waiting + backlog.due;
@@ -261,8 +275,42 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     Ok(s)
 }
 
-async fn scan(store: Store, cursor: u64) -> Result<(u64, Vec<Contact>), crate::store::StoreError> {
-    store.scan_contacts(cursor, PAGE).await
+async fn fetch(store: Store, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {
+    store.scan_contacts_raw(cursor, PAGE).await
+}
+
+/// What the clean-up removed.
+struct Vacuumed {
+    jobs: u64,
+    marks: u64,
+    secs: f64,
+}
+
+/// Removes finished queue jobs older than `keep_done_hours`, and — in the first run of a
+/// date to get there, since the horizon moves once a date — a night's share of the ledger
+/// marks and queue keys older than `retention_days` ([`crate::queue::vacuum::sweep`]).
+async fn vacuum(ws: Arc<Workspace>, store: Store, queue: Queue, date: NaiveDate) -> anyhow::Result<Vacuumed> {
+    let t = Instant::now();
+    let d = &ws.config.delivery;
+    let done_cutoff = crate::clock::Clock::unix_now() - (d.keep_done_hours * 3600) as i64;
+    let jobs = crate::queue::vacuum::done_before(&queue, done_cutoff).await?;
+    let lock = store.keys.vacuum_lock(&date.to_string());
+    let mut marks = 0;
+    if store.try_lock(&lock, 23 * 3600).await? {
+        let horizon = date - chrono::Duration::days(i64::from(d.retention_days));
+        match crate::queue::vacuum::sweep(&queue, horizon).await {
+            Ok(n) => marks = n,
+            Err(e) => {
+                store.unlock(&lock).await?;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(Vacuumed {
+        jobs,
+        marks,
+        secs: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// The customers' classes as of `date` when a plan has a `[segment]` (else none: not read).

@@ -19,24 +19,54 @@ type Moves = std::collections::HashMap<String, (Option<String>, Vec<(String, chr
 /// What every page of one run shares.
 pub(super) struct Pages<'a> {
     pub ws: &'a Workspace,
-    pub store: &'a Store,
-    pub queue: &'a Queue,
     pub opts: &'a RunOptions,
     pub window: &'a Window,
     pub calendar: Calendar,
     pub sender_tz: chrono_tz::Tz,
 }
 
+/// A page of contacts, each with its JSON as stored.
+pub(super) type Page = Vec<(Contact, String)>;
+
+/// What one page writes: made by [`Pages::expand`], written by [`Writes::write`] — on a task
+/// of its own while the next page is expanded.
+pub(super) struct Writes {
+    jobs: Vec<(DeliveryJob, Option<i64>)>,
+    marks: Vec<Mark>,
+    events: Vec<(String, Event)>,
+    moved: Moves,
+    /// The moved contacts as the page read them (the compare-and-set's starting point).
+    read: std::collections::HashMap<String, Option<String>>,
+}
+
+/// What the writes of a page found.
+pub(super) struct Written {
+    queued: u64,
+    already_queued: u64,
+    agenda: u64,
+}
+
+impl Written {
+    /// Adds these counts to the run's.
+    pub fn add_to(&self, s: &mut RunSummary) {
+        s.queued += self.queued;
+        s.already_queued += self.already_queued;
+        s.agenda += self.agenda;
+    }
+}
+
 impl Pages<'_> {
-    /// Expands and records one page.
-    pub async fn expand(&self, page: Vec<Contact>, s: &mut RunSummary) -> anyhow::Result<()> {
+    /// Expands one page (each contact with its JSON as stored): counts what it finds and
+    /// returns what to write (nothing for a dry run, whose would-be jobs are listed instead).
+    pub fn expand(&self, page: Page, s: &mut RunSummary) -> Option<Writes> {
         let now = self.opts.clock.now().timestamp();
         let day = self.opts.date.to_string();
         let mut jobs: Vec<(DeliveryJob, Option<i64>)> = Vec::new();
         let mut marks: Vec<Mark> = Vec::new();
         let mut events: Vec<(String, Event)> = Vec::new();
         let mut moved = Moves::new();
-        for mut contact in page {
+        let mut read = std::collections::HashMap::new();
+        for (mut contact, raw) in page {
             s.contacts += 1;
             let e = expand::expand(&contact, &self.ws.plans, self.window, &self.calendar);
             s.missed += e.missed;
@@ -82,55 +112,82 @@ impl Pages<'_> {
             if !e.moves.is_empty() {
                 let steps = e.moves.iter().map(|m| (m.to.clone(), m.on)).collect();
                 moved.insert(contact.id.0.clone(), (plan_seen, steps));
+                read.insert(contact.id.0.clone(), Some(raw));
             }
         }
         s.moved += moved.len() as u64;
-        let agenda = marks.iter().filter(|m| m.agenda_item.is_some()).count() as u64;
         if self.opts.dry_run {
             s.queued += jobs.len() as u64;
-            s.agenda += agenda;
+            s.agenda += marks.iter().filter(|m| m.agenda_item.is_some()).count() as u64;
             s.would_queue.extend(
                 jobs.iter()
                     .take(1000usize.saturating_sub(s.would_queue.len()))
                     .map(|(j, _)| format!("{} {}", j.channel.as_str(), j.key)),
             );
-            return Ok(());
+            return None;
         }
+        Some(Writes {
+            jobs,
+            marks,
+            events,
+            moved,
+            read,
+        })
+    }
+}
+
+impl Writes {
+    /// Queues the jobs, marks the touches and saves the plan changes.
+    pub async fn write(self, store: Store, queue: Queue) -> anyhow::Result<Written> {
         // Queue first, move contacts after: a crash in between re-expands the old plan, and
         // the idempotency keys keep it from being queued twice.
-        let added = self.queue.enqueue_each(&jobs).await?;
-        s.queued += added;
-        s.already_queued += jobs.len() as u64 - added.min(jobs.len() as u64);
-        let new = ledger::mark_once(self.store, &marks).await?;
-        s.agenda += marks.iter().zip(&new).filter(|(m, new)| **new && m.agenda_item.is_some()).count() as u64;
-        self.save_moves(&moved, events).await
+        let added = queue.enqueue_each(&self.jobs).await?;
+        let new = ledger::mark_once(&store, &self.marks).await?;
+        let agenda = self
+            .marks
+            .iter()
+            .zip(&new)
+            .filter(|(m, new)| **new && m.agenda_item.is_some())
+            .count() as u64;
+        save_moves(&store, &self.moved, self.read, self.events).await?;
+        Ok(Written {
+            queued: added,
+            already_queued: self.jobs.len() as u64 - added.min(self.jobs.len() as u64),
+            agenda,
+        })
     }
+}
 
-    /// Writes the plan changes, each only onto the contact as the run saw it: one moved
-    /// meanwhile (`contact move`, an import) keeps that move, and the next run expands it
-    /// again. Other changes made meanwhile (a response) are kept with the move.
-    async fn save_moves(&self, moved: &Moves, events: Vec<(String, Event)>) -> anyhow::Result<()> {
-        let ids: Vec<String> = moved.keys().cloned().collect();
-        let written = self
-            .store
-            .update_contacts(&ids, |id, stored| {
-                let mut c = stored?;
-                let (plan_seen, steps) = moved.get(id)?;
-                if c.plan() != plan_seen.as_deref() {
-                    return None;
-                }
-                for (to, on) in steps {
-                    c.enroll(to, *on);
-                }
-                Some(c)
-            })
-            .await?;
-        let written: std::collections::HashSet<&str> = written.iter().map(|c| c.id.0.as_str()).collect();
-        let events: Vec<(String, Event)> = events.into_iter().filter(|(id, _)| written.contains(id.as_str())).collect();
-        self.store.push_history(&events).await?;
-        Ok(())
-    }
+/// Writes the plan changes, each only onto the contact as the run saw it: one moved
+/// meanwhile (`contact move`, an import) keeps that move, and the next run expands it
+/// again. Other changes made meanwhile (a response) are kept with the move.
+async fn save_moves(
+    store: &Store,
+    moved: &Moves,
+    read: std::collections::HashMap<String, Option<String>>,
+    events: Vec<(String, Event)>,
+) -> anyhow::Result<()> {
+    let ids: Vec<String> = moved.keys().cloned().collect();
+    let written = store
+        .update_contacts_as_read(&ids, read, |id, stored| {
+            let mut c = stored?;
+            let (plan_seen, steps) = moved.get(id)?;
+            if c.plan() != plan_seen.as_deref() {
+                return None;
+            }
+            for (to, on) in steps {
+                c.enroll(to, *on);
+            }
+            Some(c)
+        })
+        .await?;
+    let written: std::collections::HashSet<&str> = written.iter().map(|c| c.id.0.as_str()).collect();
+    let events: Vec<(String, Event)> = events.into_iter().filter(|(id, _)| written.contains(id.as_str())).collect();
+    store.push_history(&events).await?;
+    Ok(())
+}
 
+impl Pages<'_> {
     /// When a touch with a send time goes out (unix seconds; `None`: now, or already past):
     /// `at` on its day in the contact's timezone, spread over `[delivery] send_spread_secs`.
     fn send_time(&self, t: &DueTouch, contact: &Contact, now: i64) -> Option<i64> {

@@ -74,7 +74,7 @@ fn body(text: &str, eight_bit: bool) -> Body {
 /// `<hash-of-key@sender-domain>`.
 pub fn message_id(delivery_key: &str, from_email: &str) -> String {
     let digest = Sha256::digest(delivery_key.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(&digest[..16]);
     let domain = from_email.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
     format!("<{hex}@{domain}>")
 }

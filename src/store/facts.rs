@@ -53,15 +53,15 @@ impl Store {
         if facts.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        let mut days = std::collections::BTreeSet::new();
+        // One RPUSH per day with all of its facts (an import's leads spread over their
+        // arrival days).
+        let mut days: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (day, fact) in facts {
-            let key = self.keys.facts(&day.to_string());
-            pipe.rpush(&key, fact.encode()).ignore();
-            days.insert(key);
+            days.entry(self.keys.facts(&day.to_string())).or_default().push(fact.encode());
         }
-        for key in days {
-            pipe.expire(key, self.facts.keep_secs as i64).ignore();
+        let mut pipe = redis::pipe();
+        for (key, lines) in days {
+            pipe.rpush(&key, lines).ignore().expire(key, self.facts.keep_secs as i64).ignore();
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())

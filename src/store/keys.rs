@@ -133,6 +133,15 @@ impl Keys {
     pub fn vacuum_lock(&self, date: &str) -> String {
         format!("{}:lock:vacuum:{date}", self.prefix)
     }
+    /// STRING `CURSOR KEYS`: where the next night's clean-up goes on (`0`: from the start) and
+    /// the database size when that sweep began.
+    pub fn vacuum_cursor(&self) -> String {
+        format!("{}:vacuum:cursor", self.prefix)
+    }
+    /// Every key of this installation (a SCAN pattern).
+    pub fn all(&self) -> String {
+        format!("{}:*", self.prefix)
+    }
     /// HASH channel (`email`, `sms`) → JSON of the sender's last health (ok / down / refused).
     pub fn health(&self) -> String {
         format!("{}:health", self.prefix)

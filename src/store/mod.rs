@@ -15,6 +15,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+pub use update::IntakeReads;
 
 /// A Redis failure (connection, timeout, or a stored value that does not decode).
 #[derive(Debug, thiserror::Error)]
@@ -132,16 +133,21 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
     )
 });
 
+/// A connection with 5 s connection and response timeouts.
+async fn manage(client: &redis::Client) -> Result<ConnectionManager, StoreError> {
+    let cfg = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(3);
+    Ok(client.get_connection_manager_with_config(cfg).await?)
+}
+
 impl Store {
     /// Connects with 5 s connection and response timeouts.
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
-        let cfg = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3);
-        let conn = redis::Client::open(url)?.get_connection_manager_with_config(cfg).await?;
+        let client = redis::Client::open(url)?;
         Ok(Store {
-            conn,
+            conn: manage(&client).await?,
             keys: Keys::new(prefix),
             facts: facts::FactPolicy::new(prefix, facts::DEFAULT_KEEP_DAYS),
         })
@@ -155,14 +161,7 @@ impl Store {
 
     /// Reads many contacts (missing ids give `None`).
     pub async fn contacts(&self, ids: &[String]) -> Result<Vec<Option<Contact>>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let raw: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.keys.contacts())
-            .arg(ids)
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let raw = self.raw_contacts(ids).await?;
         raw.into_iter().map(|r| r.map(|r| self.decode(&r)).transpose()).collect()
     }
 
@@ -173,6 +172,13 @@ impl Store {
 
     /// One page of contacts: returns the next cursor (0 when done) and the page.
     pub async fn scan_contacts(&self, cursor: u64, count: usize) -> Result<(u64, Vec<Contact>), StoreError> {
+        let (next, raws) = self.scan_contacts_raw(cursor, count).await?;
+        Ok((next, self.decode_contacts(&raws)?))
+    }
+
+    /// One page of contacts as stored (JSON), for a caller that decodes them elsewhere
+    /// ([`Store::decode_contacts`]): the next cursor (0 when done) and the values.
+    pub async fn scan_contacts_raw(&self, cursor: u64, count: usize) -> Result<(u64, Vec<String>), StoreError> {
         let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
             .arg(self.keys.contacts())
             .arg(cursor)
@@ -180,12 +186,12 @@ impl Store {
             .arg(count)
             .query_async(&mut self.conn.clone())
             .await?;
-        let contacts = flat
-            .chunks(2)
-            .filter_map(|kv| kv.get(1))
-            .map(|v| self.decode(v))
-            .collect::<Result<_, _>>()?;
-        Ok((next, contacts))
+        Ok((next, flat.into_iter().skip(1).step_by(2).collect()))
+    }
+
+    /// Decodes stored contacts (a page of [`Store::scan_contacts_raw`]).
+    pub fn decode_contacts(&self, raws: &[String]) -> Result<Vec<Contact>, StoreError> {
+        raws.iter().map(|r| self.decode(r)).collect()
     }
 
     /// Every contact, a page of about `count` at a time (HSCAN: contacts written meanwhile may
@@ -237,7 +243,17 @@ impl Store {
 
     /// Which of `values` are suppressed on `channel`.
     pub async fn suppressed_among(&self, channel: &str, values: &[String]) -> Result<Vec<bool>, StoreError> {
-        self.fields_among(&self.keys.suppression(channel), values).await
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One command for the lot (the entries are short): a thousand HEXISTS cost Redis
+        // more in command handling than the values cost on the wire.
+        let found: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(self.keys.suppression(channel))
+            .arg(values)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(found.iter().map(Option::is_some).collect())
     }
 
     /// Which of `fields` the hash `key` has (one round trip).

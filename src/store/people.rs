@@ -24,6 +24,23 @@ return 1
     )
 });
 
+/// Pushes events onto history lists, trimming a list only when it outgrew the cap. KEYS: the
+/// lists; ARGV: the cap, then one event per key. One call per thousand events instead of
+/// two commands each.
+static PUSH: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local keep = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if redis.call('LPUSH', key, ARGV[i + 1]) > keep then
+    redis.call('LTRIM', key, 0, keep - 1)
+  end
+end
+return 0
+"#,
+    )
+});
+
 impl Store {
     /// Adds events to contacts' histories (one round trip).
     pub async fn push_history(&self, events: &[(String, Event)]) -> Result<(), StoreError> {
@@ -31,9 +48,20 @@ impl Store {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        for (contact_id, event) in events {
-            let key = self.keys.history(contact_id);
-            pipe.lpush(&key, event.to_json()).ignore().ltrim(&key, 0, KEEP - 1).ignore();
+        pipe.load_script(&PUSH).ignore();
+        let invocations: Vec<redis::ScriptInvocation<'_>> = events
+            .chunks(1000)
+            .map(|chunk| {
+                let mut inv = PUSH.prepare_invoke();
+                inv.arg(KEEP);
+                for (contact_id, event) in chunk {
+                    inv.key(self.keys.history(contact_id)).arg(event.to_json());
+                }
+                inv
+            })
+            .collect();
+        for inv in &invocations {
+            pipe.invoke_script(inv).ignore();
         }
         let _: () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())

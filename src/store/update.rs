@@ -9,13 +9,15 @@
 use super::{Store, StoreError};
 use crate::contacts::Contact;
 use redis::AsyncCommands;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// How many times a contended contact is read again before giving up.
 const ROUNDS: usize = 50;
 
 /// KEYS: contacts, phones, emails. ARGV: seven per contact — id, expected JSON ('' = absent),
-/// new JSON, old phone, new phone, old email, new email. Returns 1 (written) or 0 (someone
+/// new JSON, old phone, new phone, old email, new email (an index entry is written only when
+/// the address changed: every write keeps the indexes, so an unchanged one is already there). Returns 1 (written) or 0 (someone
 /// wrote it first) per contact. One call per batch: the per-call overhead of a script is
 /// paid once for a thousand contacts.
 static SWAP: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -26,7 +28,7 @@ local function reindex(key, id, old, new)
   if old ~= '' and old ~= new and redis.call('HGET', key, old) == id then
     redis.call('HDEL', key, old)
   end
-  if new ~= '' then redis.call('HSET', key, new, id) end
+  if new ~= '' and new ~= old then redis.call('HSET', key, new, id) end
 end
 for i = 1, #ARGV, 7 do
   local id = ARGV[i]
@@ -45,12 +47,42 @@ return out
     )
 });
 
+/// What an import reads about a chunk of rows ([`Store::intake_reads`]).
+#[derive(Debug, Default)]
+pub struct IntakeReads {
+    /// Per address hash (flattened, in row order): whether that person asked to be forgotten.
+    pub forgotten: Vec<bool>,
+    /// Per row: the stored JSON of the row's own id.
+    pub stored: Vec<Option<String>>,
+    /// Per row: the contact its email belongs to.
+    pub email_owners: Vec<Option<String>>,
+    /// Per row: the contact its phone belongs to.
+    pub phone_owners: Vec<Option<String>>,
+    /// Per row: its email is on the suppression list.
+    pub suppressed: Vec<bool>,
+}
+
 impl Store {
     /// Applies `change` to each stored contact of `ids` (`None` when there is none) and writes
     /// what it returns (`None`: leave it as it is), atomically per contact: a contact written
     /// by someone else meanwhile is read again and `change` applied again to the new value.
     /// Returns the contacts as written.
-    pub async fn update_contacts<F>(&self, ids: &[String], mut change: F) -> Result<Vec<Contact>, StoreError>
+    pub async fn update_contacts<F>(&self, ids: &[String], change: F) -> Result<Vec<Contact>, StoreError>
+    where
+        F: FnMut(&str, Option<Contact>) -> Option<Contact>,
+    {
+        self.update_contacts_as_read(ids, HashMap::new(), change).await
+    }
+
+    /// [`Store::update_contacts`] starting from values the caller has just read
+    /// ([`Store::raw_contacts`]: id → stored JSON, `None` when absent) instead of reading them
+    /// again; the compare-and-set still catches a write made since.
+    pub async fn update_contacts_as_read<F>(
+        &self,
+        ids: &[String],
+        mut read: HashMap<String, Option<String>>,
+        mut change: F,
+    ) -> Result<Vec<Contact>, StoreError>
     where
         F: FnMut(&str, Option<Contact>) -> Option<Contact>,
     {
@@ -61,11 +93,17 @@ impl Store {
             if pending.is_empty() {
                 return Ok(written);
             }
-            let raws: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.keys.contacts())
-                .arg(&pending)
-                .query_async(&mut self.conn.clone())
-                .await?;
+            let unread: Vec<&String> = pending.iter().filter(|id| !read.contains_key(*id)).collect();
+            if !unread.is_empty() {
+                let raws: Vec<Option<String>> = redis::cmd("HMGET")
+                    .arg(self.keys.contacts())
+                    .arg(&unread)
+                    .query_async(&mut self.conn.clone())
+                    .await?;
+                read.extend(unread.into_iter().cloned().zip(raws));
+            }
+            // Taken out: a contact retried in the next round is read again.
+            let raws: Vec<Option<String>> = pending.iter().map(|id| read.remove(id).flatten()).collect();
             let mut tries: Vec<(String, Contact)> = Vec::new();
             let mut swap = SWAP.prepare_invoke();
             swap.key(self.keys.contacts()).key(self.keys.phones()).key(self.keys.emails());
@@ -102,6 +140,64 @@ impl Store {
         }
         Err(StoreError::Contended {
             key: format!("{} {}", self.keys.contacts(), pending.join(", ")),
+        })
+    }
+
+    /// The stored JSON of each of `ids` (`None`: no such contact), undecoded, in one round trip:
+    /// for [`Store::update_contacts_as_read`].
+    pub async fn raw_contacts(&self, ids: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(redis::cmd("HMGET")
+            .arg(self.keys.contacts())
+            .arg(ids)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    /// What an import reads about a chunk of rows, in one round trip: which of `hashes` are
+    /// forgotten people, the stored JSON of each of `ids`, the owners of `emails` and
+    /// `phones` in the address indexes, and which `emails` are suppressed ('' = none: reads
+    /// nothing). All of `ids`, `emails` and `phones` have one entry per row.
+    pub async fn intake_reads(
+        &self,
+        hashes: &[&String],
+        ids: &[&str],
+        emails: &[&str],
+        phones: &[&str],
+    ) -> Result<IntakeReads, StoreError> {
+        if ids.is_empty() {
+            return Ok(IntakeReads::default());
+        }
+        // '' (never a hash) after the hashes: SMISMEMBER needs one member at least.
+        type Column = Vec<Option<String>>;
+        let (mut forgotten, stored, email_owners, phone_owners, suppressed): (Vec<bool>, Column, Column, Column, Column) = redis::pipe()
+            .cmd("SMISMEMBER")
+            .arg(self.keys.forgotten())
+            .arg(hashes)
+            .arg("")
+            .cmd("HMGET")
+            .arg(self.keys.contacts())
+            .arg(ids)
+            .cmd("HMGET")
+            .arg(self.keys.emails())
+            .arg(emails)
+            .cmd("HMGET")
+            .arg(self.keys.phones())
+            .arg(phones)
+            .cmd("HMGET")
+            .arg(self.keys.suppression("email"))
+            .arg(emails)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        forgotten.pop();
+        Ok(IntakeReads {
+            forgotten,
+            stored,
+            email_owners,
+            phone_owners,
+            suppressed: suppressed.iter().map(Option::is_some).collect(),
         })
     }
 

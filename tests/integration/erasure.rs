@@ -165,6 +165,46 @@ fn an_unsubscribe_link_names_nobody_and_suppresses_the_address_it_was_sent_to() 
 }
 
 #[test]
+fn one_person_one_contact_holds_across_the_chunks_of_a_large_file() {
+    // Rows are placed a thousand at a time while the chunks before are still being written:
+    // a contact or an address met again in the next chunk (or the one after) must still find
+    // the contact, and the later row must win.
+    let env = TestEnv::new("chunks");
+    let mut rows: Vec<String> = (0..3000).map(|i| format!("c-{i},p{i}@example.com,,P{i},,8x8")).collect();
+    rows[10] = "c-10,p10@example.com,+12175550110,P10,,8x8".into();
+    rows[1000] = "c-999,p999@example.com,,Later,,8x8".into();
+    rows[1001] = "x-1,p998@example.com,,P998,Moved,8x8".into();
+    rows[1002] = "x-3,new3@example.com,(217) 555-0110,P10,Phone,8x8".into();
+    rows[2000] = "x-2,p1999@example.com,,P1999,Again,8x8".into();
+    rows[2001] = "c-1998,p1998@example.com,,Twice,,8x8".into();
+    let csv = format!("id,email,phone,first_name,last_name,plan\n{}\n", rows.join("\n"));
+    let r = env.import(&csv, &["--enrolled-on", DATE]);
+    assert_eq!(
+        (r["created"].as_u64(), r["matched_by_address"].as_u64(), r["duplicates"].as_u64()),
+        (Some(2995), Some(3), Some(5)),
+        "{}",
+        r["created"]
+    );
+    assert_eq!(r["rejected_rows"], 0);
+    assert_eq!(env.json(&["status"])["contacts"], 2995);
+    let field = |who: &str, f: &str| env.json(&["contact", "show", who])["contact"]["fields"][f].clone();
+    assert_eq!(field("c-999", "first_name"), "Later", "the later row wins across chunks");
+    assert_eq!(field("p998@example.com", "last_name"), "Moved");
+    assert_eq!(field("p998@example.com", "id"), "c-998");
+    assert_eq!(field("p1999@example.com", "last_name"), "Again", "two chunks later");
+    assert_eq!(field("c-1998", "first_name"), "Twice");
+    assert_eq!(field("+12175550110", "id"), "c-10", "found by its phone");
+    assert_eq!(field("new3@example.com", "id"), "c-10", "the email index follows");
+    assert_eq!(field("c-10", "last_name"), "Phone");
+    // The same file again makes nobody twice, and ends where it ended.
+    let again = env.import(&csv, &["--enrolled-on", DATE]);
+    assert_eq!(again["created"], 0, "{}", again["updated"]);
+    assert_eq!(env.json(&["status"])["contacts"], 2995);
+    assert_eq!(field("c-999", "first_name"), "Later");
+    assert_eq!(field("c-10", "email"), "new3@example.com");
+}
+
+#[test]
 fn an_id_column_never_makes_a_second_contact_for_a_stored_address() {
     let env = TestEnv::new("oneperson");
     env.import("email,first_name,plan\nann@example.com,Ann,8x8\n", &["--enrolled-on", DATE]);

@@ -38,7 +38,7 @@ pub struct Table {
     /// How it is read (`UTF-8, ','-separated`, `sheet Leads`), for the summary.
     pub described: String,
     /// The data rows (a row that cannot be read at all is a rejection).
-    pub rows: Box<dyn Iterator<Item = Result<RawRow, Rejection>>>,
+    pub rows: Box<dyn Iterator<Item = Result<RawRow, Rejection>> + Send>,
 }
 
 /// A file that cannot be read at all.

@@ -9,11 +9,10 @@
 use super::{ReadError, ReadOptions, Table};
 use crate::contacts::import::Rejection;
 use encoding_rs::Encoding;
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Opens a delimited text file.
 pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
@@ -25,7 +24,7 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
     let io = |e: std::io::Error| fail(e.to_string());
     let (encoding, how) = choose_encoding(path, opts).map_err(fail)?;
     let file = std::fs::File::open(path).map_err(io)?;
-    let decoded: Box<dyn Read> = if encoding == encoding_rs::UTF_8 && how != "UTF-8 with BOM" {
+    let decoded: Box<dyn Read + Send> = if encoding == encoding_rs::UTF_8 && how != "UTF-8 with BOM" {
         Box::new(BufReader::with_capacity(1 << 16, file))
     } else {
         Box::new(
@@ -44,7 +43,7 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
         Some(d) => d,
         None => detect_delimiter(&head),
     };
-    let newlines = Rc::new(RefCell::new(Newlines::default()));
+    let newlines = Arc::new(Mutex::new(Newlines::default()));
     let counted = LineCounter {
         inner: std::io::Cursor::new(head).chain(decoded),
         offset: 0,
@@ -202,17 +201,23 @@ impl Newlines {
     }
 }
 
+/// The newline positions (shared by the counting reader and the rows; never poisoned: no
+/// code panics while holding it).
+fn lock(newlines: &Mutex<Newlines>) -> std::sync::MutexGuard<'_, Newlines> {
+    newlines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Notes where every `\n` of the decoded text is, as the CSV reader pulls it.
 struct LineCounter<R> {
     inner: R,
     offset: u64,
-    newlines: Rc<RefCell<Newlines>>,
+    newlines: Arc<Mutex<Newlines>>,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut nl = self.newlines.borrow_mut();
+        let mut nl = lock(&self.newlines);
         for (i, b) in buf[..n].iter().enumerate() {
             if *b == b'\n' {
                 nl.pending.push_back(self.offset + i as u64);
@@ -226,7 +231,7 @@ impl<R: Read> Read for LineCounter<R> {
 struct TextRows<R: Read> {
     reader: csv::Reader<LineCounter<R>>,
     record: csv::StringRecord,
-    newlines: Rc<RefCell<Newlines>>,
+    newlines: Arc<Mutex<Newlines>>,
     label: String,
 }
 
@@ -240,7 +245,7 @@ impl<R: Read> Iterator for TextRows<R> {
                 Ok(true) => {}
                 Err(e) => {
                     let at = e.position().map(|p| p.byte()).unwrap_or(0);
-                    let line = self.newlines.borrow_mut().line_of(at);
+                    let line = lock(&self.newlines).line_of(at);
                     return Some(Err(Rejection::new(&self.label, line, "-", format!("unreadable row: {e}"))));
                 }
             }
@@ -248,7 +253,7 @@ impl<R: Read> Iterator for TextRows<R> {
                 continue;
             }
             let at = self.record.position().map(|p| p.byte()).unwrap_or(0);
-            let line = self.newlines.borrow_mut().line_of(at);
+            let line = lock(&self.newlines).line_of(at);
             let cells = self.record.iter().map(str::to_string).collect();
             return Some(Ok(super::RawRow { line, cells }));
         }
