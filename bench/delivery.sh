@@ -5,6 +5,8 @@
 #   bench/delivery.sh [N] [WORKERS...]     (defaults: 20000 1; e.g. `bench/delivery.sh 20000 1 2 4`)
 #   NURTURE_BIN=target/debug/nurture SMOKE=1 bench/delivery.sh 300     (CI: small, checked, no claims)
 #   DKIM=rsa bench/delivery.sh 20000      (or DKIM=ed25519: every message signed with a fresh key)
+#   PIN=1 bench/delivery.sh 20000 1       (smtp-sink on core 1; the sender — smtp-source, or
+#                                          nurture and its Redis — on core 0)
 #
 # 1. check: 200 contacts (2 % suppressed) through `nurture run` into a dumping smtp-sink; every
 #    message is checked (one per recipient, none to the suppressed, multipart/alternative, the
@@ -22,6 +24,13 @@ WORKER_COUNTS=${*:-1}
 DATE=2026-11-20
 NOW=2026-11-20T12:00:00Z
 WORK_NAME=delivery PREFIX=del . bench/private_redis.sh
+# PIN=1: the sink gets a core of its own, the sending side (smtp-source for the limit, nurture
+# and Redis for the run) the other, so each side is measured on one core without the other.
+SENDER_CORE=() SINK_CORE=()
+if [ -n "${PIN:-}" ]; then
+  SENDER_CORE=(taskset -c 0) SINK_CORE=(taskset -c 1)
+  taskset -pc 0 "$(cat "$WORK/redis.pid")" >/dev/null
+fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SINK_PORT=$(free_port)
 SINK_PID=""
@@ -29,7 +38,7 @@ stop_sink() {
   if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; fi
   SINK_PID=""
 }
-start_sink() { /usr/sbin/smtp-sink -u nobody -m 1024 "$@" "127.0.0.1:$SINK_PORT" 1024 >/dev/null 2>&1 & SINK_PID=$!; sleep 0.3; }
+start_sink() { "${SINK_CORE[@]}" /usr/sbin/smtp-sink -u nobody -m 1024 "$@" "127.0.0.1:$SINK_PORT" 1024 >/dev/null 2>&1 & SINK_PID=$!; sleep 0.3; }
 trap 'stop_sink; cleanup' EXIT
 
 mkdir -p "$WORK/templates/bench"
@@ -79,11 +88,11 @@ SIZE=$(python3 bench/delivery.py check "$WORK/dump" "$WORK/contacts.csv" "$WORK/
 echo "message size: $SIZE bytes (mean of the checked messages)"
 
 start_sink
-LIMIT=$(python3 bench/delivery.py limit "$SINK_PORT" "$N" "$SIZE" 8)
+LIMIT=$("${SENDER_CORE[@]}" python3 bench/delivery.py limit "$SINK_PORT" "$N" "$SIZE" 8)
 echo "SMTP limit: smtp-source -s 8 -d -m $N -l $SIZE -> smtp-sink: $LIMIT msgs/s"
 for W in $WORKER_COUNTS; do
   fill "$N"
-  read -r RATE CPU RSS WALL < <(python3 bench/delivery.py work "$PORT" del "$DATE" "$N" "$W" -- "$BIN" work --now "$NOW")
+  read -r RATE CPU RSS WALL < <("${SENDER_CORE[@]}" python3 bench/delivery.py work "$PORT" del "$DATE" "$N" "$W" -- "$BIN" work --now "$NOW")
   echo "nurture, $W work process(es): $N messages in ${WALL}s = $RATE msgs/s = $(python3 -c "print(f'{$RATE/$LIMIT:.3f}')") x the limit; CPU $CPU ms/msg (all workers), peak RSS $RSS MiB"
 done
 if [ -n "${SMOKE:-}" ]; then echo "smoke run: figures of a small N on a debug build mean nothing"; fi

@@ -6,6 +6,7 @@
 //! naming the template file, line and variable, so an empty string never goes out.
 
 pub mod context;
+mod flat;
 pub mod helpers;
 pub mod segments;
 
@@ -81,6 +82,13 @@ impl Kind {
 pub struct Catalog {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
+    /// The same registries with partials and layouts written in ([`flat`]): what messages
+    /// are rendered with. An error is reported from the originals (its file and line).
+    fast_html: Handlebars<'static>,
+    fast_text: Handlebars<'static>,
+    /// The source registered under each name, per registry (for [`flat`]).
+    html_sources: BTreeMap<String, String>,
+    text_sources: BTreeMap<String, String>,
     files: BTreeMap<String, PathBuf>,
     broken: std::collections::BTreeSet<String>,
     /// Email template → characters before its subject text on line 1.
@@ -103,6 +111,10 @@ impl Catalog {
         let mut cat = Catalog {
             html: registry(true),
             text: registry(false),
+            fast_html: registry(true),
+            fast_text: registry(false),
+            html_sources: BTreeMap::new(),
+            text_sources: BTreeMap::new(),
             files: BTreeMap::new(),
             broken: Default::default(),
             subject_col: BTreeMap::new(),
@@ -153,6 +165,8 @@ impl Catalog {
             }
             cat.names.push(name);
         }
+        cat.fast_html = flattened(&cat.html, &cat.html_sources);
+        cat.fast_text = flattened(&cat.text, &cat.text_sources);
         (cat, diags)
     }
 
@@ -160,17 +174,23 @@ impl Catalog {
         let result = if html {
             // The text registry gets the plain-text twin of the HTML, derived once here rather
             // than converting every rendered message (html2text was 42% of delivery CPU).
+            let text = derive_text_template(source);
             self.html.register_template_string(name, source).and_then(|_| {
-                self.text.register_template_string(name, derive_text_template(source)).map_err(|e| {
+                self.html_sources.insert(name.to_string(), source.to_string());
+                self.text.register_template_string(name, &text).map_err(|e| {
                     handlebars::TemplateError::of(handlebars::TemplateErrorReason::InvalidSyntax(format!(
                         "the plain-text part derived from this HTML does not parse ({}); add a {} file",
                         e.reason(),
                         name.replace(".email", ".text.hbs")
                     )))
-                })
+                })?;
+                self.text_sources.insert(name.to_string(), text);
+                Ok(())
             })
         } else {
-            self.text.register_template_string(name, source)
+            self.text.register_template_string(name, source).map(|_| {
+                self.text_sources.insert(name.to_string(), source.to_string());
+            })
         };
         if let Err(e) = result {
             self.broken.insert(name.trim_end_matches(SUBJECT).to_string());
@@ -190,6 +210,7 @@ impl Catalog {
                 }
             }
         }
+        (copy.fast_html, copy.fast_text) = (copy.html.clone(), copy.text.clone());
         copy
     }
 
@@ -231,20 +252,15 @@ impl Catalog {
         }
         // One context for the three renders (render() would clone the data each time).
         let ctx = handlebars::Context::from(ctx);
-        let subject = self
-            .text
-            .render_with_context(&format!("{base}{SUBJECT}"), &ctx)
-            .map_err(|e| self.error(&base, e))?;
+        let subject = self.render_text(&format!("{base}{SUBJECT}"), &ctx, &base)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        let html = self.html.render_with_context(&base, &ctx).map_err(|e| self.error(&base, e))?;
+        let html = render(&self.fast_html, &self.html, &base, &ctx).map_err(|e| self.error(&base, e))?;
         let html = html.trim_start().to_string();
         let text_name = format!("{name}.text");
         let text = if self.files.contains_key(&text_name) {
-            self.text
-                .render_with_context(&text_name, &ctx)
-                .map_err(|e| self.error(&text_name, e))?
+            self.render_text(&text_name, &ctx, &text_name)?
         } else {
-            tidy_text(&self.text.render_with_context(&base, &ctx).map_err(|e| self.error(&base, e))?)
+            tidy_text(&self.render_text(&base, &ctx, &base)?)
         };
         Ok(RenderedEmail {
             subject,
@@ -260,11 +276,16 @@ impl Catalog {
         if !self.files.contains_key(&full) {
             return Err(self.missing(&full));
         }
-        let body = self.text.render(&full, ctx).map_err(|e| self.error(&full, e))?;
+        let ctx = handlebars::Context::wraps(ctx).map_err(|e| self.error(&full, e))?;
+        let body = self.render_text(&full, &ctx, &full)?;
         Ok(RenderedSms {
             body: body.trim().to_string(),
             template: name.to_string(),
         })
+    }
+
+    fn render_text(&self, name: &str, ctx: &handlebars::Context, fallback: &str) -> Result<String, RenderError> {
+        render(&self.fast_text, &self.text, name, ctx).map_err(|e| self.error(fallback, e))
     }
 
     fn missing(&self, name: &str) -> RenderError {
@@ -314,6 +335,34 @@ impl Catalog {
             unknown_helper,
         }
     }
+}
+
+/// Renders with the fast registry; on an error, again with the original one, whose error
+/// names the partial's own file and line (and whose output is the reference, should the two
+/// ever disagree).
+fn render(
+    fast: &Handlebars<'static>,
+    original: &Handlebars<'static>,
+    name: &str,
+    ctx: &handlebars::Context,
+) -> Result<String, handlebars::RenderError> {
+    fast.render_with_context(name, ctx)
+        .or_else(|_| original.render_with_context(name, ctx))
+}
+
+/// A copy of `registry` with each template whose partials and layout can be written in
+/// ([`flat::flatten`]) registered again that way.
+fn flattened(registry: &Handlebars<'static>, sources: &BTreeMap<String, String>) -> Handlebars<'static> {
+    let mut fast = registry.clone();
+    for (name, source) in sources {
+        if let Some(flat) = flat::flatten(source, sources)
+            && fast.register_template_string(name, &flat).is_err()
+        {
+            // Cannot happen for sources that parsed; the original stays in place then.
+            let _ = fast.register_template_string(name, source);
+        }
+    }
+    fast
 }
 
 fn registry(escape_html: bool) -> Handlebars<'static> {
@@ -441,6 +490,53 @@ mod tests {
                 .any(|s| s.contains("b.email.hbs:1:1: error: an email template starts with")),
             "{shown:?}"
         );
+    }
+
+    /// Every shipped template renders byte for byte the same with its partials and layout
+    /// written in as through handlebars' partials, for contacts with and without the
+    /// optional fields; and most of them are written in (else the fast path does nothing).
+    #[test]
+    fn written_in_partials_render_the_shipped_templates_identically() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let (c, diags) = Catalog::load(&dir);
+        assert!(diags.is_empty(), "{diags:?}");
+        let base = json!({
+            "sender": {"name": "Sara <Haddad>", "email": "sara@example.com", "postal_address": "12 Main St"},
+            "agent": {"name": "Sara", "email": "sara@example.com", "phone": "+12175550100"},
+            "unsubscribe_url": "https://n.example.com/u/abc?x=1&y=2",
+            "plan": {"id": "8x8", "name": "8x8"}, "touch": {"id": "t1"}, "today": "2026-11-20",
+        });
+        let mut contexts = Vec::new();
+        for contact in [
+            json!({"first_name": "Olivia & Co", "last_name": "Bench", "email": "o@example.com", "phone": "+12175550101", "city": "Springfield"}),
+            json!({"first_name": "أحمد", "email": "a@example.com"}),
+            json!({"email": "nobody@example.com"}),
+        ] {
+            let mut ctx = base.clone();
+            ctx["contact"] = contact;
+            contexts.push(ctx);
+        }
+        let mut written_in = 0;
+        for name in c.names() {
+            for (fast, original, sources) in [(&c.fast_html, &c.html, &c.html_sources), (&c.fast_text, &c.text, &c.text_sources)] {
+                let Some(source) = sources.get(name) else { continue };
+                written_in += usize::from(flat::flatten(source, sources).is_some());
+                for ctx in &contexts {
+                    let ctx = handlebars::Context::wraps(ctx).unwrap();
+                    let (a, b) = (fast.render_with_context(name, &ctx), original.render_with_context(name, &ctx));
+                    match (a, b) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
+                        (Err(_), Err(_)) => {}
+                        (a, b) => panic!("{name}: written in {:?}, as partials {:?}", a.is_ok(), b.is_ok()),
+                    }
+                }
+            }
+        }
+        assert!(written_in >= 40, "only {written_in} templates written in");
+        for sources in [&c.html_sources, &c.text_sources] {
+            let flat = flat::flatten(&sources["8x8/welcome.email"], sources).unwrap();
+            assert!(!flat.contains("{{>") && !flat.contains("{{#>"), "{flat}");
+        }
     }
 
     #[test]
