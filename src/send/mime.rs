@@ -5,6 +5,7 @@
 use crate::compliance::Cleared;
 use crate::render::RenderedEmail;
 use lettre::Message;
+use lettre::address::{Address, Envelope};
 use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
@@ -90,20 +91,18 @@ fn clean(s: &str) -> String {
 
 /// Builds the message. Errors are about addresses (permanent for this recipient).
 pub fn build(email: &Cleared<RenderedEmail>, h: &Headers<'_>) -> Result<Message, String> {
-    let from = Mailbox::new(
-        Some(clean(h.from_name)),
-        h.from_email.parse().map_err(|e| format!("sender address: {e}"))?,
-    );
-    let to = Mailbox::new(
-        h.to_name.as_deref().map(clean).filter(|n| !n.is_empty()),
-        email.to().parse().map_err(|e| format!("recipient address: {e}"))?,
-    );
+    let from_address: Address = h.from_email.parse().map_err(|e| format!("sender address: {e}"))?;
+    let to_address: Address = email.to().parse().map_err(|e| format!("recipient address: {e}"))?;
+    // Given, not derived: lettre would parse the From and To headers back for it.
+    let envelope = Envelope::new(Some(from_address.clone()), vec![to_address.clone()]).map_err(|e| format!("envelope: {e}"))?;
+    let from = Mailbox::new(Some(clean(h.from_name)), from_address);
+    let to = Mailbox::new(h.to_name.as_deref().map(clean).filter(|n| !n.is_empty()), to_address);
     let mut list_unsubscribe = format!("<{}>", h.unsubscribe_url);
     if !h.unsubscribe_mailto.is_empty() {
         list_unsubscribe.push_str(&format!(", <mailto:{}?subject=unsubscribe>", h.unsubscribe_mailto));
     }
     let m = email.message();
-    let mut builder = Message::builder().from(from);
+    let mut builder = Message::builder().from(from).envelope(envelope);
     if let Some((name, address)) = h.reply_to {
         let address = address.parse().map_err(|e| format!("reply-to address: {e}"))?;
         builder = builder.reply_to(Mailbox::new(Some(clean(name)), address));
