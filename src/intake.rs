@@ -191,11 +191,9 @@ impl<'a> Intake<'a> {
         }
         let (mut chunk, reads) = drop_forgotten(chunk, &hashes, reads?, &file, &mut self.report);
         let earlier: Vec<&Placed> = self.in_flight.iter().rev().map(|f| &f.placed).collect();
-        let stored: Vec<bool> = chunk
-            .iter()
-            .zip(&reads.stored)
-            .map(|((_, c), raw)| raw.is_some() || earlier.iter().any(|p| p.has_id(&c.id.0)))
-            .collect();
+        // Rows whose contact a chunk still being written holds: stored, whatever the reads say.
+        let held: Vec<bool> = chunk.iter().map(|(_, c)| earlier.iter().any(|p| p.has_id(&c.id.0))).collect();
+        let stored: Vec<bool> = reads.stored.iter().zip(&held).map(|(raw, held)| raw.is_some() || *held).collect();
         let (groups, placed) = place_rows(&chunk, &stored, &reads, &earlier, &file, &mut self.report, &mut self.first_line);
         let assigned = match self.rules.assign {
             Some(cfg) if !self.dry_run => assign_new(store, cfg, &mut chunk, &groups, &earlier, today).await?,
@@ -207,9 +205,10 @@ impl<'a> Intake<'a> {
         // let the earlier one's values win.
         let read = chunk
             .iter()
-            .map(|(_, c)| c.id.0.clone())
             .zip(reads.stored)
-            .filter(|(id, _)| !earlier.iter().any(|p| p.has_id(id)))
+            .zip(&held)
+            .filter(|(_, held)| !**held)
+            .map(|(((_, c), raw), _)| (c.id.0.clone(), raw))
             .collect();
         let placed_chunk = PlacedChunk {
             store: store.clone(),
@@ -279,7 +278,7 @@ impl PlacedChunk {
         self.store
             .update_contacts_as_read(&targets, read, |id, stored| merged.apply(id, stored))
             .await?;
-        let (tally, events, leads) = merged.finish(&self);
+        let (tally, events, leads) = merged.finish();
         self.store.push_history(&events).await?;
         self.store.record_facts(&leads).await?;
         Ok(tally)
@@ -292,7 +291,7 @@ impl PlacedChunk {
         for (id, stored) in targets.iter().zip(self.store.contacts(&targets).await?) {
             merged.apply(id, stored);
         }
-        Ok(merged.finish(&self).0)
+        Ok(merged.finish().0)
     }
 }
 
@@ -332,7 +331,7 @@ impl<'p> Merged<'p> {
     }
 
     /// The tally, the history events (with `assigned`) and the lead facts.
-    fn finish(self, p: &PlacedChunk) -> (Tally, Events, Vec<(NaiveDate, Fact)>) {
+    fn finish(self) -> (Tally, Events, Vec<(NaiveDate, Fact)>) {
         let mut tally = Tally::default();
         let mut events = Vec::new();
         for (id, (outcome, event)) in self.outcomes {
@@ -343,7 +342,7 @@ impl<'p> Merged<'p> {
             }
             events.extend(event.map(|e| (id, e)));
         }
-        events.extend(p.assigned.iter().cloned());
+        events.extend(self.p.assigned.iter().cloned());
         (tally, events, self.leads.into_values().collect())
     }
 }

@@ -66,8 +66,8 @@ return n
     )
 });
 
-/// SCAN pages a night's clean-up reads at least: a database of up to this many × 2,000 keys
-/// is swept whole every night.
+/// SCAN pages a night's clean-up reads at least: a database of up to this many
+/// × [`SCAN_COUNT`](crate::store::SCAN_COUNT) keys is swept whole every night.
 const MIN_PAGES: u64 = 64;
 
 /// Nights over which one sweep of a large database is spread.
@@ -94,7 +94,7 @@ pub async fn sweep(queue: &Queue, before: chrono::NaiveDate) -> Result<u64, Queu
         .and_then(|(c, k)| Some((c.parse::<u64>().ok()?, k.parse::<u64>().ok()?)))
         .unwrap_or((0, now));
     let began = if cursor == 0 { now } else { began };
-    let budget = MIN_PAGES.max(began.max(now).div_ceil(2000 * SWEEP_NIGHTS));
+    let budget = MIN_PAGES.max(began.max(now).div_ceil(crate::store::SCAN_COUNT * SWEEP_NIGHTS));
     let mut removed = 0;
     for _ in 0..budget {
         let (next, page) = store.scan_page(&store.keys.all(), cursor).await?;

@@ -90,6 +90,9 @@ pub struct Health {
     pub error: String,
 }
 
+/// Keys a [`Store::scan_page`] asks Redis for (about as many come back per page).
+pub const SCAN_COUNT: u64 = 2000;
+
 /// The Redis side of nurture.
 #[derive(Clone)]
 pub struct Store {
@@ -133,21 +136,16 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
     )
 });
 
-/// A connection with 5 s connection and response timeouts.
-async fn manage(client: &redis::Client) -> Result<ConnectionManager, StoreError> {
-    let cfg = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_number_of_retries(3);
-    Ok(client.get_connection_manager_with_config(cfg).await?)
-}
-
 impl Store {
     /// Connects with 5 s connection and response timeouts.
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
-        let client = redis::Client::open(url)?;
+        let cfg = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(3);
+        let conn = redis::Client::open(url)?.get_connection_manager_with_config(cfg).await?;
         Ok(Store {
-            conn: manage(&client).await?,
+            conn,
             keys: Keys::new(prefix),
             facts: facts::FactPolicy::new(prefix, facts::DEFAULT_KEEP_DAYS),
         })
@@ -525,7 +523,7 @@ impl Store {
             .arg("MATCH")
             .arg(pattern)
             .arg("COUNT")
-            .arg(2000)
+            .arg(SCAN_COUNT)
             .query_async(&mut self.conn.clone())
             .await?)
     }

@@ -93,15 +93,9 @@ impl Store {
             if pending.is_empty() {
                 return Ok(written);
             }
-            let unread: Vec<&String> = pending.iter().filter(|id| !read.contains_key(*id)).collect();
-            if !unread.is_empty() {
-                let raws: Vec<Option<String>> = redis::cmd("HMGET")
-                    .arg(self.keys.contacts())
-                    .arg(&unread)
-                    .query_async(&mut self.conn.clone())
-                    .await?;
-                read.extend(unread.into_iter().cloned().zip(raws));
-            }
+            let unread: Vec<String> = pending.iter().filter(|id| !read.contains_key(*id)).cloned().collect();
+            let raws = self.raw_contacts(&unread).await?;
+            read.extend(unread.into_iter().zip(raws));
             // Taken out: a contact retried in the next round is read again.
             let raws: Vec<Option<String>> = pending.iter().map(|id| read.remove(id).flatten()).collect();
             let mut tries: Vec<(String, Contact)> = Vec::new();
@@ -199,15 +193,6 @@ impl Store {
             phone_owners,
             suppressed: suppressed.iter().map(Option::is_some).collect(),
         })
-    }
-
-    /// The contact id each of `values` belongs to in the `index` (`email` or `phone`).
-    pub async fn owners(&self, index: &str, values: &[String]) -> Result<Vec<Option<String>>, StoreError> {
-        if values.is_empty() {
-            return Ok(Vec::new());
-        }
-        let key = if index == "email" { self.keys.emails() } else { self.keys.phones() };
-        Ok(redis::cmd("HMGET").arg(key).arg(values).query_async(&mut self.conn.clone()).await?)
     }
 
     /// Builds the email and phone indexes if they are missing (a database from before they
