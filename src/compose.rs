@@ -53,7 +53,7 @@ pub struct Email {
     /// The rendered parts, cleared by the compliance check.
     pub content: Cleared<RenderedEmail>,
     /// The RFC 5322 message (not yet DKIM-signed).
-    pub message: lettre::Message,
+    pub message: mime::Message,
     /// The envelope sender.
     pub from: String,
     /// Its `Message-ID` (the same for every copy of one delivery).
@@ -89,8 +89,10 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
         return Err(ComposeError::NotFound(format!("{template}.email.hbs")));
     }
     let name = ws.catalog.resolve(template, Kind::Email, contact.is_arabic());
-    let mut rendered = ws.catalog.render_email(&name, ws.context(contact, at.plan, at.touch, at.date))?;
-    let url = ws.unsubscribe_url(contact);
+    let context = ws.context(contact, at.plan, at.touch, at.date);
+    // The link the context holds (signing it again would cost a second encryption).
+    let url = context["unsubscribe_url"].as_str().unwrap_or_default().to_string();
+    let mut rendered = ws.catalog.render_email(&name, context)?;
     let postal = &ws.config.sender.postal_address;
     let (content, to_name) = match to {
         Recipient::Contact { .. } | Recipient::Preview => (

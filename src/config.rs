@@ -364,6 +364,9 @@ pub struct DeliveryConfig {
     pub grace_days: u32,
     /// Worker concurrency of `run` and of `work` without `--concurrency`.
     pub concurrency: usize,
+    /// Delivery lanes of `work` without `--threads`: each its own thread, Redis connection,
+    /// SMTP connections and queue worker, sharing the concurrency and the pool (`cli::lanes`).
+    pub threads: usize,
     /// Seconds a send claim in the ledger lasts if its worker dies mid-send.
     pub claim_ttl_secs: u64,
     /// `run` keeps working while a retry is due within this many seconds.
@@ -575,6 +578,7 @@ impl Default for DeliveryConfig {
             retry_max_secs: 3600,
             grace_days: 3,
             concurrency: 32,
+            threads: 1,
             claim_ttl_secs: 60,
             drain_wait_secs: 60,
             heartbeat_secs: 5,
@@ -716,8 +720,10 @@ impl Config {
                 self.schedule.cron
             )));
         }
-        if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
-            return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
+        if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 || self.delivery.threads == 0 {
+            return Err(fail(
+                "[smtp] pool_size, [delivery] concurrency and [delivery] threads: must be at least 1".into(),
+            ));
         }
         for (agent, address) in &self.agenda.email_to {
             if address.parse::<lettre::Address>().is_err() {

@@ -79,7 +79,7 @@ pub fn render(ws: &Workspace, contact: &Contact, template: &str, today: NaiveDat
     match compose::kind_of(ws, template) {
         Some(Kind::Email) => {
             let email = compose::email(ws, contact, template, &at, Recipient::Preview)?;
-            let eml = String::from_utf8_lossy(&email.message.formatted()).into_owned();
+            let eml = email.message.formatted();
             Ok(Preview::Email(EmailPreview {
                 headers: header_fields(&eml),
                 eml,

@@ -7,6 +7,7 @@ mod export;
 mod forget;
 mod import;
 mod inspect;
+mod lanes;
 mod people;
 mod progress;
 mod reload;

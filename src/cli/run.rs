@@ -44,6 +44,9 @@ pub struct WorkArgs {
     /// Fix the clock (RFC 3339) for send-time rules such as quiet hours.
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,
+    /// Delivery lanes, each on its own thread (default: [delivery] threads).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -138,6 +141,10 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
 }
 
 pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode> {
+    let threads = a.threads.unwrap_or(config.delivery.threads);
+    if threads > 1 {
+        return super::lanes::work(config, a.concurrency, a.now, threads).await;
+    }
     let store = connect(&config).await?;
     let ws = Arc::new(load_workspace(config, Some(&store)).await?);
     let clock = clock_and_date(&ws.config, None, a.now).0;
@@ -151,16 +158,19 @@ pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode
     let handler = Arc::new(Handler(Arc::new(deliverer)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(super::reload::watch(live, store, stop_rx.clone()));
-    let stop = async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
-        tracing::info!("stopping: finishing jobs in flight");
-        let _ = stop_tx.send(true);
-    };
-    q.work(name, concurrency, handler, false, stop).await?;
+    q.work(name, concurrency, handler, false, terminated(stop_tx, "jobs")).await?;
     watcher.await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C, after telling `stop`'s receivers to finish `what` (jobs,
+/// requests) they have in flight.
+pub(super) async fn terminated(stop: watch::Sender<bool>, what: &'static str) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return,
+    };
+    tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
+    tracing::info!("stopping: finishing {what} in flight");
+    let _ = stop.send(true);
 }

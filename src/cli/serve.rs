@@ -83,15 +83,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         metrics: Arc::new(Metrics::default()),
         tasks: health,
     };
-    let signal = async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
-        tracing::info!("stopping: finishing requests and jobs in flight");
-        let _ = stop_tx.send(true);
-    };
+    let signal = super::run::terminated(stop_tx, "requests and jobs");
     let limits = crate::server::listen::Limits::from_config(&ws.config.server);
     crate::server::listen::serve(listener, router(state), limits, signal).await?;
     for t in tasks {

@@ -68,8 +68,8 @@ impl EmailSender {
         }
         let formatted = message.formatted();
         match self {
-            EmailSender::Smtp(pool) => pool.send(email.content.to(), &email.from, formatted).await,
-            EmailSender::Outbox(outbox) => outbox.write(&email.message_id, &formatted).await,
+            EmailSender::Smtp(pool) => pool.send(email.content.to(), &email.from, &formatted).await,
+            EmailSender::Outbox(outbox) => outbox.write(&email.message_id, formatted.as_bytes()).await,
         }
     }
 

@@ -300,7 +300,7 @@ impl SmtpPool {
     }
 
     /// Sends one message; classifies the outcome (see the module doc).
-    pub async fn send(&self, to: &str, from: &str, body: Vec<u8>) -> Result<(), SendError> {
+    pub async fn send(&self, to: &str, from: &str, body: &str) -> Result<(), SendError> {
         let from: Address = from.parse().map_err(|e| SendError::Refused(format!("sender {from:?}: {e}")))?;
         let to: Address = to.parse().map_err(|e| SendError::Permanent {
             message: format!("recipient: {e}"),
@@ -325,12 +325,12 @@ impl SmtpPool {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let mut result = self.send_on(&mut conn, &envelope, &body).await;
+        let mut result = self.send_on(&mut conn, &envelope, body).await;
         if was_reused && matches!(&result, Err(SendError::Transient(_))) && conn.smtp.has_broken() {
             // A reused connection may have been closed by the server while idle (the failure was
             // before the data, so nothing was delivered): one fresh try.
             conn = self.connect().await?;
-            result = self.send_on(&mut conn, &envelope, &body).await;
+            result = self.send_on(&mut conn, &envelope, body).await;
         }
         if result.is_ok() && !conn.smtp.has_broken() {
             self.idle.lock().await.push((conn, Instant::now()));
@@ -339,7 +339,7 @@ impl SmtpPool {
     }
 
     /// MAIL, RCPT, DATA and the data on an open connection, each with its timeout.
-    async fn send_on(&self, conn: &mut Conn, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
+    async fn send_on(&self, conn: &mut Conn, envelope: &Envelope, body: &str) -> Result<(), SendError> {
         let mut options = Vec::new();
         if !body.is_ascii() {
             if !conn.smtp.server_info().supports_feature(Extension::EightBitMime) {
@@ -367,13 +367,8 @@ impl SmtpPool {
             self.stage(Stage::Data, self.timeout, smtp.command(Data)).await?;
         }
         // The data and its end in one write (lettre's `message` writes them apart).
-        match std::str::from_utf8(body) {
-            Ok(text) => {
-                self.stage(Stage::EndOfData, self.data_timeout, smtp.command(DataBlock(text)))
-                    .await?
-            }
-            Err(_) => self.stage(Stage::EndOfData, self.data_timeout, smtp.message(body)).await?,
-        };
+        self.stage(Stage::EndOfData, self.data_timeout, smtp.command(DataBlock(body)))
+            .await?;
         Ok(())
     }
 }
@@ -384,6 +379,11 @@ struct DataBlock<'a>(&'a str);
 
 impl std::fmt::Display for DataBlock<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Almost every message has no line that starts with a dot: one write.
+        if !self.0.starts_with('.') && memchr::memmem::find(self.0.as_bytes(), b"\n.").is_none() {
+            f.write_str(self.0)?;
+            return f.write_str("\r\n.\r\n");
+        }
         for (i, line) in self.0.split('\n').enumerate() {
             if i > 0 {
                 f.write_str("\n")?;

@@ -481,65 +481,91 @@ fn forget_erases_a_person_and_keeps_only_keyed_hashes() {
     assert_eq!(r["rejected"][0]["line"], 2, "{r}");
 }
 
+/// Runs openssl with `args`; its standard output.
+fn openssl(args: &[&str], input: Option<&std::path::Path>) -> Vec<u8> {
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(args);
+    if let Some(path) = input {
+        cmd.arg(path);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
 #[test]
 fn dkim_signature_covers_list_unsubscribe_and_verifies_independently() {
     let env = TestEnv::new("dkim");
-    let key = env.path().join("dkim.pem");
-    let ok = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .unwrap();
-    assert!(ok.status.success(), "openssl: {}", String::from_utf8_lossy(&ok.stderr));
-    let der = std::process::Command::new("openssl")
-        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der.stdout);
+    let b64 = |bytes: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+    let pem = env.path().join("dkim.pem");
+    // An RSA-2048 key (PKCS#1 PEM) and an Ed25519 one (its 32-byte seed, base64): each signs a
+    // run, dkimpy checks every message against the public key as DNS would give it.
+    let rsa = {
+        openssl(&["genrsa", "-traditional", "-out", pem.to_str().unwrap(), "2048"], None);
+        let public = b64(&openssl(&["rsa", "-pubout", "-outform", "DER", "-in"], Some(&pem)));
+        (std::fs::read_to_string(&pem).unwrap(), public)
+    };
+    let ed25519 = {
+        openssl(&["genpkey", "-algorithm", "ed25519", "-out", pem.to_str().unwrap()], None);
+        let private = openssl(&["pkey", "-outform", "DER", "-in"], Some(&pem));
+        let public = openssl(&["pkey", "-pubout", "-outform", "DER", "-in"], Some(&pem));
+        (b64(&private[private.len() - 32..]), b64(&public[public.len() - 32..]))
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/dkim_verify.py");
+    for (algorithm, (key, public)) in [("rsa", rsa), ("ed25519", ed25519)] {
+        let env = TestEnv::new(&format!("dkim-{algorithm}"));
+        env.write("dkim.pem", &key);
+        let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+        env.write(
+            "nurture.toml",
+            &format!(
+                "{cfg}\n[dkim]\ndomain = \"example.com\"\nselector = \"s1\"\nprivate_key_file = \"dkim.pem\"\nalgorithm = \"{algorithm}\"\n"
+            ),
+        );
+        env.import(CONTACTS, &["--enrolled-on", DATE]);
+        assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3, "{algorithm}");
+        let dumps = std::fs::read_dir(env.path().join("sink"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect::<Vec<_>>();
+        assert_eq!(dumps.len(), 3, "{algorithm}");
+        for file in dumps {
+            let raw = std::fs::read_to_string(&file).unwrap();
+            let sig = header(&raw, "DKIM-Signature").expect("signed");
+            let signed = sig
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("h="))
+                .unwrap()
+                .to_ascii_lowercase();
+            assert!(
+                signed.contains("list-unsubscribe") && signed.contains("list-unsubscribe-post"),
+                "{sig}"
+            );
+            assert!(sig.contains("d=example.com") && sig.contains("s=s1"), "{sig}");
+            assert!(sig.contains(&format!("a={algorithm}-sha256")), "{sig}");
+            let v = std::process::Command::new("python3")
+                .arg(&script)
+                .arg(&file)
+                .arg(&public)
+                .arg(algorithm)
+                .output()
+                .unwrap();
+            assert!(
+                v.status.success(),
+                "dkimpy ({algorithm}): {}{}",
+                String::from_utf8_lossy(&v.stdout),
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+    }
+    // A bad key file is a clear error before anything is sent.
+    env.write("dkim.pem", "not a key");
     let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
     env.write(
         "nurture.toml",
         &format!("{cfg}\n[dkim]\ndomain = \"example.com\"\nselector = \"s1\"\nprivate_key_file = \"dkim.pem\"\n"),
     );
-    env.import(CONTACTS, &["--enrolled-on", DATE]);
-    assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3);
-    let dumps = std::fs::read_dir(env.path().join("sink"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect::<Vec<_>>();
-    assert_eq!(dumps.len(), 3);
-    for file in dumps {
-        let raw = std::fs::read_to_string(&file).unwrap();
-        let sig = header(&raw, "DKIM-Signature").expect("signed");
-        let signed = sig
-            .split(';')
-            .find_map(|p| p.trim().strip_prefix("h="))
-            .unwrap()
-            .to_ascii_lowercase();
-        assert!(
-            signed.contains("list-unsubscribe") && signed.contains("list-unsubscribe-post"),
-            "{sig}"
-        );
-        assert!(sig.contains("d=example.com") && sig.contains("s=s1"), "{sig}");
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/dkim_verify.py");
-        let v = std::process::Command::new("python3")
-            .arg(script)
-            .arg(&file)
-            .arg(&public)
-            .output()
-            .unwrap();
-        assert!(
-            v.status.success(),
-            "dkimpy: {}{}",
-            String::from_utf8_lossy(&v.stdout),
-            String::from_utf8_lossy(&v.stderr)
-        );
-    }
-    // A bad key file is a clear error before anything is sent.
-    env.write("dkim.pem", "not a key");
     let out = env.nurture(&["run", "--date", "2026-11-27"]);
     assert!(!out.status.success());
     assert!(

@@ -365,6 +365,56 @@ fn sigkill_mid_run_loses_nothing() {
 }
 
 #[test]
+fn a_worker_in_two_lanes_killed_and_restarted_sends_each_message_once_and_stops_on_sigterm() {
+    let env = TestEnv::new("lanes");
+    env.write_config("heartbeat_secs = 1\nclaim_ttl_secs = 3\nconcurrency = 16\nthreads = 2");
+    let n = 2000;
+    let mut csv = String::from("email,first_name,plan\n");
+    for i in 0..n {
+        csv.push_str(&format!("l{i}@example.com,Lee{i},8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    env.ok(&["run", "--date", DATE, "--enqueue-only"]);
+    let mut first = env.command(&["work"]).spawn().unwrap();
+    let seen = env.sink().wait_for(400, Duration::from_secs(120));
+    assert!(seen >= 400, "the lanes should have sent some mail");
+    // Both lanes took jobs: each registered its own worker.
+    let mut r = env.redis();
+    let workers: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*workers:metadata:*", env.prefix))
+        .query(&mut r)
+        .unwrap();
+    assert!(
+        workers.iter().any(|w| w.ends_with("-l0")) && workers.iter().any(|w| w.ends_with("-l1")),
+        "{workers:?}"
+    );
+    first.kill().unwrap(); // SIGKILL: both lanes die mid-send
+    first.wait().unwrap();
+    let before = env.sink().count();
+    assert!(before < n, "killed before the end ({before} of {n})");
+    // A new worker finishes the queue: the killed one's jobs come back after its heartbeats.
+    let mut second = env.command(&["work"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while message_ids(&env).iter().collect::<BTreeSet<_>>().len() < n {
+        assert!(std::time::Instant::now() < deadline, "only {} of {n} arrived", env.sink().count());
+        assert!(second.try_wait().unwrap().is_none(), "the worker died");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status();
+    assert!(second.wait().unwrap().success(), "SIGTERM ends the lanes with 0");
+    let ids = message_ids(&env);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), n);
+    assert!(
+        ids.len() - n <= 16,
+        "only messages in flight at the kill may repeat: {} extra",
+        ids.len() - n
+    );
+    eprintln!("lanes kill test: {before} before the kill, {} repeated", ids.len() - n);
+}
+
+#[test]
 fn config_errors_name_the_key_and_secrets_stay_hidden() {
     let env = TestEnv::new("config");
     env.write("bad.toml", "[smtp]\npoolsize = 3\n");

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Verifies the DKIM signature of a message with dkimpy (an independent implementation).
 
-Usage: dkim_verify.py MESSAGE_FILE PUBLIC_KEY_BASE64
-The DNS lookup of the selector is answered with PUBLIC_KEY_BASE64. Exit 0 when valid.
+Usage: dkim_verify.py MESSAGE_FILE PUBLIC_KEY_BASE64 [rsa|ed25519]
+The DNS lookup of the selector is answered with PUBLIC_KEY_BASE64 (k=rsa by default; Ed25519
+needs PyNaCl). Exit 0 when valid.
 """
 import sys
 
@@ -11,7 +12,8 @@ import dkim
 raw = open(sys.argv[1], "rb").read()
 # smtp-sink prepends its own trace headers (unsigned: allowed); normalize line endings to CRLF.
 raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-record = b"v=DKIM1; k=rsa; p=" + sys.argv[2].encode()
+kind = sys.argv[3] if len(sys.argv) > 3 else "rsa"
+record = b"v=DKIM1; k=" + kind.encode() + b"; p=" + sys.argv[2].encode()
 
 
 def dns(name, timeout=5):
