@@ -3,8 +3,8 @@
 //! shape of N worker processes, without their N copies of the workspace. One multi-threaded
 //! worker spends a sixth of its CPU handing jobs, connections and wake-ups between threads;
 //! lanes share nothing but the workspace, the circuit breaker and the stop signal
-//! (BENCHMARKS.md, issue 13). `[delivery] concurrency` and `[smtp] pool_size` are split
-//! between the lanes.
+//! (BENCHMARKS.md, issue 13). `[delivery] concurrency`, `[smtp] pool_size` and `[smtp]
+//! rate_per_second` are split between the lanes.
 
 use super::{clock_and_date, connect, load_workspace, queue};
 use crate::clock::Clock;
@@ -98,7 +98,7 @@ fn run_lane(shared: Shared, name: String, concurrency: usize, lanes: usize) -> a
         let store = connect(&config).await?;
         let q = queue(&config, &store).with_clock(shared.clock);
         let mut deliverer = Deliverer::new(shared.live, store, q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
-        deliverer.email = EmailSender::from_config(&config).map_err(anyhow::Error::msg)?;
+        deliverer.email = EmailSender::from_config(&config).map_err(anyhow::Error::msg)?.one_of(lanes);
         deliverer.breaker = shared.breaker;
         deliverer.check_senders().await;
         let handler = Arc::new(Handler(Arc::new(deliverer)));

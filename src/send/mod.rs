@@ -60,6 +60,14 @@ impl EmailSender {
         Ok(EmailSender::Smtp(Box::new(smtp::SmtpPool::from_config(&config.smtp)?)))
     }
 
+    /// The same transport as one of `lanes` sharing `[smtp] rate_per_second`.
+    pub fn one_of(self, lanes: usize) -> EmailSender {
+        match self {
+            EmailSender::Smtp(pool) => EmailSender::Smtp(Box::new(pool.one_of(lanes))),
+            outbox => outbox,
+        }
+    }
+
     /// Sends a composed email, DKIM-signed when a signer is given.
     pub async fn send(&self, email: crate::compose::Email, signer: Option<&dkim::Signer>) -> Result<(), SendError> {
         let mut message = email.message;

@@ -202,6 +202,13 @@ impl SmtpPool {
         })
     }
 
+    /// One of `lanes` pools that share `[smtp] rate_per_second` (`work --threads`): each sends
+    /// at most its share, so the process as a whole keeps the configured rate.
+    pub fn one_of(mut self, lanes: usize) -> SmtpPool {
+        self.interval *= lanes.max(1) as u32;
+        self
+    }
+
     /// `smtp://host:port` (no credentials).
     pub fn describe(&self) -> String {
         format!("{:?} smtp {}:{}", self.security, self.host, self.port)
@@ -404,6 +411,18 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_share_the_rate_limit() {
+        let config = crate::config::SmtpConfig {
+            url: crate::config::Secret::new("smtp://127.0.0.1:2525"),
+            rate_per_second: 100,
+            ..Default::default()
+        };
+        let pool = SmtpPool::from_config(&config).unwrap();
+        assert_eq!(pool.interval, Duration::from_millis(10));
+        assert_eq!(pool.one_of(2).interval, Duration::from_millis(20));
+    }
 
     #[test]
     fn data_is_dot_stuffed_and_ended_in_one_block() {
