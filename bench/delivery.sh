@@ -8,8 +8,8 @@
 #   PIN=1 bench/delivery.sh 20000 1       (smtp-sink on core 1; the sender — smtp-source, or
 #                                          nurture and its Redis — on core 0)
 #   NURTURE_THREADS=1 NURTURE_CONCURRENCY=64 NURTURE_POOL=64 bench/delivery.sh   (each `work`
-#        process's [delivery] threads, concurrency and [smtp] pool_size; defaults: one lane per
-#        core, 128, 32)
+#        process's [delivery] threads, concurrency and [smtp] pool_size; defaults: 0 = one lane
+#        per core, as nurture's own default, 128, 32)
 #
 # 1. check: 200 contacts (2 % suppressed) through `nurture run` into a dumping smtp-sink; every
 #    message is checked (one per recipient, none to the suppressed, multipart/alternative, the
@@ -26,7 +26,7 @@ shift || true
 WORKER_COUNTS=${*:-1}
 DATE=2026-11-20
 NOW=2026-11-20T12:00:00Z
-THREADS=${NURTURE_THREADS:-$(nproc)} CONCURRENCY=${NURTURE_CONCURRENCY:-128} POOL=${NURTURE_POOL:-32}
+THREADS=${NURTURE_THREADS:-0} CONCURRENCY=${NURTURE_CONCURRENCY:-128} POOL=${NURTURE_POOL:-32}
 WORK_NAME=delivery PREFIX=del . bench/private_redis.sh
 # PIN=1: the sink gets a core of its own, the sending side (smtp-source for the limit, nurture
 # and Redis for the run) the other, so each side is measured on one core without the other.
@@ -98,6 +98,7 @@ echo "SMTP limit: smtp-source -s 8 -d -m $N -l $SIZE -> smtp-sink: $LIMIT msgs/s
 for W in $WORKER_COUNTS; do
   fill "$N"
   read -r RATE CPU RSS WALL REDIS_CPU SINK_CPU < <("${SENDER_CORE[@]}" python3 bench/delivery.py work "$SINK_PID" "$PORT" del "$DATE" "$N" "$W" -- "$BIN" work --now "$NOW")
-  echo "nurture, $W work process(es) × $THREADS lane(s), concurrency $CONCURRENCY, pool $POOL: $N messages in ${WALL}s = $RATE msgs/s = $(python3 -c "print(f'{$RATE/$LIMIT:.3f}')") x the limit; CPU $CPU ms/msg (all workers), peak RSS $RSS MiB; Redis CPU $REDIS_CPU ms/msg, smtp-sink CPU $SINK_CPU ms/msg"
+  LANES="$THREADS lane(s)"; [ "$THREADS" = 0 ] && LANES="one lane per core ($(nproc))"
+  echo "nurture, $W work process(es) × $LANES, concurrency $CONCURRENCY, pool $POOL: $N messages in ${WALL}s = $RATE msgs/s = $(python3 -c "print(f'{$RATE/$LIMIT:.3f}')") x the limit; CPU $CPU ms/msg (all workers), peak RSS $RSS MiB; Redis CPU $REDIS_CPU ms/msg, smtp-sink CPU $SINK_CPU ms/msg"
 done
 if [ -n "${SMOKE:-}" ]; then echo "smoke run: figures of a small N on a debug build mean nothing"; fi

@@ -366,6 +366,7 @@ pub struct DeliveryConfig {
     pub concurrency: usize,
     /// Delivery lanes of `work` without `--threads`: each its own thread, Redis connection,
     /// SMTP connections and queue worker, sharing the concurrency and the pool (`cli::lanes`).
+    /// 0: one per core ([`DeliveryConfig::lanes`]).
     pub threads: usize,
     /// Seconds a send claim in the ledger lasts if its worker dies mid-send.
     pub claim_ttl_secs: u64,
@@ -578,11 +579,26 @@ impl Default for DeliveryConfig {
             retry_max_secs: 3600,
             grace_days: 3,
             concurrency: 32,
-            threads: 1,
+            threads: 0,
             claim_ttl_secs: 60,
             drain_wait_secs: 60,
             heartbeat_secs: 5,
             send_spread_secs: 600,
+        }
+    }
+}
+impl DeliveryConfig {
+    /// The delivery lanes `work` runs: `requested` (`--threads`), else `threads`; 0 means one
+    /// per core, but no more lanes than SMTP connections (`pool_size`) or jobs at once
+    /// (`concurrency`), so every lane has at least one of each to work with.
+    pub fn lanes(&self, requested: Option<usize>, concurrency: usize, pool_size: usize) -> usize {
+        match requested.unwrap_or(self.threads) {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(concurrency)
+                .min(pool_size)
+                .max(1),
+            n => n,
         }
     }
 }
@@ -720,10 +736,8 @@ impl Config {
                 self.schedule.cron
             )));
         }
-        if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 || self.delivery.threads == 0 {
-            return Err(fail(
-                "[smtp] pool_size, [delivery] concurrency and [delivery] threads: must be at least 1".into(),
-            ));
+        if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
+            return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
         }
         for (agent, address) in &self.agenda.email_to {
             if address.parse::<lettre::Address>().is_err() {
@@ -1060,5 +1074,20 @@ mod tests {
         rotated.push(("NURTURE_UNSUBSCRIBE_PREVIOUS_SECRETS".into(), "s1, s0".into()));
         let c = Config::load(&path, true, &rotated).unwrap();
         assert_eq!(c.unsubscribe_secrets(), ["s2", "s1", "s0"]);
+    }
+
+    #[test]
+    fn work_runs_one_lane_per_core_unless_told_but_never_more_than_it_can_feed() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let d = DeliveryConfig::default();
+        assert_eq!(d.threads, 0);
+        assert_eq!(d.lanes(None, 32, 16), cores.min(16));
+        assert_eq!(d.lanes(Some(0), 32, 16), cores.min(16));
+        assert_eq!(d.lanes(None, 1, 16), 1, "one job at a time needs one lane");
+        assert_eq!(d.lanes(None, 32, 1), 1, "one SMTP connection needs one lane");
+        assert_eq!(d.lanes(Some(3), 32, 16), 3);
+        let configured = DeliveryConfig { threads: 2, ..d };
+        assert_eq!(configured.lanes(None, 32, 16), 2);
+        assert_eq!(configured.lanes(Some(5), 32, 16), 5, "--threads wins");
     }
 }

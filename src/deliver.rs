@@ -126,7 +126,7 @@ impl Deliverer {
             sms,
             counters: Arc::default(),
             owner,
-            breaker: Arc::new(Breaker::new(d.breaker_after, d.breaker_cooldown_secs)),
+            breaker: Arc::new(Breaker::from_config(d)),
             parks_for_next_run: false,
             policy: RetryPolicy::from_config(d),
             dkim,
@@ -139,6 +139,14 @@ impl Deliverer {
             health: Mutex::default(),
             seq: AtomicU64::new(0),
         })
+    }
+
+    /// This deliverer as one of `lanes` delivery lanes of one process (`work --threads`): its
+    /// share of the SMTP pool and rate, and the process's one circuit breaker.
+    pub fn in_lane(mut self, lanes: usize, breaker: Arc<Breaker>) -> Deliverer {
+        self.email = self.email.one_of(lanes);
+        self.breaker = breaker;
+        self
     }
 
     /// Checks both senders before the first job (connect and authenticate; the SMS provider's

@@ -7,7 +7,6 @@ mod export;
 mod forget;
 mod import;
 mod inspect;
-mod lanes;
 mod people;
 mod progress;
 mod reload;
@@ -17,6 +16,7 @@ mod send_test;
 mod serve;
 mod suppress;
 mod table_out;
+mod work;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
@@ -55,7 +55,7 @@ pub enum Command {
     /// The nightly run: expand due touches, enqueue them, deliver until no job is ready.
     Run(run::RunArgs),
     /// A long-running worker (many may share one Redis).
-    Work(run::WorkArgs),
+    Work(work::WorkArgs),
     /// The agent's day: calls, cards, letters and gifts due (and `agenda done CODE`).
     Agenda(agenda::AgendaArgs),
     /// Manage the suppression list.
@@ -113,7 +113,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(a) => inspect::lint(config, a).await,
         Command::Preview(a) => inspect::preview(config, a).await,
         Command::Run(a) => run::run(config, a).await,
-        Command::Work(a) => run::work(config, a).await,
+        Command::Work(a) => work::work(config, a).await,
         Command::Agenda(a) => agenda::agenda(config, a).await,
         Command::Suppress(a) => suppress::suppress(config, a).await,
         Command::Status(a) => inspect::status(config, a).await,

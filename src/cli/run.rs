@@ -1,11 +1,9 @@
-//! `nurture run` (one date, then drain) and `nurture work` (long-running worker).
+//! `nurture run`: one date, then drain (`nurture work` is `cli::work`).
 
 use super::{clock_and_date, connect, load_workspace, print_json, queue};
 use crate::config::Config;
-use crate::deliver::{Deliverer, Handler};
 use crate::nightly::{self, RunOptions};
 use crate::queue::worker_name;
-use crate::workspace::Live;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 use std::process::ExitCode;
@@ -33,20 +31,6 @@ pub struct RunArgs {
     /// Jobs delivered at once (default: [delivery] concurrency).
     #[arg(long)]
     pub concurrency: Option<usize>,
-}
-
-/// `work` flags.
-#[derive(Debug, Args)]
-pub struct WorkArgs {
-    /// Jobs delivered at once (default: [delivery] concurrency).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
-    /// Fix the clock (RFC 3339) for send-time rules such as quiet hours.
-    #[arg(long)]
-    pub now: Option<DateTime<Utc>>,
-    /// Delivery lanes, each on its own thread (default: [delivery] threads).
-    #[arg(long)]
-    pub threads: Option<usize>,
 }
 
 pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -138,29 +122,6 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         );
     }
     Ok(code)
-}
-
-pub(super) async fn work(config: Config, a: WorkArgs) -> anyhow::Result<ExitCode> {
-    let threads = a.threads.unwrap_or(config.delivery.threads);
-    if threads > 1 {
-        return super::lanes::work(config, a.concurrency, a.now, threads).await;
-    }
-    let store = connect(&config).await?;
-    let ws = Arc::new(load_workspace(config, Some(&store)).await?);
-    let clock = clock_and_date(&ws.config, None, a.now).0;
-    let q = queue(&ws.config, &store).with_clock(clock);
-    let name = worker_name(&ws.config.redis.prefix, "work");
-    let concurrency = a.concurrency.unwrap_or(ws.config.delivery.concurrency);
-    let live = Arc::new(Live::new(ws));
-    let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
-    tracing::info!(worker = %name, concurrency, email = %deliverer.email.describe(), "worker started");
-    deliverer.check_senders().await;
-    let handler = Arc::new(Handler(Arc::new(deliverer)));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(super::reload::watch(live, store, stop_rx.clone()));
-    q.work(name, concurrency, handler, false, terminated(stop_tx, "jobs")).await?;
-    watcher.await?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on SIGTERM or Ctrl-C, after telling `stop`'s receivers to finish `what` (jobs,

@@ -48,6 +48,11 @@ impl Breaker {
         }
     }
 
+    /// A closed breaker set by `[delivery] breaker_after` and `breaker_cooldown_secs`.
+    pub fn from_config(d: &crate::config::DeliveryConfig) -> Breaker {
+        Breaker::new(d.breaker_after, d.breaker_cooldown_secs)
+    }
+
     /// `Some(until)` while `channel` is stopped at `now`.
     pub fn open_until(&self, channel: &str, now: i64) -> Option<i64> {
         let map = self.channels.lock().unwrap_or_else(|e| e.into_inner());

@@ -60,7 +60,7 @@ impl EmailSender {
         Ok(EmailSender::Smtp(Box::new(smtp::SmtpPool::from_config(&config.smtp)?)))
     }
 
-    /// The same transport as one of `lanes` sharing `[smtp] rate_per_second`.
+    /// The same transport as one of `lanes` sharing `[smtp] pool_size` and `rate_per_second`.
     pub fn one_of(self, lanes: usize) -> EmailSender {
         match self {
             EmailSender::Smtp(pool) => EmailSender::Smtp(Box::new(pool.one_of(lanes))),

@@ -202,10 +202,13 @@ impl SmtpPool {
         })
     }
 
-    /// One of `lanes` pools that share `[smtp] rate_per_second` (`work --threads`): each sends
-    /// at most its share, so the process as a whole keeps the configured rate.
+    /// One of `lanes` pools that share `[smtp] pool_size` and `rate_per_second` (`work
+    /// --threads`): each keeps its share of the connections (at least one) and sends at most its
+    /// share of the rate, so the process as a whole keeps the configured rate.
     pub fn one_of(mut self, lanes: usize) -> SmtpPool {
-        self.interval *= lanes.max(1) as u32;
+        let lanes = lanes.max(1);
+        self.interval *= lanes as u32;
+        self.permits = Semaphore::new(self.permits.available_permits().div_ceil(lanes));
         self
     }
 
@@ -421,7 +424,9 @@ mod tests {
         };
         let pool = SmtpPool::from_config(&config).unwrap();
         assert_eq!(pool.interval, Duration::from_millis(10));
-        assert_eq!(pool.one_of(2).interval, Duration::from_millis(20));
+        let lane = pool.one_of(2);
+        assert_eq!(lane.interval, Duration::from_millis(20));
+        assert_eq!(lane.permits.available_permits(), 8, "[smtp] pool_size 16 split in two");
     }
 
     #[test]
