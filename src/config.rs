@@ -129,6 +129,14 @@ pub struct RedisConfig {
     pub url: Secret,
     /// Every key this program writes starts with `{prefix}:`.
     pub prefix: String,
+    /// PEM file of the CA that signed the server's certificate (`rediss://`); empty: the
+    /// system's CAs.
+    pub ca_file: String,
+    /// Sentinel addresses (`host:port`); with `master`, Sentinel names the primary and `url`
+    /// gives only its scheme, user, password and database.
+    pub sentinel: Vec<String>,
+    /// The name Sentinel monitors the primary under.
+    pub master: String,
 }
 
 /// `[sender]`: who the messages are from.
@@ -485,6 +493,9 @@ impl Default for RedisConfig {
         RedisConfig {
             url: Secret::new("redis://127.0.0.1:6379/0"),
             prefix: "nurture".into(),
+            ca_file: String::new(),
+            sentinel: Vec::new(),
+            master: String::new(),
         }
     }
 }
@@ -876,6 +887,13 @@ impl Config {
     }
 
     /// Resolves a configured path against the config file's folder.
+    /// Where Redis is (`[redis]`; reads `ca_file`).
+    pub fn redis_target(&self) -> Result<crate::store::RedisTarget, String> {
+        let ca = (!self.redis.ca_file.is_empty()).then(|| self.resolve(Path::new(&self.redis.ca_file)));
+        crate::store::RedisTarget::from_config(&self.redis, ca.as_deref())
+    }
+
+    /// `p` relative to the config file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() || self.base_dir == Path::new(".") {
             p.to_path_buf()

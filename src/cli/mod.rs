@@ -196,13 +196,23 @@ async fn check_workspace(config: Config, store: Option<&Store>, mode: CensusMode
 
 async fn connect(config: &Config) -> anyhow::Result<Store> {
     let shown = redacted_url(config.redis.url.expose());
+    let target = config.redis_target().map_err(anyhow::Error::msg)?;
     let unreachable = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!(
-            "cannot reach Redis at {shown} ({e}): start Redis there (`redis-server`; for the demo `demo/run.sh` \
-             starts one), or point [redis] url / NURTURE_REDIS_URL at yours"
-        )
+        let e = e.to_string();
+        let hint = if e.to_lowercase().contains("certificate") {
+            "the server's TLS certificate is not trusted: if a private CA signed it, set [redis] ca_file to that CA's PEM file"
+        } else if ["AuthenticationFailed", "WRONGPASS", "NOAUTH"].iter().any(|c| e.contains(c)) {
+            "the server refused the user or password of [redis] url (`rediss://user:password@host:port/db`; \
+             NURTURE_REDIS_URL overrides it): correct them"
+        } else if target.is_sentinel() {
+            "check [redis] sentinel and master (the Sentinels must answer and know the primary)"
+        } else {
+            "start Redis there (`redis-server`; for the demo `demo/run.sh` starts one), or point [redis] url / \
+             NURTURE_REDIS_URL at yours"
+        };
+        anyhow::anyhow!("cannot reach Redis at {shown} ({e}): {hint}")
     };
-    let store = Store::connect(config.redis.url.expose(), &config.redis.prefix)
+    let store = Store::open(&target, &config.redis.prefix)
         .await
         .map_err(|e| unreachable(&e))?
         .with_facts(config.pepper(), config.report.keep_days);

@@ -270,7 +270,7 @@ impl Queue {
         stop: StopSignal,
         ended: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<(), QueueError> {
-        let storage = RedisStorage::<DeliveryJob>::new(self.store.conn.clone())
+        let storage = RedisStorage::<DeliveryJob, crate::store::RedisConn>::new(self.store.conn.clone())
             .with_config(self.config.clone())
             .poll_with_interval(Duration::from_millis(250));
         let worker = WorkerBuilder::new(name)

@@ -1,6 +1,8 @@
-//! Redis: the one connection manager per process (5 s timeouts, auto-reconnect), and the
+//! Redis: the one connection per process ([`RedisConn`]: 5 s timeouts, auto-reconnect, TLS,
+//! Sentinel), and the
 //! stored data — contacts, suppression list, run records, agenda. Key names are in [`keys`].
 
+mod connection;
 pub mod erase;
 mod facts;
 pub mod keys;
@@ -9,12 +11,11 @@ mod update;
 
 use crate::contacts::Contact;
 use crate::contacts::census::{Census, CensusMode};
+pub use connection::{RedisConn, RedisTarget};
 pub use facts::DEFAULT_KEEP_DAYS;
 pub use keys::Keys;
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 pub use update::IntakeReads;
 
 /// A Redis failure (connection, timeout, or a stored value that does not decode).
@@ -97,7 +98,7 @@ pub const SCAN_COUNT: u64 = 2000;
 #[derive(Clone)]
 pub struct Store {
     /// The shared connection (cheap to clone).
-    pub conn: ConnectionManager,
+    pub conn: RedisConn,
     /// Key names.
     pub keys: Keys,
     /// How facts name contacts and how long they are kept ([`Store::with_facts`]).
@@ -137,13 +138,14 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 });
 
 impl Store {
-    /// Connects with 5 s connection and response timeouts.
+    /// Connects to the one server at `url` ([`RedisConn::open`]).
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
-        let cfg = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3);
-        let conn = redis::Client::open(url)?.get_connection_manager_with_config(cfg).await?;
+        Self::open(&RedisTarget::url(url), prefix).await
+    }
+
+    /// Connects to `target` ([`RedisConn::open`]).
+    pub async fn open(target: &RedisTarget, prefix: &str) -> Result<Store, StoreError> {
+        let conn = RedisConn::open(target).await?;
         Ok(Store {
             conn,
             keys: Keys::new(prefix),

@@ -9,6 +9,7 @@ mod leads;
 mod lifecycle;
 mod marketers;
 mod pipeline;
+mod redis_setups;
 mod reports;
 mod spreadsheets;
 mod support;

@@ -11,20 +11,34 @@ pub struct PrivateRedis {
     pub port: u16,
     dir: PathBuf,
     aof: bool,
+    /// More `redis-server` arguments (TLS, users, replication); with `--tls-port` the port is
+    /// the TLS one and readiness is a listening port rather than a PING.
+    extra: Vec<String>,
 }
 
 impl PrivateRedis {
     /// Starts one in `dir`; `aof` turns on `appendonly yes` with `appendfsync everysec`.
     pub fn start(dir: &Path, aof: bool) -> PrivateRedis {
+        Self::start_with(dir, aof, &[])
+    }
+
+    /// Starts one with more arguments; `{port}` in them is replaced by its port.
+    pub fn start_with(dir: &Path, aof: bool, extra: &[&str]) -> PrivateRedis {
         std::fs::create_dir_all(dir).unwrap();
+        let port = super::free_port_pub();
         let mut r = PrivateRedis {
             child: None,
-            port: super::free_port_pub(),
+            port,
             dir: dir.to_path_buf(),
             aof,
+            extra: extra.iter().map(|a| a.replace("{port}", &port.to_string())).collect(),
         };
         r.spawn();
         r
+    }
+
+    fn tls(&self) -> bool {
+        self.extra.iter().any(|a| a == "--tls-port")
     }
 
     /// `redis://127.0.0.1:PORT/0`
@@ -33,16 +47,23 @@ impl PrivateRedis {
     }
 
     fn spawn(&mut self) {
+        let port = self.port.to_string();
+        let plain_port = if self.tls() { "0" } else { &port };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--port", plain_port, "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", if self.aof { "yes" } else { "no" }, "--appendfsync", "everysec"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is installed");
         self.child = Some(child);
+        if self.tls() || self.extra.iter().any(|a| a == "--requirepass" || a == "--user") {
+            super::wait_for_port_pub(self.port);
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let ok = redis::Client::open(self.url())
