@@ -137,6 +137,11 @@ pub struct RedisConfig {
     pub sentinel: Vec<String>,
     /// The name Sentinel monitors the primary under.
     pub master: String,
+    /// Replicas an opt-out or bounce must reach before it is acknowledged (Redis `WAIT`);
+    /// unset: 1 behind Sentinel, else 0.
+    pub wait_replicas: Option<u32>,
+    /// How long an opt-out waits for them, in milliseconds.
+    pub wait_ms: u64,
 }
 
 /// `[sender]`: who the messages are from.
@@ -496,6 +501,8 @@ impl Default for RedisConfig {
             ca_file: String::new(),
             sentinel: Vec::new(),
             master: String::new(),
+            wait_replicas: None,
+            wait_ms: 1000,
         }
     }
 }

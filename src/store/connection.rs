@@ -22,6 +22,8 @@ pub struct RedisTarget {
     ca: Option<Vec<u8>>,
     /// `[redis] sentinel` addresses and `master`, if set.
     sentinel: Option<(Vec<String>, String)>,
+    /// Replicas an opt-out must reach, and how long to wait for them (milliseconds).
+    ack: Option<(u32, u64)>,
 }
 
 /// Sentinel lookups are at least this far apart (the callers that fail meanwhile share one).
@@ -34,6 +36,7 @@ impl RedisTarget {
             url: url.into(),
             ca: None,
             sentinel: None,
+            ack: None,
         }
     }
 
@@ -60,10 +63,12 @@ impl RedisTarget {
                 return Err("[redis] sentinel: required with [redis] master (e.g. [\"10.0.0.1:26379\", \"10.0.0.2:26379\"])".into());
             }
         };
+        let replicas = c.wait_replicas.unwrap_or(if sentinel.is_some() { 1 } else { 0 });
         Ok(RedisTarget {
             url: c.url.expose().to_string(),
             ca,
             sentinel,
+            ack: (replicas > 0).then_some((replicas, c.wait_ms.max(1))),
         })
     }
 
@@ -122,6 +127,7 @@ pub struct RedisConn {
     current: Arc<ArcSwap<ConnectionManager>>,
     follow: Option<Arc<Follow>>,
     db: i64,
+    ack: Option<(u32, u64)>,
 }
 
 /// What a connection behind Sentinel needs to move.
@@ -159,6 +165,7 @@ impl RedisConn {
                     current: Arc::new(ArcSwap::from_pointee(manager)),
                     follow: None,
                     db,
+                    ack: target.ack,
                 })
             }
             Some((sentinels, master)) => {
@@ -177,9 +184,15 @@ impl RedisConn {
                         }),
                     })),
                     db,
+                    ack: target.ack,
                 })
             }
         }
+    }
+
+    /// Replicas a write that must survive a failover waits for, and for how long (ms).
+    pub fn acknowledgement(&self) -> Option<(u32, u64)> {
+        self.ack
     }
 
     fn manager(&self) -> ConnectionManager {

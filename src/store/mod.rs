@@ -39,6 +39,20 @@ pub enum StoreError {
         /// The hash and the contact ids.
         key: String,
     },
+    /// An opt-out reached the primary but not the replicas `[redis] wait_replicas` asks for.
+    #[error(
+        "stored on the Redis primary but confirmed by {got} of {wanted} replica(s) within {ms} ms \
+         ([redis] wait_replicas, wait_ms): a failover now could lose it, so the request failed; it is \
+         safe to repeat"
+    )]
+    NotReplicated {
+        /// Replicas asked for.
+        wanted: u32,
+        /// Replicas that confirmed.
+        got: u32,
+        /// How long it waited.
+        ms: u64,
+    },
 }
 
 /// One suppression list entry.
@@ -269,13 +283,30 @@ impl Store {
     }
 
     /// Adds (or keeps) a suppression; the first reason and time are kept. Returns true if new.
+    /// Returns once it reached the replicas `[redis] wait_replicas` asks for ([`Store::replicated`]).
     pub async fn suppress(&self, entry: &Suppression) -> Result<bool, StoreError> {
         let json = serde_json::to_string(entry).unwrap_or_default();
-        Ok(self
+        let new = self
             .conn
             .clone()
             .hset_nx(self.keys.suppression(&entry.channel), &entry.value, json)
-            .await?)
+            .await?;
+        self.replicated().await?;
+        Ok(new)
+    }
+
+    /// Waits until this connection's writes so far reached the replicas `[redis] wait_replicas`
+    /// asks for (Redis `WAIT`), for the writes that must survive a failover: opt-outs and
+    /// bounces. Nothing to wait for when it is 0.
+    pub async fn replicated(&self) -> Result<(), StoreError> {
+        let Some((wanted, ms)) = self.conn.acknowledgement() else {
+            return Ok(());
+        };
+        let got: u32 = redis::cmd("WAIT").arg(wanted).arg(ms).query_async(&mut self.conn.clone()).await?;
+        if got < wanted {
+            return Err(StoreError::NotReplicated { wanted, got, ms });
+        }
+        Ok(())
     }
 
     /// Adds a suppression for a contact's address (a bounce), unless the contact was
@@ -290,6 +321,7 @@ impl Store {
             .arg(contact_id)
             .invoke_async(&mut self.conn.clone())
             .await?;
+        self.replicated().await?;
         Ok(added == 1)
     }
 

@@ -11,7 +11,7 @@ fn unsubscribe_path(raw: &str) -> String {
     url.strip_prefix("http://127.0.0.1:8080").unwrap().to_string()
 }
 
-fn link_for(env: &TestEnv, to: &str) -> String {
+pub(crate) fn link_for(env: &TestEnv, to: &str) -> String {
     let m = env
         .sink()
         .messages()

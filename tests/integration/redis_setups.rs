@@ -144,3 +144,230 @@ fn a_missing_ca_file_is_named_with_what_to_do() {
     assert!(!out.status.success());
     assert!(stderr.contains("[redis] ca_file") && stderr.contains("no/such/ca.pem"), "{stderr}");
 }
+
+/// One `redis-server --sentinel` watching `master` at `primary_port` (quorum 1, down after 1 s).
+struct Sentinel {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Sentinel {
+    fn start(dir: &Path, primary_port: u16) -> Sentinel {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = crate::support::free_port_pub();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        crate::support::wait_for_port_pub(port);
+        Sentinel { child, port }
+    }
+
+    fn ask(&self, args: &[&str]) -> redis::Value {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{}", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut cmd = redis::cmd("SENTINEL");
+        for a in args {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut c).unwrap()
+    }
+
+    /// The port of the primary it names now.
+    fn primary_port(&self) -> u16 {
+        match self.ask(&["get-master-addr-by-name", "mymaster"]) {
+            redis::Value::Array(v) => redis::from_redis_value::<String>(v[1].clone()).unwrap().parse().unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn per_recipient(env: &TestEnv) -> std::collections::HashMap<String, usize> {
+    let mut per = std::collections::HashMap::new();
+    // A message still being written has no headers yet; it counts once it is whole.
+    for to in env.sink().messages().iter().filter_map(|m| crate::support::header(m, "To")) {
+        *per.entry(to).or_default() += 1;
+    }
+    per
+}
+
+#[test]
+fn behind_sentinel_a_worker_follows_the_failover_and_loses_nothing() {
+    let env = TestEnv::new("sentinel");
+    let base = env.path().join("redis-sentinel");
+    let mut primary = PrivateRedis::start_with(&base.join("primary"), false, &["--repl-diskless-sync-delay", "0"]);
+    let replica_of = primary.port.to_string();
+    let replica = PrivateRedis::start_with(&base.join("replica"), false, &["--replicaof", "127.0.0.1", &replica_of]);
+    let mut r = redis::Client::open(replica.url()).unwrap().get_connection().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !redis::cmd("INFO")
+        .arg("replication")
+        .query::<String>(&mut r)
+        .unwrap()
+        .contains("master_link_status:up")
+    {
+        assert!(std::time::Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let sentinel = Sentinel::start(&base.join("sentinel"), primary.port);
+    // The sentinel must know the replica before it can promote it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !matches!(sentinel.ask(&["replicas", "mymaster"]), redis::Value::Array(ref v) if !v.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "the sentinel never saw the replica");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    env.write_config("heartbeat_secs = 1\nclaim_ttl_secs = 3\nconcurrency = 16\ndrain_wait_secs = 3");
+    env.patch_config(
+        &format!("url = \"{}\"", crate::support::redis_url()),
+        &format!(
+            "url = \"redis://ignored/0\"\nsentinel = [\"127.0.0.1:{}\"]\nmaster = \"mymaster\"",
+            sentinel.port
+        ),
+    );
+    env.patch_config("pool_size = 16", "pool_size = 8\nrate_per_second = 400");
+    let n = 3000;
+    let mut csv = String::from("email,first_name,plan\n");
+    for i in 0..n {
+        csv.push_str(&format!("s{i}@example.com,Sam{i},8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", crate::DATE]);
+    env.ok(&["run", "--date", crate::DATE, "--enqueue-only"]);
+    let log_path = env.path().join("worker.log");
+    let mut worker = env
+        .command(&["work"])
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let before = env.sink().wait_for(600, std::time::Duration::from_secs(60));
+    assert!(before >= 600, "the worker should have sent some mail through the first primary");
+    let old = primary.port;
+    primary.kill();
+    let killed_at = std::time::Instant::now();
+    let deadline = killed_at + std::time::Duration::from_secs(60);
+    while per_recipient(&env).len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} recipients received mail: {}",
+            per_recipient(&env).len(),
+            log()
+        );
+        assert!(worker.try_wait().unwrap().is_none(), "the worker died: {}", log());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_ne!(sentinel.primary_port(), old, "the sentinel promoted the replica");
+    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    assert!(worker.wait().unwrap().success(), "{}", log());
+    assert!(log().contains("Redis primary moved"), "{}", log());
+    let per = per_recipient(&env);
+    let repeated: usize = per.values().map(|c| c - 1).sum();
+    eprintln!(
+        "sentinel failover: {before} sent before the kill, all {n} recipients reached {:.1} s after it, {repeated} received twice",
+        killed_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(per.len(), n, "0 lost");
+    assert!(
+        repeated <= 200,
+        "repeats only from the writes the replica had not received: {repeated}"
+    );
+}
+
+/// A primary (full syncs at once) and a replica of it, synced.
+fn primary_and_replica(base: &Path) -> (PrivateRedis, PrivateRedis) {
+    let primary = PrivateRedis::start_with(&base.join("primary"), false, &["--repl-diskless-sync-delay", "0"]);
+    let replica_of = primary.port.to_string();
+    let replica = PrivateRedis::start_with(&base.join("replica"), false, &["--replicaof", "127.0.0.1", &replica_of]);
+    wait_synced(&replica);
+    (primary, replica)
+}
+
+fn wait_synced(replica: &PrivateRedis) {
+    let mut r = redis::Client::open(replica.url()).unwrap().get_connection().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !redis::cmd("INFO")
+        .arg("replication")
+        .query::<String>(&mut r)
+        .unwrap()
+        .contains("master_link_status:up")
+    {
+        assert!(std::time::Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
+    let env = TestEnv::new("waitrepl");
+    let (primary, mut replica) = primary_and_replica(&env.path().join("redis"));
+    env.patch_config(
+        &format!("url = \"{}\"", crate::support::redis_url()),
+        &format!("url = \"{}\"\nwait_replicas = 1\nwait_ms = 300", primary.url()),
+    );
+    env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
+    assert_eq!(env.json(&["run", "--now", crate::NOW])["sent"], 3);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let one_click = |link: &str| {
+        crate::support::http(
+            "POST",
+            &format!("{}{link}", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click",
+        )
+    };
+    let replica_url = replica.url();
+    let on_replica = |value: &str| -> bool {
+        let mut r = redis::Client::open(replica_url.as_str()).unwrap().get_connection().unwrap();
+        redis::cmd("HEXISTS")
+            .arg(format!("{}:suppression:email", env.prefix))
+            .arg(value)
+            .query(&mut r)
+            .unwrap()
+    };
+    let olivia = crate::compliance::link_for(&env, "olivia.bennett@example.com");
+    assert_eq!(one_click(&olivia).status, 200);
+    assert!(
+        on_replica("olivia.bennett@example.com"),
+        "answered 200 only once the replica has it"
+    );
+
+    // No replica to confirm: the opt-out is not acknowledged (the sender retries), and the CLI says why.
+    replica.kill();
+    let ahmed = crate::compliance::link_for(&env, "ahmed@example.com");
+    let refused = one_click(&ahmed);
+    assert_eq!(refused.status, 503, "{refused:?}");
+    let out = env.nurture(&["suppress", "add", "zed@example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("confirmed by 0 of 1 replica") && stderr.contains("wait_replicas"),
+        "{stderr}"
+    );
+
+    // The replica is back: the same click goes through.
+    replica.restart();
+    wait_synced(&replica);
+    assert_eq!(one_click(&ahmed).status, 200);
+    assert!(on_replica("ahmed@example.com"));
+    assert!(server.terminate().success());
+}
