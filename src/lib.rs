@@ -23,6 +23,7 @@ pub mod workspace;
 
 pub mod agenda;
 pub mod assign;
+pub mod backup;
 pub mod compliance;
 pub mod ledger;
 pub mod queue;
@@ -35,6 +36,7 @@ pub mod compose;
 pub mod deliver;
 pub mod events;
 pub mod facts;
+pub mod forget;
 pub mod intake;
 pub mod leads;
 pub mod nightly;

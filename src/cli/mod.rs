@@ -2,6 +2,7 @@
 //! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
 
 mod agenda;
+mod backup;
 mod dead;
 mod export;
 mod forget;
@@ -78,6 +79,10 @@ pub enum Command {
     Contact(people::ContactArgs),
     /// The practice's numbers: `report customers` (RFM and ABC of every customer).
     Report(report::ReportArgs),
+    /// Write every key that must survive to a portable archive (while the system runs).
+    Backup(backup::ArchiveArgs),
+    /// Load an archive of `backup` into an empty prefix.
+    Restore(backup::ArchiveArgs),
 }
 
 /// Entry point of the binary.
@@ -125,6 +130,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Record(a) => people::record(config, a).await,
         Command::Contact(a) => people::contact(config, a).await,
         Command::Report(a) => report::report(config, a).await,
+        Command::Backup(a) => backup::backup(config, a).await,
+        Command::Restore(a) => backup::restore(config, a).await,
     }
 }
 

@@ -371,3 +371,113 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
     assert!(on_replica("ahmed@example.com"));
     assert!(server.terminate().success());
 }
+
+fn to_counts(env: &TestEnv) -> std::collections::BTreeMap<String, usize> {
+    let mut per = std::collections::BTreeMap::new();
+    for to in env
+        .sink()
+        .messages()
+        .iter()
+        .filter_map(|m| crate::support::header(m, "X-Rcpt-Args"))
+    {
+        *per.entry(to.trim_matches(|c| c == '<' || c == '>').to_string()).or_default() += 1;
+    }
+    per
+}
+
+#[test]
+fn a_backup_restored_into_a_fresh_redis_sends_nothing_twice_and_mails_nobody_suppressed() {
+    let env = TestEnv::new("backup");
+    env.write_config(DELIVERY);
+    env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
+    let first = env.json(&["run", "--now", crate::NOW]);
+    assert!(first["sent"].as_u64().unwrap() >= 3, "{first}");
+    env.ok(&["suppress", "add", "grace@example.com"]);
+    let archive = env.path().join("nurture.backup");
+    let out = env.json(&["backup", archive.to_str().unwrap()]);
+    assert_eq!(out["contacts"], 3, "{out}");
+    assert!(out["deliveries"].as_u64().unwrap() >= 3, "the ledger is in it: {out}");
+    assert!(!env.path().join("nurture.backup.partial").exists());
+    let text = std::fs::read_to_string(&archive).unwrap();
+    assert!(!text.contains("\"jobs"), "the queue is not archived");
+
+    // A fresh Redis: restore, then the same night again and the next week's touch.
+    let fresh = PrivateRedis::start(&env.path().join("fresh-redis"), false);
+    env.patch_config(
+        &format!("url = \"{}\"", crate::support::redis_url()),
+        &format!("url = \"{}\"", fresh.url()),
+    );
+    let restored = env.json(&["restore", archive.to_str().unwrap()]);
+    assert_eq!(
+        (restored["keys"].clone(), restored["contacts"].clone()),
+        (out["keys"].clone(), out["contacts"].clone()),
+        "{restored}"
+    );
+    let before = to_counts(&env);
+    let again = env.json(&["run", "--now", crate::NOW]);
+    assert_eq!(again["sent"], 0, "the restored ledger knows what was sent: {again}");
+    assert_eq!(to_counts(&env), before);
+    let week2 = env.json(&["run", "--now", "2026-11-27T18:00:00Z"]);
+    let after = to_counts(&env);
+    assert_eq!(
+        after.get("grace@example.com"),
+        before.get("grace@example.com"),
+        "suppressed before the backup: {week2}"
+    );
+    assert!(
+        after["olivia.bennett@example.com"] > before["olivia.bennett@example.com"],
+        "the others go on: {week2}"
+    );
+
+    // Into a prefix that holds data: refused, nothing written.
+    let out = env.nurture(&["restore", archive.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("empty prefix"), "{stderr}");
+    // A cut archive is named with its last line.
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(env.path().join("cut.backup"), lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    env.patch_config(&format!("prefix = \"{}\"", env.prefix), &format!("prefix = \"{}-cut\"", env.prefix));
+    let out = env.nurture(&["restore", "cut.backup"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("cut.backup: line") && stderr.contains("cut short"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_person_forgotten_while_the_backup_was_written_is_forgotten_again_on_restore() {
+    let env = TestEnv::new("backupforget");
+    env.write_config(DELIVERY);
+    env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
+    let archive = env.path().join("a.backup");
+    env.ok(&["backup", archive.to_str().unwrap()]);
+    env.ok(&["forget", "ahmed@example.com"]);
+    let later = env.path().join("b.backup");
+    env.ok(&["backup", later.to_str().unwrap()]);
+    // The archive a backup racing the forget could write: Ahmed's record and his hash.
+    let forgotten_line = std::fs::read_to_string(&later)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("\"key\":\"forgotten\""))
+        .unwrap()
+        .to_string();
+    let mut lines: Vec<String> = std::fs::read_to_string(&archive).unwrap().lines().map(String::from).collect();
+    let end = lines.pop().unwrap();
+    let mut trailer: serde_json::Value = serde_json::from_str(&end).unwrap();
+    lines.push(forgotten_line);
+    trailer["keys"] = (trailer["keys"].as_u64().unwrap() + 1).into();
+    trailer["lines"] = (trailer["lines"].as_u64().unwrap() + 1).into();
+    lines.push(trailer.to_string());
+    std::fs::write(&archive, lines.join("\n") + "\n").unwrap();
+    let fresh = PrivateRedis::start(&env.path().join("fresh-redis"), false);
+    env.patch_config(
+        &format!("url = \"{}\"", crate::support::redis_url()),
+        &format!("url = \"{}\"", fresh.url()),
+    );
+    let restored = env.json(&["restore", archive.to_str().unwrap()]);
+    assert_eq!(restored["forgotten_again"], 1, "{restored}");
+    let out = env.nurture(&["contact", "show", "ahmed@example.com"]);
+    assert!(!out.status.success(), "Ahmed stays forgotten");
+    assert_eq!(env.json(&["status"])["contacts"], 2);
+}
