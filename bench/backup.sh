@@ -50,3 +50,4 @@ sed -i 's/^prefix = "bak"/prefix = "restored"/' nurture.toml
 read -r secs rss < <(measure "$BIN" restore archive.jsonl)
 AFTER=$(redis-cli -p "$PORT" dbsize)
 echo "restore into an empty prefix: ${secs}s, peak RSS ${rss} MiB; $(( AFTER - KEYS )) of $KEYS keys restored"
+if [ $(( AFTER - KEYS )) -ne "$KEYS" ]; then echo "error: the restore did not bring back every key" >&2; exit 1; fi
