@@ -481,3 +481,62 @@ fn a_person_forgotten_while_the_backup_was_written_is_forgotten_again_on_restore
     assert!(!out.status.success(), "Ahmed stays forgotten");
     assert_eq!(env.json(&["status"])["contacts"], 2);
 }
+
+#[test]
+fn four_workers_and_two_servers_with_workers_killed_send_each_message_once_and_run_the_night_once() {
+    let env = TestEnv::new("many");
+    env.write_config("heartbeat_secs = 1\nclaim_ttl_secs = 3\nconcurrency = 16\ndrain_wait_secs = 3");
+    // The scheduled night fires every second in both servers; the date is the same all day.
+    env.patch_config("[delivery]", "[schedule]\ncron = \"* * * * * *\"\n\n[delivery]");
+    let today = String::from_utf8(Command::new("date").env("TZ", "America/Chicago").arg("+%F").output().unwrap().stdout).unwrap();
+    let n = 20_000;
+    let mut csv = String::from("email,first_name,plan\n");
+    for i in 0..n {
+        csv.push_str(&format!("m{i}@example.com,Max{i},8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", today.trim()]);
+    let logs: Vec<_> = (0..2).map(|i| env.path().join(format!("serve{i}.log"))).collect();
+    let servers: Vec<_> = logs.iter().map(|log| env.serve_logged(&[], log)).collect();
+    let work = || env.command(&["work"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut workers: Vec<std::process::Child> = (0..4).map(|_| work()).collect();
+    let mut kills = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    // SIGKILL a different worker at 4,000, 9,000 and 14,000 messages and start a new one.
+    for (at, victim) in [(4_000, 1), (9_000, 3), (14_000, 0)] {
+        while env.sink().count() < at {
+            assert!(std::time::Instant::now() < deadline, "stuck at {} of {n}", env.sink().count());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        workers[victim].kill().unwrap();
+        workers[victim].wait().unwrap();
+        workers[victim] = work();
+        kills += 1;
+    }
+    while per_recipient(&env).len() < n {
+        assert!(std::time::Instant::now() < deadline, "only {} of {n} recipients reached", per_recipient(&env).len());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for mut w in workers {
+        let _ = Command::new("kill").args(["-TERM", &w.id().to_string()]).status();
+        assert!(w.wait().unwrap().success(), "SIGTERM ends a worker with 0");
+    }
+    for s in servers {
+        assert!(s.terminate().success());
+    }
+    let per = per_recipient(&env);
+    let repeated: usize = per.values().map(|c| c - 1).sum();
+    eprintln!("4 work + 2 serve, {kills} SIGKILLs over {n} messages: {repeated} received twice");
+    assert_eq!(per.len(), n, "0 lost");
+    // Each SIGKILL can repeat only what the killed worker had sent but not yet marked.
+    assert!(repeated <= kills * 16, "{repeated} repeated");
+    let ran: usize = logs
+        .iter()
+        .map(|l| std::fs::read_to_string(l).unwrap().matches("scheduled run queued its jobs").count())
+        .sum();
+    let skipped: usize = logs
+        .iter()
+        .map(|l| std::fs::read_to_string(l).unwrap().matches("another process runs this date").count())
+        .sum();
+    assert_eq!(ran, 1, "one nightly run for the date across both servers");
+    assert!(skipped >= 2, "the other firings found the date taken ({skipped})");
+}
