@@ -142,6 +142,21 @@ pub struct RedisConfig {
     pub wait_replicas: Option<u32>,
     /// How long an opt-out waits for them, in milliseconds.
     pub wait_ms: u64,
+    /// Redis Cluster (or Valkey Cluster, a managed cluster endpoint): `url` is any node; every
+    /// key carries the hash tag `{prefix}`, so one installation lives in one slot and its
+    /// primary is followed across resharding and failover.
+    pub cluster: bool,
+}
+
+impl RedisConfig {
+    /// What every key starts with: `prefix`, or `{prefix}` (one hash slot) in a cluster.
+    pub fn key_prefix(&self) -> String {
+        if self.cluster && !self.prefix.contains('{') {
+            format!("{{{}}}", self.prefix)
+        } else {
+            self.prefix.clone()
+        }
+    }
 }
 
 /// `[sender]`: who the messages are from.
@@ -503,6 +518,7 @@ impl Default for RedisConfig {
             master: String::new(),
             wait_replicas: None,
             wait_ms: 1000,
+            cluster: false,
         }
     }
 }

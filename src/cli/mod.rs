@@ -219,7 +219,7 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
         };
         anyhow::anyhow!("cannot reach Redis at {shown} ({e}): {hint}")
     };
-    let store = Store::open(&target, &config.redis.prefix)
+    let store = Store::open(&target, &config.redis.key_prefix())
         .await
         .map_err(|e| unreachable(&e))?
         .with_facts(config.pepper(), config.report.keep_days);

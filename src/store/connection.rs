@@ -1,10 +1,13 @@
 //! How nurture reaches Redis: [`RedisTarget`] is where (`[redis] url`: plain or `rediss://`
-//! with a private CA from `[redis] ca_file`, user and password in the URL; or `[redis]
-//! sentinel` + `master`: the primary Sentinel names), and [`RedisConn`] is the one connection
-//! every Redis call of the process goes through. Behind Sentinel the connection follows a
-//! failover: a command that fails because the primary is gone or demoted sends the connection
-//! to the primary Sentinel names now (one lookup at a time, shared by every caller); a command
-//! the demoted primary refused (`READONLY`) did not run and is sent once more there.
+//! with a private CA from `[redis] ca_file`, user and password in the URL; `[redis] sentinel`
+//! and `master`: the primary Sentinel names; `[redis] cluster`: the primary of the one slot the
+//! installation's hash tag `{prefix}` falls in), and [`RedisConn`] is the one connection every
+//! Redis call of the process goes through.
+//!
+//! Behind Sentinel or in a cluster the connection follows its primary: a command that fails
+//! because the primary is gone, demoted (`READONLY`) or no longer owns the slot (`MOVED`) sends
+//! the connection to the primary Sentinel or the cluster names now (one lookup at a time, shared
+//! by every caller); a command that was refused did not run and is sent once more there.
 
 use arc_swap::ArcSwap;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -24,6 +27,8 @@ pub struct RedisTarget {
     sentinel: Option<(Vec<String>, String)>,
     /// Replicas an opt-out must reach, and how long to wait for them (milliseconds).
     ack: Option<(u32, u64)>,
+    /// `[redis] cluster`: the key prefix whose hash tag names the installation's slot.
+    cluster: Option<String>,
 }
 
 /// Sentinel lookups are at least this far apart (the callers that fail meanwhile share one).
@@ -37,6 +42,7 @@ impl RedisTarget {
             ca: None,
             sentinel: None,
             ack: None,
+            cluster: None,
         }
     }
 
@@ -63,12 +69,16 @@ impl RedisTarget {
                 return Err("[redis] sentinel: required with [redis] master (e.g. [\"10.0.0.1:26379\", \"10.0.0.2:26379\"])".into());
             }
         };
+        if c.cluster && sentinel.is_some() {
+            return Err("[redis] cluster and [redis] sentinel: choose one (a cluster fails over by itself)".into());
+        }
         let replicas = c.wait_replicas.unwrap_or(if sentinel.is_some() { 1 } else { 0 });
         Ok(RedisTarget {
             url: c.url.expose().to_string(),
             ca,
             sentinel,
             ack: (replicas > 0).then_some((replicas, c.wait_ms.max(1))),
+            cluster: c.cluster.then(|| c.key_prefix()),
         })
     }
 
@@ -86,10 +96,23 @@ impl RedisTarget {
 
     /// A client for the one server of `url`.
     fn client(&self) -> Result<Client, RedisError> {
+        self.client_for(&self.url)
+    }
+
+    fn client_for(&self, url: &str) -> Result<Client, RedisError> {
         match self.certificates() {
-            Some(certs) => Client::build_with_tls(self.url.as_str(), certs),
-            None => Client::open(self.url.as_str()),
+            Some(certs) => Client::build_with_tls(url, certs),
+            None => Client::open(url),
         }
+    }
+
+    /// `url` with another host and port (a cluster node), same scheme, user and password.
+    fn url_at(&self, host: &str, port: u16) -> Result<String, RedisError> {
+        let invalid = |what: &str| RedisError::from((redis::ErrorKind::InvalidClientConfig, "[redis] url", what.to_string()));
+        let mut u = url::Url::parse(&self.url).map_err(|e| invalid(&e.to_string()))?;
+        u.set_host(Some(host)).map_err(|e| invalid(&e.to_string()))?;
+        u.set_port(Some(port)).map_err(|_| invalid("cannot set the port"))?;
+        Ok(u.to_string())
     }
 
     /// A Sentinel client that names the primary, connecting to it as `url` says.
@@ -130,17 +153,100 @@ pub struct RedisConn {
     ack: Option<(u32, u64)>,
 }
 
-/// What a connection behind Sentinel needs to move.
+/// What a connection behind Sentinel or in a cluster needs to move.
 struct Follow {
-    sentinel: tokio::sync::Mutex<Lookup>,
+    lookup: tokio::sync::Mutex<Lookup>,
 }
 
 struct Lookup {
-    client: SentinelClient,
+    locator: Locator,
     /// The primary's address the connection uses.
     address: String,
-    /// When Sentinel was last asked.
+    /// When the primary was last looked up.
     asked: Option<Instant>,
+}
+
+/// Who names the primary.
+enum Locator {
+    Sentinel(Box<SentinelClient>),
+    Cluster {
+        target: Box<RedisTarget>,
+        /// The key prefix (its hash tag names the slot).
+        tag: String,
+        /// Node URLs to ask: `[redis] url`, then every node the cluster named.
+        nodes: Vec<String>,
+    },
+}
+
+impl Locator {
+    /// A client for the primary it names now.
+    async fn primary(&mut self) -> Result<Client, RedisError> {
+        match self {
+            Locator::Sentinel(s) => s.async_get_client().await,
+            Locator::Cluster { target, tag, nodes } => {
+                let mut last = None;
+                for node in nodes.clone() {
+                    match cluster_primary(target, tag, &node).await {
+                        Ok((client, known)) => {
+                            for n in known {
+                                if !nodes.contains(&n) {
+                                    nodes.push(n);
+                                }
+                            }
+                            return Ok(client);
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or_else(|| RedisError::from((redis::ErrorKind::Io, "no cluster node answered"))))
+            }
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Locator::Sentinel(_) => "Sentinel failover",
+            Locator::Cluster { .. } => "cluster slot moved",
+        }
+    }
+}
+
+/// Asks the cluster node at `node` which primary serves the slot of `tag` (`CLUSTER KEYSLOT`,
+/// `CLUSTER SLOTS`); also returns the URLs of every node it knows.
+async fn cluster_primary(target: &RedisTarget, tag: &str, node: &str) -> Result<(Client, Vec<String>), RedisError> {
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), target.client_for(node)?.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| RedisError::from((redis::ErrorKind::Io, "timed out connecting to a cluster node")))??;
+    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(tag).query_async(&mut conn).await?;
+    let ranges: Vec<Vec<Value>> = redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut conn).await?;
+    let mut owner = None;
+    let mut known = Vec::new();
+    for range in &ranges {
+        let number = |v: Option<&Value>| match v {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let (Some(start), Some(end)) = (number(range.first()), number(range.get(1))) else {
+            continue;
+        };
+        for (i, node) in range.iter().skip(2).enumerate() {
+            let Value::Array(parts) = node else { continue };
+            let host = match parts.first() {
+                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                _ => continue,
+            };
+            let Some(port) = number(parts.get(1)) else { continue };
+            let url = target.url_at(&host, port as u16)?;
+            if i == 0 && (start..=end).contains(&slot) {
+                owner = Some(url.clone());
+            }
+            if !known.contains(&url) {
+                known.push(url);
+            }
+        }
+    }
+    let owner = owner.ok_or_else(|| RedisError::from((redis::ErrorKind::Io, "the cluster serves no slot for [redis] prefix")))?;
+    Ok((target.client_for(&owner)?, known))
 }
 
 fn manager_config() -> ConnectionManagerConfig {
@@ -158,36 +264,40 @@ impl RedisConn {
     /// Connects to `target` with 5 s connection and response timeouts.
     pub async fn open(target: &RedisTarget) -> Result<RedisConn, RedisError> {
         let db = target.url.as_str().into_connection_info()?.redis_settings().db();
-        match &target.sentinel {
-            None => {
+        let locator = match (&target.sentinel, &target.cluster) {
+            (Some((sentinels, master)), _) => Locator::Sentinel(Box::new(target.sentinel_client(sentinels, master)?)),
+            (None, Some(tag)) => Locator::Cluster {
+                target: Box::new(target.clone()),
+                tag: tag.clone(),
+                nodes: vec![target.url.clone()],
+            },
+            (None, None) => {
                 let manager = target.client()?.get_connection_manager_with_config(manager_config()).await?;
-                Ok(RedisConn {
+                return Ok(RedisConn {
                     current: Arc::new(ArcSwap::from_pointee(manager)),
                     follow: None,
                     db,
                     ack: target.ack,
-                })
+                });
             }
-            Some((sentinels, master)) => {
-                let mut sentinel = target.sentinel_client(sentinels, master)?;
-                let client = sentinel.async_get_client().await?;
-                let address = address_of(&client);
-                let manager = client.get_connection_manager_with_config(manager_config()).await?;
-                tracing::info!(primary = %address, master = %master, "Redis primary named by Sentinel");
-                Ok(RedisConn {
-                    current: Arc::new(ArcSwap::from_pointee(manager)),
-                    follow: Some(Arc::new(Follow {
-                        sentinel: tokio::sync::Mutex::new(Lookup {
-                            client: sentinel,
-                            address,
-                            asked: None,
-                        }),
-                    })),
-                    db,
-                    ack: target.ack,
-                })
-            }
-        }
+        };
+        let mut locator = locator;
+        let client = locator.primary().await?;
+        let address = address_of(&client);
+        let manager = client.get_connection_manager_with_config(manager_config()).await?;
+        tracing::info!(primary = %address, "Redis primary located");
+        Ok(RedisConn {
+            current: Arc::new(ArcSwap::from_pointee(manager)),
+            follow: Some(Arc::new(Follow {
+                lookup: tokio::sync::Mutex::new(Lookup {
+                    locator,
+                    address,
+                    asked: None,
+                }),
+            })),
+            db,
+            ack: target.ack,
+        })
     }
 
     /// Replicas a write that must survive a failover waits for, and for how long (ms).
@@ -199,23 +309,26 @@ impl RedisConn {
         self.current.load().as_ref().clone()
     }
 
-    /// After `e`: behind Sentinel, if the primary may have moved, asks Sentinel and moves the
-    /// connection. `true` when the command did not run and may be sent again.
+    /// After `e`: behind Sentinel or in a cluster, if the primary may have moved, looks it up
+    /// and moves the connection. `true` when the command did not run and may be sent again.
     async fn after_error(&self, e: &RedisError) -> bool {
         let Some(follow) = &self.follow else { return false };
-        let refused = matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
+        let refused = matches!(
+            e.code(),
+            Some("READONLY" | "MASTERDOWN" | "LOADING" | "MOVED" | "TRYAGAIN" | "CLUSTERDOWN")
+        );
         if !(refused || e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()) {
             return false;
         }
-        let mut lookup = follow.sentinel.lock().await;
+        let mut lookup = follow.lookup.lock().await;
         if lookup.asked.is_some_and(|at| at.elapsed() < LOOKUP_GAP) {
             return refused;
         }
         lookup.asked = Some(Instant::now());
-        let client = match lookup.client.async_get_client().await {
+        let client = match lookup.locator.primary().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "Sentinel did not name a primary");
+                tracing::warn!(error = %e, "no primary named (Sentinel or cluster)");
                 return false;
             }
         };
@@ -225,13 +338,13 @@ impl RedisConn {
         }
         match client.get_connection_manager_with_config(manager_config()).await {
             Ok(manager) => {
-                tracing::warn!(from = %lookup.address, to = %address, "Redis primary moved (Sentinel failover)");
+                tracing::warn!(from = %lookup.address, to = %address, why = lookup.locator.describe(), "Redis primary moved");
                 self.current.store(Arc::new(manager));
                 lookup.address = address;
                 refused
             }
             Err(e) => {
-                tracing::warn!(primary = %address, error = %e, "cannot reach the primary Sentinel names");
+                tracing::warn!(primary = %address, error = %e, "cannot reach the new primary");
                 false
             }
         }

@@ -488,7 +488,15 @@ fn four_workers_and_two_servers_with_workers_killed_send_each_message_once_and_r
     env.write_config("heartbeat_secs = 1\nclaim_ttl_secs = 3\nconcurrency = 16\ndrain_wait_secs = 3");
     // The scheduled night fires every second in both servers; the date is the same all day.
     env.patch_config("[delivery]", "[schedule]\ncron = \"* * * * * *\"\n\n[delivery]");
-    let today = String::from_utf8(Command::new("date").env("TZ", "America/Chicago").arg("+%F").output().unwrap().stdout).unwrap();
+    let today = String::from_utf8(
+        Command::new("date")
+            .env("TZ", "America/Chicago")
+            .arg("+%F")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let n = 20_000;
     let mut csv = String::from("email,first_name,plan\n");
     for i in 0..n {
@@ -513,7 +521,11 @@ fn four_workers_and_two_servers_with_workers_killed_send_each_message_once_and_r
         kills += 1;
     }
     while per_recipient(&env).len() < n {
-        assert!(std::time::Instant::now() < deadline, "only {} of {n} recipients reached", per_recipient(&env).len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} recipients reached",
+            per_recipient(&env).len()
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     for mut w in workers {
@@ -535,8 +547,144 @@ fn four_workers_and_two_servers_with_workers_killed_send_each_message_once_and_r
         .sum();
     let skipped: usize = logs
         .iter()
-        .map(|l| std::fs::read_to_string(l).unwrap().matches("another process runs this date").count())
+        .map(|l| {
+            std::fs::read_to_string(l)
+                .unwrap()
+                .matches("another process runs this date")
+                .count()
+        })
         .sum();
     assert_eq!(ran, 1, "one nightly run for the date across both servers");
     assert!(skipped >= 2, "the other firings found the date taken ({skipped})");
+}
+
+/// A local 3-primary Redis Cluster (no replicas), each node a private redis-server.
+struct Cluster {
+    nodes: Vec<PrivateRedis>,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let nodes: Vec<PrivateRedis> = (0..3)
+            .map(|i| {
+                let d = dir.join(format!("node{i}"));
+                let conf = d.join("nodes.conf").to_string_lossy().into_owned();
+                PrivateRedis::start_with(&d, false, &["--cluster-enabled", "yes", "--cluster-config-file", &conf])
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for n in &nodes {
+            create.arg(format!("127.0.0.1:{}", n.port));
+        }
+        let out = create.arg("--cluster-yes").output().expect("redis-cli is installed");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let cluster = Cluster { nodes };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cluster
+            .nodes
+            .iter()
+            .all(|n| cluster.query::<String>(n, &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(std::time::Instant::now() < deadline, "the cluster never became ok");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    fn query<T: redis::FromRedisValue>(&self, node: &PrivateRedis, args: &[&str]) -> T {
+        let mut c = redis::Client::open(node.url()).unwrap().get_connection().unwrap();
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut c).unwrap()
+    }
+
+    /// The index of the node that serves `key`'s slot.
+    fn owner(&self, key: &str) -> usize {
+        let slot: i64 = self.query(&self.nodes[0], &["CLUSTER", "KEYSLOT", key]);
+        (0..self.nodes.len())
+            .find(|&i| {
+                let n = &self.nodes[i];
+                let slots: Vec<Vec<redis::Value>> = self.query(n, &["CLUSTER", "SLOTS"]);
+                slots.iter().any(|r| {
+                    let (redis::Value::Int(a), redis::Value::Int(b)) = (&r[0], &r[1]) else {
+                        return false;
+                    };
+                    let redis::Value::Array(p) = &r[2] else { return false };
+                    (*a..=*b).contains(&slot) && redis::from_redis_value::<i64>(p[1].clone()).unwrap() == n.port as i64
+                })
+            })
+            .unwrap()
+    }
+
+    /// Keys of a node that start with `prefix`.
+    fn keys_on(&self, i: usize, prefix: &str) -> usize {
+        let keys: Vec<String> = self.query(&self.nodes[i], &["KEYS", &format!("{prefix}*")]);
+        keys.len()
+    }
+}
+
+#[test]
+fn two_tenants_on_different_nodes_of_a_cluster_each_run_work_serve_forget_and_report() {
+    let base = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(base.path());
+    // Two tenants whose hash tags fall on different nodes.
+    let mut tenants = Vec::new();
+    for i in 0.. {
+        let name = format!("brokerage-{i}");
+        let owner = cluster.owner(&format!("{{{name}}}"));
+        if tenants.iter().all(|(_, o)| *o != owner) {
+            tenants.push((name, owner));
+        }
+        if tenants.len() == 2 {
+            break;
+        }
+    }
+    for (tenant, owner) in &tenants {
+        let env = TestEnv::new("cluster");
+        env.write_config(DELIVERY);
+        // Any node as the seed: the first one, whoever owns the tenant's slot.
+        env.patch_config(
+            &format!("url = \"{}\"\nprefix = \"{}\"", crate::support::redis_url(), env.prefix),
+            &format!("url = \"{}\"\nprefix = \"{tenant}\"\ncluster = true", cluster.nodes[0].url()),
+        );
+        env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
+        let tag = format!("{{{tenant}}}:");
+        assert!(cluster.keys_on(*owner, &tag) > 0, "{tenant}'s keys live on node {owner}");
+        for other in (0..3).filter(|i| i != owner) {
+            assert_eq!(cluster.keys_on(other, &tag), 0, "and only there");
+        }
+        // run queues, work delivers.
+        let queued = env.json(&["run", "--now", crate::NOW, "--enqueue-only"]);
+        assert!(queued["queued"].as_u64().unwrap() >= 3, "{queued}");
+        let mut worker = env
+            .command(&["work", "--now", crate::NOW])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let got = env.sink().wait_for(3, std::time::Duration::from_secs(60));
+        let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+        assert!(worker.wait().unwrap().success());
+        assert_eq!(got, 3, "{tenant}: one email per contact");
+        // serve: a one-click unsubscribe lands in this tenant's suppression list.
+        let server = env.serve(&["--no-schedule", "--no-worker"]);
+        let link = crate::compliance::link_for(&env, "grace@example.com");
+        let r = crate::support::http(
+            "POST",
+            &format!("{}{link}", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click",
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(server.terminate().success());
+        let listed = env.ok(&["suppress", "list"]);
+        assert!(listed.contains("grace@example.com"), "{listed}");
+        // forget and report.
+        env.ok(&["forget", "ahmed@example.com"]);
+        assert_eq!(env.json(&["status"])["contacts"], 2);
+        let report = env.json(&["report", "--from", crate::DATE, "--to", crate::DATE]);
+        assert!(report.to_string().contains("\"sent\""), "{report}");
+    }
 }
