@@ -309,17 +309,12 @@ impl RedisConn {
         self.current.load().as_ref().clone()
     }
 
-    /// After `e`: behind Sentinel or in a cluster, if the primary may have moved, looks it up
-    /// and moves the connection. `true` when the command did not run and may be sent again.
-    async fn after_error(&self, e: &RedisError) -> bool {
+    /// After a failure that may mean the primary moved (`refused`: the server refused the
+    /// command, so it did not run; else the connection failed and it may have): behind
+    /// Sentinel or in a cluster, looks the primary up and moves the connection. `true` when the
+    /// command did not run and may be sent again there.
+    async fn after_failure(&self, refused: bool) -> bool {
         let Some(follow) = &self.follow else { return false };
-        let refused = matches!(
-            e.code(),
-            Some("READONLY" | "MASTERDOWN" | "LOADING" | "MOVED" | "TRYAGAIN" | "CLUSTERDOWN")
-        );
-        if !(refused || e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()) {
-            return false;
-        }
         let mut lookup = follow.lookup.lock().await;
         if lookup.asked.is_some_and(|at| at.elapsed() < LOOKUP_GAP) {
             return refused;
@@ -351,21 +346,56 @@ impl RedisConn {
     }
 }
 
+/// Server replies that mean "not here (any more)": the command did not run.
+const MOVED: [&str; 6] = ["READONLY", "MASTERDOWN", "LOADING", "MOVED", "TRYAGAIN", "CLUSTERDOWN"];
+
+/// `Some(true)`: the server refused the command because the primary moved; `Some(false)`: the
+/// connection failed (the command may have run); `None`: an answer (or another error).
+fn moved(e: &RedisError) -> Option<bool> {
+    if e.code().is_some_and(|c| MOVED.contains(&c)) {
+        Some(true)
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A reply that is a server error saying the primary moved (replies come back as values; the
+/// caller turns them into errors).
+fn refused(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if MOVED.contains(&e.code()))
+}
+
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            match self.manager().req_packed_command(cmd).await {
-                Err(e) if self.after_error(&e).await => self.manager().req_packed_command(cmd).await,
-                done => done,
+            let reply = self.manager().req_packed_command(cmd).await;
+            let failure = match &reply {
+                Ok(v) => refused(v).then_some(true),
+                Err(e) => moved(e),
+            };
+            match failure {
+                Some(did_not_run) if self.after_failure(did_not_run).await => self.manager().req_packed_command(cmd).await,
+                _ => reply,
             }
         })
     }
 
     fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            match self.manager().req_packed_commands(pipeline, offset, count).await {
-                Err(e) if self.after_error(&e).await => self.manager().req_packed_commands(pipeline, offset, count).await,
-                done => done,
+            let reply = self.manager().req_packed_commands(pipeline, offset, count).await;
+            // All of an installation's keys live on one primary: a refusal there refused every
+            // write of the pipeline, and sending its reads again is harmless.
+            let failure = match &reply {
+                Ok(values) => values.iter().any(refused).then_some(true),
+                Err(e) => moved(e),
+            };
+            match failure {
+                Some(did_not_run) if self.after_failure(did_not_run).await => {
+                    self.manager().req_packed_commands(pipeline, offset, count).await
+                }
+                _ => reply,
             }
         })
     }

@@ -688,3 +688,64 @@ fn two_tenants_on_different_nodes_of_a_cluster_each_run_work_serve_forget_and_re
         assert!(report.to_string().contains("\"sent\""), "{report}");
     }
 }
+
+impl Cluster {
+    /// Moves `key`'s slot, with its keys, from node `from` to node `to` (what resharding does).
+    fn move_slot(&self, key: &str, from: usize, to: usize) {
+        let slot: i64 = self.query(&self.nodes[0], &["CLUSTER", "KEYSLOT", key]);
+        let slot = slot.to_string();
+        let id = |i: usize| -> String { self.query(&self.nodes[i], &["CLUSTER", "MYID"]) };
+        let (from_id, to_id) = (id(from), id(to));
+        let _: () = self.query(&self.nodes[to], &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]);
+        let _: () = self.query(&self.nodes[from], &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]);
+        loop {
+            let keys: Vec<String> = self.query(&self.nodes[from], &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]);
+            if keys.is_empty() {
+                break;
+            }
+            let port = self.nodes[to].port.to_string();
+            let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+            args.extend(keys.iter().map(String::as_str));
+            let _: String = self.query(&self.nodes[from], &args);
+        }
+        for n in &self.nodes {
+            let _: () = self.query(n, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+        }
+    }
+}
+
+#[test]
+fn a_running_server_follows_its_slot_when_the_cluster_moves_it() {
+    let base = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(base.path());
+    let tenant = "moving";
+    let tag = format!("{{{tenant}}}");
+    let from = cluster.owner(&tag);
+    let to = (from + 1) % 3;
+    let env = TestEnv::new("clustermove");
+    env.write_config(DELIVERY);
+    env.patch_config(
+        &format!("url = \"{}\"\nprefix = \"{}\"", crate::support::redis_url(), env.prefix),
+        &format!("url = \"{}\"\nprefix = \"{tenant}\"\ncluster = true", cluster.nodes[from].url()),
+    );
+    env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
+    assert!(env.json(&["run", "--now", crate::NOW])["sent"].as_u64().unwrap() >= 3);
+    let log = env.path().join("serve.log");
+    let server = env.serve_logged(&["--no-schedule", "--no-worker"], &log);
+    cluster.move_slot(&tag, from, to);
+    assert_eq!(cluster.keys_on(from, &format!("{tag}:")), 0, "the keys left node {from}");
+    let link = crate::compliance::link_for(&env, "grace@example.com");
+    let r = crate::support::http(
+        "POST",
+        &format!("{}{link}", server.base),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "List-Unsubscribe=One-Click",
+    );
+    let text = || std::fs::read_to_string(&log).unwrap();
+    assert_eq!(r.status, 200, "{r:?}: {}", text());
+    assert!(server.terminate().success());
+    let text = text();
+    assert!(text.contains("Redis primary moved"), "{text}");
+    assert!(env.ok(&["suppress", "list"]).contains("grace@example.com"));
+    assert!(cluster.keys_on(to, &format!("{tag}:suppression")) > 0);
+}
