@@ -12,18 +12,6 @@ N=${1:-1000000}
 DATE=2026-11-20
 WORK_NAME=backup PREFIX=bak . bench/private_redis.sh
 
-# Peak RSS (MiB) and wall time of a command, via getrusage of the child.
-measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-secs = time.monotonic() - t
-if p.returncode != 0:
-    sys.exit(f"failed ({p.returncode}): {sys.argv[1:]}: {p.stderr}")
-print(f"{secs:.2f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}")
-PY
-}
 used() { redis-cli -p "$PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r'; }
 
 cd "$WORK"
@@ -44,10 +32,9 @@ PY
 MARKS_MEM=$(( $(used) - EMPTY - CONTACTS_MEM ))
 KEYS=$(redis-cli -p "$PORT" dbsize)
 echo "== $N contacts, $N ledger marks: $KEYS keys; Redis memory $(( CONTACTS_MEM / N )) B per contact (with its indexes), $(( MARKS_MEM / N )) B per ledger mark"
-read -r secs rss < <(measure "$BIN" backup archive.jsonl)
-echo "backup: ${secs}s, peak RSS ${rss} MiB, archive $(( $(stat -c %s archive.jsonl) / 1048576 )) MiB ($(python3 -c "print(int($KEYS/$secs))") keys/s)"
+echo "backup: $(measure "$BIN" backup archive.jsonl), archive $(( $(stat -c %s archive.jsonl) / 1048576 )) MiB"
 sed -i 's/^prefix = "bak"/prefix = "restored"/' nurture.toml
-read -r secs rss < <(measure "$BIN" restore archive.jsonl)
+RESTORE=$(measure "$BIN" restore archive.jsonl)
 AFTER=$(redis-cli -p "$PORT" dbsize)
-echo "restore into an empty prefix: ${secs}s, peak RSS ${rss} MiB; $(( AFTER - KEYS )) of $KEYS keys restored"
+echo "restore into an empty prefix: $RESTORE; $(( AFTER - KEYS )) of $KEYS keys restored"
 if [ $(( AFTER - KEYS )) -ne "$KEYS" ]; then echo "error: the restore did not bring back every key" >&2; exit 1; fi

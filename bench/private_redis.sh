@@ -35,3 +35,17 @@ secret = "bench-secret"
 [privacy]
 pepper = "bench-pepper"
 TOML
+
+# Wall time and peak RSS of a command (getrusage of the child): "1.23s, peak RSS 45 MiB".
+measure() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+secs = time.monotonic() - t
+if p.returncode != 0:
+    sys.exit(f"failed ({p.returncode}): {sys.argv[1:]}: {p.stderr}")
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"{secs:.2f}s, peak RSS {rss // 1024} MiB")
+PY
+}

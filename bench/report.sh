@@ -17,18 +17,6 @@ start=$(date +%s.%N)
 python3 bench/gen_facts.py "$N" rep "$LAST" "$DAYS" | redis-cli -p "$PORT" --pipe >/dev/null
 echo "filled in $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")s; redis used_memory $(redis-cli -p "$PORT" info memory | grep '^used_memory_human' | cut -d: -f2 | tr -d '\r')"
 
-measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-secs = time.monotonic() - t
-if p.returncode != 0:
-    sys.exit(f"failed ({p.returncode}): {sys.argv[1:]}: {p.stderr}")
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(f"{secs:.2f}s, peak RSS {rss // 1024} MiB")
-PY
-}
 
 cd "$WORK"
 FROM=$(date -d "$LAST - $((DAYS - 1)) days" +%F)

@@ -216,20 +216,7 @@ fn per_recipient(env: &TestEnv) -> std::collections::HashMap<String, usize> {
 fn behind_sentinel_a_worker_follows_the_failover_and_loses_nothing() {
     let env = TestEnv::new("sentinel");
     let base = env.path().join("redis-sentinel");
-    let mut primary = PrivateRedis::start_with(&base.join("primary"), false, &["--repl-diskless-sync-delay", "0"]);
-    let replica_of = primary.port.to_string();
-    let replica = PrivateRedis::start_with(&base.join("replica"), false, &["--replicaof", "127.0.0.1", &replica_of]);
-    let mut r = redis::Client::open(replica.url()).unwrap().get_connection().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !redis::cmd("INFO")
-        .arg("replication")
-        .query::<String>(&mut r)
-        .unwrap()
-        .contains("master_link_status:up")
-    {
-        assert!(std::time::Instant::now() < deadline, "the replica never synced");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut primary, _replica) = primary_and_replica(&base);
     let sentinel = Sentinel::start(&base.join("sentinel"), primary.port);
     // The sentinel must know the replica before it can promote it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
