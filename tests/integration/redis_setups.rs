@@ -289,6 +289,17 @@ fn primary_and_replica(base: &Path) -> (PrivateRedis, PrivateRedis) {
     (primary, replica)
 }
 
+/// RFC 8058 one-click unsubscribe of the message `to` received, through `server`.
+fn one_click(server: &crate::support::Server, env: &TestEnv, to: &str) -> crate::support::HttpResponse {
+    let link = crate::compliance::link_for(env, to);
+    crate::support::http(
+        "POST",
+        &format!("{}{link}", server.base),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "List-Unsubscribe=One-Click",
+    )
+}
+
 fn wait_synced(replica: &PrivateRedis) {
     let mut r = redis::Client::open(replica.url()).unwrap().get_connection().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -314,14 +325,6 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
     env.import(crate::CONTACTS, &["--enrolled-on", crate::DATE]);
     assert_eq!(env.json(&["run", "--now", crate::NOW])["sent"], 3);
     let server = env.serve(&["--no-schedule", "--no-worker"]);
-    let one_click = |link: &str| {
-        crate::support::http(
-            "POST",
-            &format!("{}{link}", server.base),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            "List-Unsubscribe=One-Click",
-        )
-    };
     let replica_url = replica.url();
     let on_replica = |value: &str| -> bool {
         let mut r = redis::Client::open(replica_url.as_str()).unwrap().get_connection().unwrap();
@@ -331,8 +334,7 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
             .query(&mut r)
             .unwrap()
     };
-    let olivia = crate::compliance::link_for(&env, "olivia.bennett@example.com");
-    assert_eq!(one_click(&olivia).status, 200);
+    assert_eq!(one_click(&server, &env, "olivia.bennett@example.com").status, 200);
     assert!(
         on_replica("olivia.bennett@example.com"),
         "answered 200 only once the replica has it"
@@ -340,8 +342,7 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
 
     // No replica to confirm: the opt-out is not acknowledged (the sender retries), and the CLI says why.
     replica.kill();
-    let ahmed = crate::compliance::link_for(&env, "ahmed@example.com");
-    let refused = one_click(&ahmed);
+    let refused = one_click(&server, &env, "ahmed@example.com");
     assert_eq!(refused.status, 503, "{refused:?}");
     let out = env.nurture(&["suppress", "add", "zed@example.com"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -354,7 +355,7 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
     // The replica is back: the same click goes through.
     replica.restart();
     wait_synced(&replica);
-    assert_eq!(one_click(&ahmed).status, 200);
+    assert_eq!(one_click(&server, &env, "ahmed@example.com").status, 200);
     assert!(on_replica("ahmed@example.com"));
     assert!(server.terminate().success());
 }
@@ -657,13 +658,7 @@ fn two_tenants_on_different_nodes_of_a_cluster_each_run_work_serve_forget_and_re
         assert_eq!(got, 3, "{tenant}: one email per contact");
         // serve: a one-click unsubscribe lands in this tenant's suppression list.
         let server = env.serve(&["--no-schedule", "--no-worker"]);
-        let link = crate::compliance::link_for(&env, "grace@example.com");
-        let r = crate::support::http(
-            "POST",
-            &format!("{}{link}", server.base),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            "List-Unsubscribe=One-Click",
-        );
+        let r = one_click(&server, &env, "grace@example.com");
         assert_eq!(r.status, 200, "{r:?}");
         assert!(server.terminate().success());
         let listed = env.ok(&["suppress", "list"]);
@@ -721,13 +716,7 @@ fn a_running_server_follows_its_slot_when_the_cluster_moves_it() {
     let server = env.serve_logged(&["--no-schedule", "--no-worker"], &log);
     cluster.move_slot(&tag, from, to);
     assert_eq!(cluster.keys_on(from, &format!("{tag}:")), 0, "the keys left node {from}");
-    let link = crate::compliance::link_for(&env, "grace@example.com");
-    let r = crate::support::http(
-        "POST",
-        &format!("{}{link}", server.base),
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        "List-Unsubscribe=One-Click",
-    );
+    let r = one_click(&server, &env, "grace@example.com");
     let text = || std::fs::read_to_string(&log).unwrap();
     assert_eq!(r.status, 200, "{r:?}: {}", text());
     assert!(server.terminate().success());
