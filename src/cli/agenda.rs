@@ -131,9 +131,9 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     store.remember_shown(&agenda::viewer(a.agent.as_deref()), &ids).await?;
     match a.format {
         Format::Md => {
-            print!("{}", agenda::to_markdown(date, &items));
+            out!("{}", agenda::to_markdown(date, &items));
             if held > 0 {
-                println!(
+                outln!(
                     "{held} more call(s) wait for the next days ([agenda] max_calls_per_day = {})",
                     ws.config.agenda.max_calls_per_day
                 );
@@ -203,14 +203,18 @@ async fn mark_done(
             .close_agenda_item(&item.id, &serde_json::to_string(&done)?, &item.contact_id, &event)
             .await?
         {
-            println!(
+            outln!(
                 "done: {} {} {} ({} / {})",
-                item.short, item.channel, item.name, item.plan, item.touch
+                item.short,
+                item.channel,
+                item.name,
+                item.plan,
+                item.touch
             );
         }
     }
     if gone > 0 {
-        println!("{gone} shown item(s) were no longer open (done since, or not yet opened by the date's run)");
+        outln!("{gone} shown item(s) were no longer open (done since, or not yet opened by the date's run)");
     }
     Ok(if missing == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

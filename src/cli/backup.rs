@@ -88,10 +88,10 @@ fn report(a: &ArchiveArgs, what: &str, s: &crate::backup::Summary, started: std:
         if archive_on_stdout {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
         if s.forgotten_again > 0 {
-            println!(
+            outln!(
                 "forgotten again: {} person(s) forgotten while the backup was being written",
                 s.forgotten_again
             );

@@ -52,11 +52,11 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
             if json {
                 print_json(&letters)?;
             } else if letters.is_empty() {
-                println!("no dead letters");
+                outln!("no dead letters");
             } else {
                 for d in &letters {
                     let key = d.job.as_ref().map(|j| j.key.as_str()).unwrap_or("(undecodable job)");
-                    println!("{}  {key}  attempts {}  {}", d.id, d.attempts, d.reason);
+                    outln!("{}  {key}  attempts {}  {}", d.id, d.attempts, d.reason);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -82,7 +82,7 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
                 again.first_failed_at = None;
                 again.revived += 1;
                 q.enqueue(&[again], None).await?;
-                println!("{id}: queued again");
+                outln!("{id}: queued again");
             }
             Ok(if missing > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
@@ -115,7 +115,7 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
                     )
                     .await?;
                 }
-                println!("{id}: dropped");
+                outln!("{id}: dropped");
             }
             Ok(if missing > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }

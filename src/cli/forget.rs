@@ -27,9 +27,14 @@ pub(super) async fn forget(config: Config, a: ForgetArgs) -> anyhow::Result<Exit
     if a.json {
         print_json(&serde_json::json!({ "forgotten": true, "erased": erased, "hashes_kept": hashes }))?;
     } else {
-        println!(
+        outln!(
             "forgotten: {} contact record, {} queued jobs, {} agenda items, {} delivery records, {} event records deleted; {} keyed hash(es) kept so they are never imported again",
-            erased.contacts, erased.jobs, erased.agenda_items, erased.deliveries, erased.records, hashes
+            erased.contacts,
+            erased.jobs,
+            erased.agenda_items,
+            erased.deliveries,
+            erased.records,
+            hashes
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -170,18 +170,22 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             eprintln!("{label}: warning: {w}");
         }
         let verb = if a.dry_run { "would import" } else { "imported" };
-        println!(
+        outln!(
             "{verb} {label}: {} new, {} updated, {} unchanged, {} rejected; {} on the suppression list (they stay suppressed)",
-            report.created, report.updated, report.unchanged, report.rejected_rows, report.suppressed
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.rejected_rows,
+            report.suppressed
         );
         if report.matched_by_address > 0 {
-            println!(
+            outln!(
                 "{} row(s) found their contact by email or phone under another id (one person, one contact)",
                 report.matched_by_address
             );
         }
         if report.duplicates > 0 {
-            println!("{} row(s) repeat an earlier row of the same contact: merged", report.duplicates);
+            outln!("{} row(s) repeat an earlier row of the same contact: merged", report.duplicates);
         }
     }
     Ok(if report.rejected_rows == 0 {

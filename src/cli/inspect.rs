@@ -88,7 +88,7 @@ pub(super) async fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode
         print_json(&ws.diagnostics)?;
     } else {
         for d in &ws.diagnostics {
-            println!("{}\n", d.render());
+            outln!("{}\n", d.render());
         }
         let errors = ws.errors().count();
         let warnings = ws.diagnostics.len() - errors;
@@ -108,22 +108,25 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
         Preview::Email(e) => {
             let m = &e.message;
             match a.format {
-                PreviewFormat::Eml => print!("{}", e.eml),
-                PreviewFormat::Html => println!("{}", m.html),
-                PreviewFormat::Text => println!("{}", m.text),
+                PreviewFormat::Eml => out!("{}", e.eml),
+                PreviewFormat::Html => outln!("{}", m.html),
+                PreviewFormat::Text => outln!("{}", m.text),
                 PreviewFormat::Summary => {
                     for (k, v) in &e.headers {
-                        println!("{k}: {v}");
+                        outln!("{k}: {v}");
                     }
-                    println!(
+                    outln!(
                         "\nSubject (decoded): {}\nTemplate: {}\n\n--- text/plain ---\n{}\n--- text/html ---\n{}",
-                        m.subject, m.template, m.text, m.html
+                        m.subject,
+                        m.template,
+                        m.text,
+                        m.html
                     );
                 }
             }
         }
         Preview::Sms(s) => {
-            println!(
+            outln!(
                 "To: {}\nTemplate: {}\nEncoding: {}\nCharacters: {}\nSegments: {}\n\n{}",
                 s.to.as_deref().unwrap_or("(no phone)"),
                 s.message.template,
@@ -134,7 +137,7 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
             );
             if s.parts.len() > 1 {
                 for (i, part) in s.parts.iter().enumerate() {
-                    println!("\n--- part {}/{} ---\n{part}", i + 1, s.parts.len());
+                    outln!("\n--- part {}/{} ---\n{part}", i + 1, s.parts.len());
                 }
             }
         }
@@ -200,46 +203,47 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     for w in &redis_warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
-    println!("contacts     {}", report["contacts"]);
-    println!(
+    outln!("contacts     {}", report["contacts"]);
+    outln!(
         "queue        {} waiting, {} in flight, {} scheduled later, {} dead",
         backlog.waiting + backlog.due,
         backlog.in_flight,
         backlog.scheduled,
         backlog.dead
     );
-    println!(
+    outln!(
         "suppressed   {} email, {} sms",
-        report["suppressed"]["email"], report["suppressed"]["sms"]
+        report["suppressed"]["email"],
+        report["suppressed"]["sms"]
     );
     for (channel, h) in &health {
         let state = h["state"].as_str().unwrap_or("");
         let error = h["error"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
-        println!(
+        outln!(
             "{:<12} {state} since {}{error}",
             format!("{channel} relay"),
             h["since"].as_str().unwrap_or("")
         );
     }
-    println!("agenda       {} open item(s)", report["agenda_open"]);
-    println!("last run     {}", last_run.as_deref().unwrap_or("never"));
+    outln!("agenda       {} open item(s)", report["agenda_open"]);
+    outln!("last run     {}", last_run.as_deref().unwrap_or("never"));
     if !stats.is_empty() {
         let parts: Vec<String> = stats.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!("  deliveries {}", parts.join(", "));
+        outln!("  deliveries {}", parts.join(", "));
     }
     if !dead.is_empty() {
-        println!("dead letters (showing {} of {}):", dead.len(), backlog.dead);
+        outln!("dead letters (showing {} of {}):", dead.len(), backlog.dead);
         for d in &dead {
             let key = d.job.as_ref().map(|j| j.key.as_str()).unwrap_or("(undecodable job)");
-            println!("  {} {key}: {}", d.id, d.reason);
+            outln!("  {} {key}: {}", d.id, d.reason);
         }
     }
     if !failures.is_empty() {
-        println!("recent failures:");
+        outln!("recent failures:");
         for f in &failures {
-            println!("  {}: {}", f["key"].as_str().unwrap_or(""), f["error"].as_str().unwrap_or(""));
+            outln!("  {}: {}", f["key"].as_str().unwrap_or(""), f["error"].as_str().unwrap_or(""));
         }
     }
     Ok(ExitCode::SUCCESS)

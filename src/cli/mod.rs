@@ -1,6 +1,23 @@
 //! The command line: clap types and one file per group of commands. The only place that
 //! prints to stdout, and the only place that uses `anyhow` (errors are printed once).
 
+/// `println!` for command output ([`out`]).
+macro_rules! outln {
+    () => {
+        $crate::cli::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command output ([`out`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::out(format_args!($($arg)*))
+    };
+}
+
 mod agenda;
 mod backup;
 mod dead;
@@ -98,6 +115,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
+        // The reader of our output went away (`nurture export | head`): nothing to say.
+        Err(e) if reader_gone(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -272,6 +291,30 @@ async fn workspace_and_contact(config: Config, who: Option<&str>, locale: &str) 
 
 /// Prints `v` as pretty JSON. A reader that stopped reading (`| head`) is not an error: the
 /// work is done by then, and a panic would only hide that.
+/// Writes command output to standard output. When its reader went away (`nurture export |
+/// head`) the process ends quietly with 0, as command-line tools do, instead of panicking the
+/// way `println!` does.
+pub(crate) fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `true` when `e` comes from writing to a pipe whose reader closed it.
+fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+    })
+}
+
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     use std::io::Write;
     let text = serde_json::to_string_pretty(v)?;

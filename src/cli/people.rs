@@ -136,7 +136,7 @@ pub(super) async fn record(config: Config, a: RecordArgs) -> anyhow::Result<Exit
                 anyhow::bail!("record cost needs a source and an amount above 0 (got {source:?}, {amount})");
             }
             let month = store.record_cost(&cost).await?;
-            println!(
+            outln!(
                 "recorded a cost of {amount} for {} on {day}; {} in {} so far: {month}",
                 cost.source,
                 cost.source,
@@ -176,7 +176,7 @@ pub(super) async fn record(config: Config, a: RecordArgs) -> anyhow::Result<Exit
         Kind::Deal { value } => format!("deal of {value}"),
         Kind::Stage { .. } => "stage".to_string(),
     };
-    println!("recorded {what} for {} on {}", c.id, event.date.unwrap_or(today));
+    outln!("recorded {what} for {} on {}", c.id, event.date.unwrap_or(today));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,27 +195,27 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
                 print_json(&serde_json::json!({ "contact": c, "stage": stage, "history": history }))?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{}{}", c.id, c.display_name().map(|n| format!(" — {n}")).unwrap_or_default());
-            println!(
+            outln!("{}{}", c.id, c.display_name().map(|n| format!(" — {n}")).unwrap_or_default());
+            outln!(
                 "plan         {} since {}",
                 c.plan().unwrap_or("(none)"),
                 c.enrolled_on().map_or("-".into(), |d| d.to_string())
             );
             if !c.plan_history.is_empty() {
-                println!("earlier      {}", c.plan_history.join(" → "));
+                outln!("earlier      {}", c.plan_history.join(" → "));
             }
-            println!("stage        {}", crate::contacts::pipeline::Pipeline::stage_of(&c));
-            println!("responded    {}", c.responded_on.map_or("never".into(), |d| d.to_string()));
+            outln!("stage        {}", crate::contacts::pipeline::Pipeline::stage_of(&c));
+            outln!("responded    {}", c.responded_on.map_or("never".into(), |d| d.to_string()));
             for (k, v) in c
                 .fields
                 .iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "plan" | "enrolled_on" | "status"))
             {
-                println!("{k:<12} {v}");
+                outln!("{k:<12} {v}");
             }
-            println!("\nhistory ({} events, oldest first):", history.len());
+            outln!("\nhistory ({} events, oldest first):", history.len());
             for e in &history {
-                println!("  {}", e.line());
+                outln!("  {}", e.line());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -235,7 +235,7 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
             };
             let pipeline = crate::contacts::pipeline::Pipeline::new(&config.pipeline.stages);
             let c = events::record(&store, &event, today, &region, &pipeline).await?;
-            println!(
+            outln!(
                 "{} is now {} (since {})",
                 c.id,
                 crate::contacts::pipeline::Pipeline::stage_of(&c),
@@ -274,7 +274,7 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
             let mut event = Event::new(day.to_string(), "moved", format!("from {from}: {reason}"));
             event.plan = Some(plan.clone());
             store.push_history(&[(c.id.0.clone(), event)]).await?;
-            println!("{} moves from {from} to {plan} on {day}", c.id);
+            outln!("{} moves from {from} to {plan} on {day}", c.id);
             Ok(ExitCode::SUCCESS)
         }
     }

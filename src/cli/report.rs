@@ -86,12 +86,12 @@ pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no deals recorded yet (`nurture record deal CONTACT --value V`)");
+        outln!("no deals recorded yet (`nurture record deal CONTACT --value V`)");
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", super::table_out::text(&table, |c| (1..=3).contains(&c)));
+    out!("{}", super::table_out::text(&table, |c| (1..=3).contains(&c)));
     let count = |c: char| rows.iter().filter(|r| r.abc == c).count();
-    println!(
+    outln!(
         "\n{} customers on {today}: {} A, {} B, {} C (shares {:?} % of value)",
         rows.len(),
         count('A'),
@@ -133,10 +133,10 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         super::table_out::write(&table, super::table_out::Out::csv_to_stdout())?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{from} to {today}, by {}", a.by.name());
-    print!("{}", super::table_out::text(&table, |c| c > 0));
+    outln!("{from} to {today}, by {}", a.by.name());
+    out!("{}", super::table_out::text(&table, |c| c > 0));
     if p.rows.is_empty() {
-        println!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
+        outln!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
     }
     Ok(ExitCode::SUCCESS)
 }

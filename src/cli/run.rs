@@ -70,10 +70,10 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
     } else {
         if s.dry_run {
             for line in &s.would_queue {
-                println!("would queue {line}");
+                outln!("would queue {line}");
             }
         }
-        println!(
+        outln!(
             "{}: {} due, {} queued ({} already queued, {} for later today), {} sent, {} suppressed, {} failed, {} dead, {} deferred, {} paused, {} agenda, {} missed, {} skipped (no address), {} moved on ({} demoted)",
             s.date,
             s.due,
@@ -93,23 +93,23 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
             s.demoted
         );
         if s.out_of_segment > 0 {
-            println!(
+            outln!(
                 "{} contact(s) outside their plan's [segment] got none of its touches",
                 s.out_of_segment
             );
         }
         if let Some(down) = &s.unreachable {
-            println!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
+            outln!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
         }
         if s.unknown > 0 {
-            println!(
+            outln!(
                 "{} message(s) may or may not have been delivered (the reply after the data was lost): held, not re-sent; see `nurture dead list`",
                 s.unknown
             );
         }
         if s.deferred > 0 && !s.dry_run {
             let why = if s.health.is_empty() { "" } else { " (retries included)" };
-            println!(
+            outln!(
                 "{} message(s) wait in the queue for their send time{why}: a running `nurture work` or `nurture serve` sends them then, or the next `nurture run`",
                 s.deferred
             );

@@ -41,7 +41,7 @@ pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result
             let signer = crate::send::dkim::Signer::from_config(&ws.config).map_err(anyhow::Error::msg)?;
             let sender = EmailSender::from_config(&ws.config).map_err(anyhow::Error::msg)?;
             sender.send(email, signer.as_ref()).await?;
-            println!("sent {template} to {} via {}", to.as_str(), sender.describe());
+            outln!("sent {template} to {} via {}", to.as_str(), sender.describe());
         }
         Some(Kind::Sms) => {
             let to = E164::parse(&a.to, &ws.config.contacts.default_region).map_err(anyhow::Error::msg)?;
@@ -50,7 +50,7 @@ pub(super) async fn send_test(config: Config, a: SendTestArgs) -> anyhow::Result
                 .map_err(anyhow::Error::msg)?
                 .send(&sms, &key)
                 .await?;
-            println!("sent {} to {}", sms.message().template, to.as_str());
+            outln!("sent {} to {}", sms.message().template, to.as_str());
         }
         _ => anyhow::bail!("no template {0}.email.hbs or {0}.sms.hbs", a.template),
     }

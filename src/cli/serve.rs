@@ -40,7 +40,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     // The address actually bound (port 0 picks one), for scripts and tests.
-    println!("listening on http://{}", listener.local_addr()?);
+    outln!("listening on http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

@@ -73,12 +73,12 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
                 // The person asked, through the operator: an opt-out like any other.
                 crate::events::opted_out(&store, &contact, Clock::System.today(config.sender_tz())).await?;
             }
-            println!("{} {value} ({channel})", if new { "suppressed" } else { "already suppressed:" });
+            outln!("{} {value} ({channel})", if new { "suppressed" } else { "already suppressed:" });
         }
         Action::Remove { value } => {
             let (channel, value) = normalize(&value, region)?;
             let existed = store.unsuppress(channel, &value).await?;
-            println!("{} {value} ({channel})", if existed { "removed" } else { "was not suppressed:" });
+            outln!("{} {value} ({channel})", if existed { "removed" } else { "was not suppressed:" });
         }
         Action::Import { file, reason } => {
             // Any file `import` reads (CSV in any common encoding, a workbook): a header row
@@ -136,7 +136,7 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
                     }
                 }
             }
-            println!("{added} added, {kept} already suppressed, {bad} rejected");
+            outln!("{added} added, {kept} already suppressed, {bad} rejected");
             if bad > 0 {
                 return Ok(ExitCode::from(2));
             }
@@ -159,7 +159,7 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
                 print_json(&all)?;
             } else {
                 for s in all {
-                    println!("{}\t{}\t{}\t{}", s.channel, s.value, s.reason, s.at);
+                    outln!("{}\t{}\t{}\t{}", s.channel, s.value, s.reason, s.at);
                 }
             }
         }

@@ -295,3 +295,37 @@ fn the_demo_workbook_holds_the_demo_contacts() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(r["created"].as_u64(), Some(csv.len() as u64), "{r}");
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
+    // `nurture export | head -1`: head closes the pipe after one line; nurture must not panic.
+    let env = TestEnv::new("pipe");
+    let mut csv = String::from("email,first_name,plan\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("p{i}@example.com,Pat{i},8x8\n"));
+    }
+    env.import(&csv, &["--enrolled-on", DATE]);
+    let opted_out: String = (0..3000).map(|i| format!("gone{i}@example.com\n")).collect();
+    env.write("opted-out.txt", &opted_out);
+    env.ok(&["suppress", "import", "opted-out.txt"]);
+    for args in [&["export"][..], &["suppress", "list"][..], &["agenda", "--date", DATE][..]] {
+        let mut child = env
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::BufRead;
+            let mut first = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        } // the reader goes away
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
