@@ -152,121 +152,10 @@ pub async fn write(store: &Store, out: &mut impl Write, now: &str) -> Result<Sum
     let mut conn = store.conn.clone();
     let mut cursor = 0u64;
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(store.keys.all())
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut conn)
-            .await?;
+        let (next, keys) = store.scan_page(&store.keys.all(), cursor).await?;
         let keys: Vec<String> = keys.into_iter().filter(|k| archived(&prefix, k)).collect();
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
-        }
-        let kinds: Vec<(String, i64)> = if keys.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut conn).await?
-        };
-        let strings: Vec<&String> = keys
-            .iter()
-            .zip(&kinds)
-            .filter(|(_, (t, _))| t == "string")
-            .map(|(k, _)| k)
-            .collect();
-        let values: Vec<Option<Vec<u8>>> = if strings.is_empty() {
-            Vec::new()
-        } else {
-            redis::cmd("MGET").arg(&strings).query_async(&mut conn).await?
-        };
-        let mut values = values.into_iter();
-        // Lists (the capped histories: one per contact) are read a page each in one round trip.
-        let lists: Vec<&String> = keys.iter().zip(&kinds).filter(|(_, (t, _))| t == "list").map(|(k, _)| k).collect();
-        let mut first_pages = if lists.is_empty() {
-            Vec::new()
-        } else {
-            let mut pipe = redis::pipe();
-            for k in &lists {
-                pipe.cmd("LRANGE").arg(*k).arg(0).arg(PAGE - 1);
-            }
-            pipe.query_async::<Vec<Vec<Vec<u8>>>>(&mut conn).await?
-        }
-        .into_iter();
-        for (key, (kind, ttl)) in keys.iter().zip(kinds) {
-            let relative = key[prefix.len() + 1..].to_string();
-            let ttl_ms = if ttl > 0 { ttl } else { -1 };
-            let mut entry = Entry {
-                key: relative,
-                kind: kind.clone(),
-                ttl_ms,
-                value: None,
-                items: Vec::new(),
-            };
-            match kind.as_str() {
-                "string" => match values.next().flatten() {
-                    Some(v) => {
-                        entry.value = Some(text(v));
-                        count(&mut s, &entry.key, 1);
-                        put(out, &entry, &mut s)?;
-                    }
-                    None => continue, // expired or deleted since the SCAN
-                },
-                "hash" | "set" | "zset" => {
-                    let command = match kind.as_str() {
-                        "hash" => "HSCAN",
-                        "set" => "SSCAN",
-                        _ => "ZSCAN",
-                    };
-                    let mut c = 0u64;
-                    loop {
-                        let (next, flat): (u64, Vec<Vec<u8>>) = redis::cmd(command)
-                            .arg(key)
-                            .arg(c)
-                            .arg("COUNT")
-                            .arg(PAGE)
-                            .query_async(&mut conn)
-                            .await?;
-                        entry.items = pairs(kind.as_str(), flat);
-                        count(&mut s, &entry.key, entry.items.len());
-                        if !entry.items.is_empty() {
-                            put(out, &entry, &mut s)?;
-                        }
-                        c = next;
-                        if c == 0 {
-                            break;
-                        }
-                    }
-                }
-                "list" => {
-                    let mut start = 0usize;
-                    loop {
-                        let page: Vec<Vec<u8>> = match start {
-                            0 => first_pages.next().unwrap_or_default(),
-                            _ => {
-                                redis::cmd("LRANGE")
-                                    .arg(key)
-                                    .arg(start)
-                                    .arg(start + PAGE - 1)
-                                    .query_async(&mut conn)
-                                    .await?
-                            }
-                        };
-                        let n = page.len();
-                        entry.items = page.into_iter().map(text).collect();
-                        if n > 0 {
-                            put(out, &entry, &mut s)?;
-                        }
-                        if n < PAGE {
-                            break;
-                        }
-                        start += PAGE;
-                    }
-                }
-                _ => continue, // "none": deleted since the SCAN; nurture writes no other type
-            }
-            s.keys += 1;
+        if !keys.is_empty() {
+            write_page(&mut conn, &prefix, &keys, out, &mut s).await?;
         }
         cursor = next;
         if cursor == 0 {
@@ -281,6 +170,137 @@ pub async fn write(store: &Store, out: &mut impl Write, now: &str) -> Result<Sum
     put(out, &trailer, &mut s)?;
     out.flush()?;
     Ok(s)
+}
+
+/// Writes the keys of one SCAN page: their types and TTLs in one round trip, the strings in one
+/// `MGET`, the first page of every list (the capped histories, one per contact) in one
+/// pipeline, then each hash, set and sorted set page by page. A key counts once it wrote a line:
+/// one deleted since the SCAN writes none, and the trailer's count matches what `restore` reads.
+async fn write_page(
+    conn: &mut crate::store::RedisConn,
+    prefix: &str,
+    keys: &[String],
+    out: &mut impl Write,
+    s: &mut Summary,
+) -> Result<(), BackupError> {
+    let mut pipe = redis::pipe();
+    for k in keys {
+        pipe.cmd("TYPE").arg(k).cmd("PTTL").arg(k);
+    }
+    let kinds: Vec<(String, i64)> = pipe.query_async(&mut *conn).await?;
+    let of_kind = |kind: &str| -> Vec<&String> { keys.iter().zip(&kinds).filter(|(_, (t, _))| t == kind).map(|(k, _)| k).collect() };
+    let strings = of_kind("string");
+    let mut values = if strings.is_empty() {
+        Vec::new()
+    } else {
+        redis::cmd("MGET")
+            .arg(&strings)
+            .query_async::<Vec<Option<Vec<u8>>>>(&mut *conn)
+            .await?
+    }
+    .into_iter();
+    let lists = of_kind("list");
+    let mut first_pages = if lists.is_empty() {
+        Vec::new()
+    } else {
+        let mut pipe = redis::pipe();
+        for k in &lists {
+            pipe.cmd("LRANGE").arg(*k).arg(0).arg(PAGE - 1);
+        }
+        pipe.query_async::<Vec<Vec<Vec<u8>>>>(&mut *conn).await?
+    }
+    .into_iter();
+    for (key, (kind, ttl)) in keys.iter().zip(kinds) {
+        let mut entry = Entry {
+            key: key[prefix.len() + 1..].to_string(),
+            kind,
+            ttl_ms: if ttl > 0 { ttl } else { -1 },
+            value: None,
+            items: Vec::new(),
+        };
+        let lines_before = s.lines;
+        match entry.kind.as_str() {
+            "string" => {
+                // None: expired or deleted since the SCAN.
+                if let Some(v) = values.next().flatten() {
+                    entry.value = Some(text(v));
+                    count(s, &entry.key, 1);
+                    put(out, &entry, s)?;
+                }
+            }
+            "hash" | "set" | "zset" => write_scanned(conn, key, &mut entry, out, s).await?,
+            "list" => write_list(conn, key, first_pages.next().unwrap_or_default(), &mut entry, out, s).await?,
+            _ => {} // "none": deleted since the SCAN; nurture writes no other type
+        }
+        if s.lines > lines_before {
+            s.keys += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A hash, set or sorted set, one line per `HSCAN`/`SSCAN`/`ZSCAN` page.
+async fn write_scanned(
+    conn: &mut crate::store::RedisConn,
+    key: &str,
+    entry: &mut Entry,
+    out: &mut impl Write,
+    s: &mut Summary,
+) -> Result<(), BackupError> {
+    let command = match entry.kind.as_str() {
+        "hash" => "HSCAN",
+        "set" => "SSCAN",
+        _ => "ZSCAN",
+    };
+    let mut cursor = 0u64;
+    loop {
+        let (next, flat): (u64, Vec<Vec<u8>>) = redis::cmd(command)
+            .arg(key)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(&mut *conn)
+            .await?;
+        entry.items = pairs(&entry.kind, flat);
+        count(s, &entry.key, entry.items.len());
+        if !entry.items.is_empty() {
+            put(out, &*entry, s)?;
+        }
+        cursor = next;
+        if cursor == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// A list, one line per `PAGE` items; `first` is its first page, already read.
+async fn write_list(
+    conn: &mut crate::store::RedisConn,
+    key: &str,
+    first: Vec<Vec<u8>>,
+    entry: &mut Entry,
+    out: &mut impl Write,
+    s: &mut Summary,
+) -> Result<(), BackupError> {
+    let mut page = first;
+    let mut start = 0usize;
+    loop {
+        let n = page.len();
+        entry.items = page.into_iter().map(text).collect();
+        if n > 0 {
+            put(out, &*entry, s)?;
+        }
+        if n < PAGE {
+            return Ok(());
+        }
+        start += PAGE;
+        page = redis::cmd("LRANGE")
+            .arg(key)
+            .arg(start)
+            .arg(start + PAGE - 1)
+            .query_async(&mut *conn)
+            .await?;
+    }
 }
 
 /// `true` unless the key is one [`SKIPPED`] names.
@@ -339,14 +359,7 @@ pub async fn restore(store: &Store, input: impl BufRead) -> Result<Summary, Back
     ];
     let mut cursor = 0u64;
     loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(store.keys.all())
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut store.conn.clone())
-            .await?;
+        let (next, found) = store.scan_page(&store.keys.all(), cursor).await?;
         let data = found.iter().filter(|k| !derived.contains(k)).count();
         if data > 0 {
             return Err(BackupError::NotEmpty { prefix, keys: data });

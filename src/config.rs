@@ -393,7 +393,7 @@ pub struct DeliveryConfig {
     /// Worker concurrency of `run` and of `work` without `--concurrency`.
     pub concurrency: usize,
     /// Delivery lanes of `work` without `--threads`: each its own thread, Redis connection,
-    /// SMTP connections and queue worker, sharing the concurrency and the pool (`cli::lanes`).
+    /// SMTP connections and queue worker, sharing the concurrency and the pool (`cli::work`).
     /// 0: one per core ([`DeliveryConfig::lanes`]).
     pub threads: usize,
     /// Seconds a send claim in the ledger lasts if its worker dies mid-send.
@@ -909,7 +909,6 @@ impl Config {
         format!("{}/sms/inbound", base.trim_end_matches('/'))
     }
 
-    /// Resolves a configured path against the config file's folder.
     /// Where Redis is (`[redis]`; reads `ca_file`).
     pub fn redis_target(&self) -> Result<crate::store::RedisTarget, String> {
         let ca = (!self.redis.ca_file.is_empty()).then(|| self.resolve(Path::new(&self.redis.ca_file)));

@@ -289,8 +289,6 @@ async fn workspace_and_contact(config: Config, who: Option<&str>, locale: &str) 
     Ok((ws, contact))
 }
 
-/// Prints `v` as pretty JSON. A reader that stopped reading (`| head`) is not an error: the
-/// work is done by then, and a panic would only hide that.
 /// Writes command output to standard output. When its reader went away (`nurture export |
 /// head`) the process ends quietly with 0, as command-line tools do, instead of panicking the
 /// way `println!` does.
@@ -315,6 +313,8 @@ fn reader_gone(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Prints `v` as pretty JSON. A reader that stopped reading (`| head`) is not an error: the
+/// work is done by then, and a panic would only hide that.
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     use std::io::Write;
     let text = serde_json::to_string_pretty(v)?;

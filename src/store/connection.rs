@@ -31,7 +31,8 @@ pub struct RedisTarget {
     cluster: Option<String>,
 }
 
-/// Sentinel lookups are at least this far apart (the callers that fail meanwhile share one).
+/// Lookups of the primary (Sentinel or cluster) are at least this far apart (the callers that
+/// fail meanwhile share one).
 const LOOKUP_GAP: Duration = Duration::from_millis(200);
 
 impl RedisTarget {
@@ -148,16 +149,13 @@ fn sentinel_address(s: &str) -> Result<ConnectionAddr, RedisError> {
 #[derive(Clone)]
 pub struct RedisConn {
     current: Arc<ArcSwap<ConnectionManager>>,
-    follow: Option<Arc<Follow>>,
+    /// Behind Sentinel or in a cluster: who names the primary, and where it was last.
+    follow: Option<Arc<tokio::sync::Mutex<Lookup>>>,
     db: i64,
     ack: Option<(u32, u64)>,
 }
 
 /// What a connection behind Sentinel or in a cluster needs to move.
-struct Follow {
-    lookup: tokio::sync::Mutex<Lookup>,
-}
-
 struct Lookup {
     locator: Locator,
     /// The primary's address the connection uses.
@@ -265,36 +263,32 @@ impl RedisConn {
     pub async fn open(target: &RedisTarget) -> Result<RedisConn, RedisError> {
         let db = target.url.as_str().into_connection_info()?.redis_settings().db();
         let locator = match (&target.sentinel, &target.cluster) {
-            (Some((sentinels, master)), _) => Locator::Sentinel(Box::new(target.sentinel_client(sentinels, master)?)),
-            (None, Some(tag)) => Locator::Cluster {
+            (Some((sentinels, master)), _) => Some(Locator::Sentinel(Box::new(target.sentinel_client(sentinels, master)?))),
+            (None, Some(tag)) => Some(Locator::Cluster {
                 target: Box::new(target.clone()),
                 tag: tag.clone(),
                 nodes: vec![target.url.clone()],
-            },
-            (None, None) => {
-                let manager = target.client()?.get_connection_manager_with_config(manager_config()).await?;
-                return Ok(RedisConn {
-                    current: Arc::new(ArcSwap::from_pointee(manager)),
-                    follow: None,
-                    db,
-                    ack: target.ack,
-                });
-            }
+            }),
+            (None, None) => None,
         };
-        let mut locator = locator;
-        let client = locator.primary().await?;
-        let address = address_of(&client);
-        let manager = client.get_connection_manager_with_config(manager_config()).await?;
-        tracing::info!(primary = %address, "Redis primary located");
-        Ok(RedisConn {
-            current: Arc::new(ArcSwap::from_pointee(manager)),
-            follow: Some(Arc::new(Follow {
-                lookup: tokio::sync::Mutex::new(Lookup {
+        let (manager, follow) = match locator {
+            None => (target.client()?.get_connection_manager_with_config(manager_config()).await?, None),
+            Some(mut locator) => {
+                let client = locator.primary().await?;
+                let address = address_of(&client);
+                let manager = client.get_connection_manager_with_config(manager_config()).await?;
+                tracing::info!(primary = %address, "Redis primary located");
+                let lookup = Lookup {
                     locator,
                     address,
                     asked: None,
-                }),
-            })),
+                };
+                (manager, Some(Arc::new(tokio::sync::Mutex::new(lookup))))
+            }
+        };
+        Ok(RedisConn {
+            current: Arc::new(ArcSwap::from_pointee(manager)),
+            follow,
             db,
             ack: target.ack,
         })
@@ -315,7 +309,7 @@ impl RedisConn {
     /// command did not run and may be sent again there.
     async fn after_failure(&self, refused: bool) -> bool {
         let Some(follow) = &self.follow else { return false };
-        let mut lookup = follow.lookup.lock().await;
+        let mut lookup = follow.lock().await;
         if lookup.asked.is_some_and(|at| at.elapsed() < LOOKUP_GAP) {
             return refused;
         }
