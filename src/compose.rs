@@ -156,6 +156,7 @@ fn build(
     agent: Option<&crate::config::AgentConfig>,
 ) -> Result<Email, ComposeError> {
     let sender = &ws.config.sender;
+    let reference = crate::compliance::token::seal_delivery(ws.config.unsubscribe_secret(), key, content.to());
     let (from_name, from_email) = match agent {
         Some(a) => (a.name.as_str(), a.email.as_str()),
         None => (sender.name.as_str(), sender.email.as_str()),
@@ -167,12 +168,12 @@ fn build(
         to_name,
         unsubscribe_url,
         unsubscribe_mailto,
-        delivery_key: key,
+        reference: &reference,
         eight_bit: ws.config.smtp.eight_bit,
     };
     let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
     Ok(Email {
-        message_id: mime::message_id(key, from_email),
+        message_id: mime::message_id(&reference, from_email),
         from: sender.email.clone(),
         content,
         message,

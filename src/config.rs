@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod inbound;
+pub use inbound::{ImapTarget, InboundConfig};
+
 /// A configuration error; always names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -113,6 +116,8 @@ pub struct Config {
     pub leads: LeadsConfig,
     /// `[assign]`
     pub assign: AssignConfig,
+    /// `[inbound]`
+    pub inbound: InboundConfig,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -671,6 +676,7 @@ impl Default for Config {
             agents: Default::default(),
             leads: Default::default(),
             assign: Default::default(),
+            inbound: InboundConfig::default(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -840,6 +846,9 @@ impl Config {
         if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {
             return Err(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
         }
+        if let Some(problem) = self.inbound.problems().into_iter().next() {
+            return Err(fail(problem));
+        }
         if self.privacy.pepper.is_empty() && self.sends_for_real() {
             return Err(fail(
                 "[privacy] pepper: required when email or SMS leaves the machine (set NURTURE_PRIVACY_PEPPER to a long random \
@@ -983,6 +992,7 @@ const SECTIONS: &[&str] = &[
     "contacts",
     "paths",
     "agenda",
+    "inbound",
 ];
 
 /// `NURTURE_SMTP_POOL_SIZE` → `NURTURE_SMTP_POOL_SIZE = [smtp] pool_size`.
@@ -1015,6 +1025,10 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
         toml::Value::Array(value.split(',').map(|v| toml::Value::String(v.trim().to_string())).collect())
     } else if let Ok(i) = value.parse::<i64>() {
         toml::Value::Integer(i)
+    } else if let Ok(f) = value.parse::<f64>()
+        && f.is_finite()
+    {
+        toml::Value::Float(f)
     } else if let Ok(b) = value.parse::<bool>() {
         toml::Value::Boolean(b)
     } else {

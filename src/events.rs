@@ -193,6 +193,56 @@ pub async fn record(
     Ok(contact)
 }
 
+/// An email opt-out, whatever brought it: the unsubscribe page or one-click, a mailed
+/// unsubscribe, a spam complaint.
+#[derive(Debug, Clone)]
+pub struct EmailOptOut<'a> {
+    /// The suppression reason (`unsubscribe`, `complaint`).
+    pub reason: &'a str,
+    /// The history event (`unsubscribed`, `complaint`).
+    pub event: &'a str,
+    /// How it came (`one-click`, `unsubscribe page`, `mail`, `feedback loop`), with any
+    /// evidence.
+    pub detail: String,
+    /// The address the message went to, if known (suppressed besides the current one).
+    pub sent_to: Option<&'a str>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The sender's day it counts on.
+    pub day: NaiveDate,
+}
+
+/// Suppresses the address the message went to and the contact's current one, notes the
+/// opt-out in the history and the event log, and counts it — the one path of every email
+/// opt-out.
+pub async fn email_opt_out(store: &Store, contact: &Contact, o: &EmailOptOut<'_>) -> Result<(), StoreError> {
+    let mut addresses: Vec<&str> = o.sent_to.into_iter().chain(contact.email()).collect();
+    addresses.dedup();
+    for address in addresses {
+        let entry = crate::store::Suppression {
+            value: address.to_string(),
+            channel: "email".into(),
+            reason: o.reason.into(),
+            at: o.at.clone(),
+        };
+        store.suppress(&entry).await?;
+    }
+    let id = &contact.id.0;
+    let event = Event::new(o.at.clone(), o.event, o.detail.clone());
+    store.push_history(&[(id.clone(), event)]).await?;
+    let record = serde_json::json!({
+        "event": if o.reason == "unsubscribe" { "unsubscribe" } else { o.reason },
+        "channel": "email",
+        "contact_id": id,
+        "via": o.detail,
+        "at": o.at,
+    });
+    store.record_event(&record.to_string()).await?;
+    opted_out(store, contact, o.day).await?;
+    tracing::info!(contact_id = %id, reason = o.reason, "email opt-out");
+    Ok(())
+}
+
 /// Counts an opt-out of `contact` on `day` — any path: the unsubscribe link, one-click, SMS
 /// STOP, `suppress add` — and keeps its report fact.
 pub async fn opted_out(store: &Store, contact: &Contact, day: NaiveDate) -> Result<(), StoreError> {

@@ -233,11 +233,16 @@ pub enum Counter {
     Deals,
     /// Opt-outs recorded (any path).
     Unsubscribed,
+    /// Addresses suppressed by a bounce that came back by mail or webhook (hard, or soft in a
+    /// row).
+    Bounces,
+    /// Spam complaints received.
+    Complaints,
 }
 
 impl Counter {
     /// Every counter, in the order `status` shows them.
-    pub const ALL: [Counter; 15] = [
+    pub const ALL: [Counter; 17] = [
         Counter::Sent,
         Counter::Failed,
         Counter::Suppressed,
@@ -253,6 +258,8 @@ impl Counter {
         Counter::Responses,
         Counter::Deals,
         Counter::Unsubscribed,
+        Counter::Bounces,
+        Counter::Complaints,
     ];
 
     /// The field name in the stats hash (and the `outcome` label in `/metrics`).
@@ -273,6 +280,8 @@ impl Counter {
             Counter::Responses => "responses",
             Counter::Deals => "deals",
             Counter::Unsubscribed => "unsubscribed",
+            Counter::Bounces => "bounces",
+            Counter::Complaints => "complaints",
         }
     }
 }

@@ -5,6 +5,8 @@
 //! jobs/*.toml ─▶ plans::expand(date) ─▶ DueTouch ─┬─▶ queue::enqueue ─▶ apalis-redis
 //!                                                  └─▶ agenda (call/card/gift)
 //! apalis-redis ─▶ deliver: render ─▶ compliance::check ─▶ send ─▶ ledger
+//! IMAP / POST /inbound/email ─▶ inbound: read ─▶ classify (bounce, complaint, reply,
+//!     auto-reply, mailed opt-out) ─▶ the same suppression / events paths
 //! ```
 //!
 //! Glossary: a *plan* is a file in `jobs/`; a *job* is always a queue job; a *touch* is one
@@ -37,6 +39,7 @@ pub mod deliver;
 pub mod events;
 pub mod facts;
 pub mod forget;
+pub mod inbound;
 pub mod intake;
 pub mod leads;
 pub mod nightly;

@@ -24,6 +24,7 @@ mod dead;
 mod export;
 mod forget;
 mod import;
+mod inbound;
 mod inspect;
 mod people;
 mod progress;
@@ -100,6 +101,8 @@ pub enum Command {
     Backup(backup::ArchiveArgs),
     /// Load an archive of `backup` into an empty prefix.
     Restore(backup::ArchiveArgs),
+    /// Returning mail: `inbound fetch` (the IMAP mailbox), `inbound read FILE...`.
+    Inbound(inbound::InboundArgs),
 }
 
 /// Entry point of the binary.
@@ -151,6 +154,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::report(config, a).await,
         Command::Backup(a) => backup::backup(config, a).await,
         Command::Restore(a) => backup::restore(config, a).await,
+        Command::Inbound(a) => inbound::inbound(config, a).await,
     }
 }
 

@@ -11,6 +11,13 @@
 //!
 //! Tokens never expire. A rotated secret stays valid for old links when it is listed in
 //! `[unsubscribe] previous_secrets`.
+//!
+//! **Delivery references** ([`seal_delivery`]) are the local part of every `Message-ID`
+//! nurture writes: `m1.` + `base64url(AES-SIV(key, "m1", delivery key NUL address))`, the key
+//! derived from the same secret under another label. A reply's `In-Reply-To`, a DSN's or an
+//! ARF report's quoted headers bring it back, and [`open_delivery`] says which delivery (so
+//! which contact, plan, touch and address) the returning mail answers — with nothing stored
+//! per message, and nothing a stranger can make up.
 
 use aes_siv::KeyInit;
 use aes_siv::siv::Aes128Siv;
@@ -43,6 +50,65 @@ fn cipher(secret: &str) -> Aes128Siv {
     let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     m.update(b"nurture unsubscribe token v2");
     Aes128Siv::new(&m.finalize().into_bytes())
+}
+
+/// The AES-SIV cipher of delivery references.
+fn reference_cipher(secret: &str) -> Aes128Siv {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    m.update(b"nurture message reference v1");
+    Aes128Siv::new(&m.finalize().into_bytes())
+}
+
+/// What a `Message-ID` nurture wrote says about its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRef {
+    /// The delivery key: `contact|plan|touch|occurrence`.
+    pub key: String,
+    /// The address the message was sent to.
+    pub address: String,
+}
+
+impl DeliveryRef {
+    /// The contact id (the delivery key's first field).
+    pub fn contact_id(&self) -> &str {
+        self.key.rsplitn(4, '|').last().unwrap_or_default()
+    }
+    /// `(plan, touch, occurrence)` of the delivery key.
+    pub fn touch(&self) -> (&str, &str, &str) {
+        let mut parts = self.key.rsplitn(4, '|');
+        let occurrence = parts.next().unwrap_or_default();
+        let touch = parts.next().unwrap_or_default();
+        let plan = parts.next().unwrap_or_default();
+        (plan, touch, occurrence)
+    }
+}
+
+/// The `Message-ID` local part of the delivery `delivery_key` to `address`: deterministic (every
+/// copy of one delivery has the same id), opaque, unforgeable.
+pub fn seal_delivery(secret: &str, delivery_key: &str, address: &str) -> String {
+    let mut plain = Vec::with_capacity(delivery_key.len() + address.len() + 1);
+    plain.extend_from_slice(delivery_key.as_bytes());
+    plain.push(0);
+    plain.extend_from_slice(address.as_bytes());
+    let sealed = reference_cipher(secret)
+        .encrypt([b"m1"], &plain)
+        .expect("AES-SIV encrypts any length");
+    format!("m1.{}", URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// The delivery a `Message-ID` (with or without its `<>`, with its domain) names, trying each
+/// of `secrets`; `None` for an id nurture did not write.
+pub fn open_delivery(secrets: &[&str], message_id: &str) -> Option<DeliveryRef> {
+    let id = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+    let local = id.rsplit_once('@').map_or(id, |(l, _)| l);
+    let sealed = URL_SAFE_NO_PAD.decode(local.strip_prefix("m1.")?).ok()?;
+    let plain = secrets.iter().find_map(|s| reference_cipher(s).decrypt([b"m1"], &sealed).ok())?;
+    let plain = String::from_utf8(plain).ok()?;
+    let (key, address) = plain.rsplit_once('\0')?;
+    Some(DeliveryRef {
+        key: key.to_string(),
+        address: address.to_string(),
+    })
 }
 
 /// Makes the token of `contact_id` for a message sent to `address` (empty when there is none).
@@ -152,6 +218,32 @@ mod tests {
         let odd = sign("k", "a|b\0c", "");
         let who = verify(&["k"], &odd).unwrap();
         assert_eq!((who.contact_id.as_str(), who.address), ("a|b\0c", None));
+    }
+
+    #[test]
+    fn delivery_references_round_trip_and_cannot_be_forged() {
+        let key = "ann@example.com|8x8|w1|2026-11-20";
+        let local = seal_delivery("k", key, "ann@example.com");
+        assert!(local.starts_with("m1.") && !local.contains("ann"), "{local}");
+        assert_eq!(local, seal_delivery("k", key, "ann@example.com"), "the same for every copy");
+        let id = format!("<{local}@example.com>");
+        let r = open_delivery(&["k"], &id).unwrap();
+        assert_eq!((r.key.as_str(), r.address.as_str()), (key, "ann@example.com"));
+        assert_eq!(r.contact_id(), "ann@example.com");
+        assert_eq!(r.touch(), ("8x8", "w1", "2026-11-20"));
+        let piped = DeliveryRef {
+            key: "a|b|c|x|p|t|2026-01-01".into(),
+            address: String::new(),
+        };
+        assert_eq!((piped.contact_id(), piped.touch()), ("a|b|c|x", ("p", "t", "2026-01-01")));
+        assert!(open_delivery(&["old", "k"], &local).is_some(), "a rotated secret still opens");
+        assert_eq!(open_delivery(&["other"], &id), None);
+        assert_eq!(open_delivery(&["k"], "<0123abcd@example.com>"), None, "not ours");
+        let mut raw = URL_SAFE_NO_PAD.decode(&local[3..]).unwrap();
+        raw[5] ^= 1;
+        assert_eq!(open_delivery(&["k"], &format!("m1.{}", URL_SAFE_NO_PAD.encode(raw))), None);
+        // The unsubscribe token of the same text is not a reference (another key).
+        assert_eq!(open_delivery(&["k"], &format!("m1.{}", sign("k", key, "ann@example.com"))), None);
     }
 
     #[test]

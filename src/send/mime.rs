@@ -1,6 +1,7 @@
 //! MIME: a cleared email becomes the RFC 5322 message nurture sends — RFC 2047 encoded subject
 //! and display names, `List-Unsubscribe` + `List-Unsubscribe-Post` (RFC 2369 / 8058), a
-//! `Message-ID` derived from the delivery key so every copy of one delivery has the same id,
+//! `Message-ID` sealed from the delivery key (`compliance::token::seal_delivery`) so every copy
+//! of one delivery has the same id and returning mail can be matched to it,
 //! and a `multipart/alternative` body (text, then HTML).
 //!
 //! Written in one pass into one string, with lettre's `email-encoding` for the header words:
@@ -13,7 +14,6 @@ use crate::render::RenderedEmail;
 use email_encoding::headers::writer::EmailWriter;
 use lettre::Address;
 use lettre::message::Body;
-use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
 /// What a message needs besides its rendered content.
@@ -32,8 +32,9 @@ pub struct Headers<'a> {
     pub unsubscribe_url: &'a str,
     /// Optional `mailto:` unsubscribe address.
     pub unsubscribe_mailto: &'a str,
-    /// Delivery key (contact, plan, touch, occurrence).
-    pub delivery_key: &'a str,
+    /// The `Message-ID` local part: the sealed delivery reference
+    /// ([`crate::compliance::token::seal_delivery`]).
+    pub reference: &'a str,
     /// Non-ASCII bodies may go as 8-bit (`[smtp] eight_bit`).
     pub eight_bit: bool,
 }
@@ -119,12 +120,10 @@ fn encoded(text: &str) -> (&'static str, String) {
     (name, String::from_utf8_lossy(&body.into_vec()).into_owned())
 }
 
-/// `<hash-of-key@sender-domain>`.
-pub fn message_id(delivery_key: &str, from_email: &str) -> String {
-    let digest = Sha256::digest(delivery_key.as_bytes());
-    let hex = hex::encode(&digest[..16]);
+/// `<reference@sender-domain>`.
+pub fn message_id(reference: &str, from_email: &str) -> String {
     let domain = from_email.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-    format!("<{hex}@{domain}>")
+    format!("<{reference}@{domain}>")
 }
 
 /// Display names lose control characters (no header can be added through a contact field).
@@ -231,7 +230,7 @@ fn build_at(
     let to_name = h.to_name.as_deref().map(clean).filter(|n| !n.is_empty());
     mailbox_header(&mut head, "To", to_name.as_deref(), &to);
     text_header(&mut head, "Subject", &clean(&m.subject));
-    text_header(&mut head, "Message-ID", &message_id(h.delivery_key, h.from_email));
+    text_header(&mut head, "Message-ID", &message_id(h.reference, h.from_email));
     if !h.unsubscribe_url.is_empty() {
         let mut list_unsubscribe = format!("<{}>", h.unsubscribe_url);
         if !h.unsubscribe_mailto.is_empty() {
@@ -325,7 +324,7 @@ mod tests {
         let mut builder = builder
             .to(to)
             .subject(clean(&m.subject))
-            .message_id(Some(message_id(h.delivery_key, h.from_email)));
+            .message_id(Some(message_id(h.reference, h.from_email)));
         if !h.unsubscribe_url.is_empty() {
             let mut list = format!("<{}>", h.unsubscribe_url);
             if !h.unsubscribe_mailto.is_empty() {
@@ -438,7 +437,7 @@ mod tests {
                 to_name: to_name.map(String::from),
                 unsubscribe_url: "https://nurture.example.com/u/xhJKw0yczgYLME_tBwfdS5kpXi0djQUhEuGehL4Jr7BCBuWYaj",
                 unsubscribe_mailto: mailto,
-                delivery_key: "c1|8x8|welcome|2026-11-20",
+                reference: "m1.c1-8x8-welcome",
                 eight_bit,
             };
             // lettre puts a Date it is given before MIME-Version, the one it makes after it

@@ -32,10 +32,15 @@ impl EmlOutbox {
     pub async fn write(&self, message_id: &str, formatted: &[u8]) -> Result<(), SendError> {
         let io = |e: std::io::Error| SendError::Transient(format!("outbox {}: {e}", self.dir.display()));
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-        let name: String = message_id
+        let mut name: String = message_id
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@'))
             .collect();
+        if name.len() > 200 {
+            // A long contact id makes a long Message-ID; file names end at 255 bytes.
+            use sha2::Digest;
+            name = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+        }
         let tmp = self.dir.join(format!(".{name}.tmp"));
         tokio::fs::write(&tmp, formatted).await.map_err(io)?;
         tokio::fs::rename(&tmp, self.dir.join(format!("{name}.eml"))).await.map_err(io)

@@ -16,7 +16,7 @@ mod sms;
 
 use crate::compliance::token;
 use crate::queue::{Queue, inspect};
-use crate::store::{Store, Suppression};
+use crate::store::Store;
 use crate::workspace::Live;
 use axum::Router;
 use axum::body::Bytes;
@@ -156,35 +156,23 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, h
 }
 
 /// Suppresses `sent_to` and the contact's current address, and notes the opt-out in the
-/// contact's history and the event log.
+/// contact's history and the event log ([`crate::events::email_opt_out`]).
 async fn record_unsubscribe(
     state: &AppState,
     contact: &crate::contacts::Contact,
     sent_to: Option<&str>,
     one_click: bool,
 ) -> Result<(), crate::store::StoreError> {
-    let now = crate::clock::Clock::System.now().to_rfc3339();
-    let mut addresses: Vec<&str> = sent_to.into_iter().chain(contact.email()).collect();
-    addresses.dedup();
-    for address in addresses {
-        let entry = Suppression {
-            value: address.to_string(),
-            channel: "email".into(),
-            reason: "unsubscribe".into(),
-            at: now.clone(),
-        };
-        state.store.suppress(&entry).await?;
-    }
-    let id = &contact.id.0;
-    let how = if one_click { "one-click" } else { "unsubscribe page" };
-    let event = crate::history::Event::new(now.clone(), "unsubscribed", how);
-    state.store.push_history(&[(id.clone(), event)]).await?;
-    let record = serde_json::json!({ "event": "unsubscribe", "channel": "email", "contact_id": id, "one_click": one_click, "at": now });
-    state.store.record_event(&record.to_string()).await?;
-    let today = crate::clock::Clock::System.today(state.workspace.get().config.sender_tz());
-    crate::events::opted_out(&state.store, contact, today).await?;
-    tracing::info!(contact_id = %id, one_click, "unsubscribed");
-    Ok(())
+    let clock = crate::clock::Clock::System;
+    let opt_out = crate::events::EmailOptOut {
+        reason: "unsubscribe",
+        event: "unsubscribed",
+        detail: if one_click { "one-click" } else { "unsubscribe page" }.into(),
+        sent_to,
+        at: clock.now().to_rfc3339(),
+        day: clock.today(state.workspace.get().config.sender_tz()),
+    };
+    crate::events::email_opt_out(&state.store, contact, &opt_out).await
 }
 
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {

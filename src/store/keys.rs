@@ -146,6 +146,11 @@ impl Keys {
     pub fn health(&self) -> String {
         format!("{}:health", self.prefix)
     }
+    /// STRING the state of one returning message (`working` while it is handled, then
+    /// `done:KIND`), by a hash of its `Message-ID` or provider event id: each is handled once.
+    pub fn inbound_seen(&self, id_hash: &str) -> String {
+        format!("{}:inbound:seen:{id_hash}", self.prefix)
+    }
     /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
     pub fn queue(&self) -> String {
         format!("{}:jobs", self.prefix)
@@ -189,6 +194,7 @@ mod tests {
             k.run_lock("d"),
             k.health(),
             k.vacuum_lock("d"),
+            k.inbound_seen("h"),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }
