@@ -62,6 +62,8 @@ pub struct Counters {
     pub unknown: AtomicU64,
     /// Too late for their grace window: recorded as missed.
     pub missed: AtomicU64,
+    /// Not sent: the contact responded after the job was queued (`pause_on_response`).
+    pub paused: AtomicU64,
 }
 
 impl Counters {
@@ -102,7 +104,12 @@ pub struct Deliverer {
     sender_tz: chrono_tz::Tz,
     health: Mutex<HashMap<&'static str, String>>,
     seq: AtomicU64,
+    /// When the complaint and bounce guard was last read (unix seconds), and what it said.
+    guard: tokio::sync::Mutex<(i64, Option<String>)>,
 }
+
+/// How often the complaint and bounce guard is read again while email goes out.
+const GUARD_EVERY_SECS: i64 = 60;
 
 /// How often a `sent` mark is tried while Redis is away after the server accepted a message.
 const MARK_TRIES: u32 = 60;
@@ -138,6 +145,7 @@ impl Deliverer {
             sender_tz: config.sender_tz(),
             health: Mutex::default(),
             seq: AtomicU64::new(0),
+            guard: tokio::sync::Mutex::new((0, None)),
         })
     }
 
@@ -174,11 +182,46 @@ impl Deliverer {
         }
     }
 
+    /// Reads the complaint and bounce guard ([`crate::inbound::guard`]) when its last reading
+    /// is older than [`GUARD_EVERY_SECS`] (one reader; the others wait for its answer); while it
+    /// says stop, the email breaker is open with its reason (as a relay that refuses us), so
+    /// `run` stops with exit 3 and `work` / `serve` keep email queued.
+    async fn guard(&self, now: i64) {
+        let mut cached = self.guard.lock().await;
+        if now - cached.0 >= GUARD_EVERY_SECS {
+            let cfg = &self.workspace.get().config;
+            let day = self.clock.today(self.sender_tz);
+            cached.1 = match crate::inbound::guard::check(&self.store, &cfg.inbound, day).await {
+                Ok((_, crate::inbound::guard::Judgement::Stop { reason })) => Some(reason),
+                Ok((_, crate::inbound::guard::Judgement::Warn { reason })) => {
+                    if cached.0 == 0 {
+                        tracing::warn!(%reason, "sender reputation");
+                    }
+                    None
+                }
+                Ok(_) => None,
+                // Redis away: the claim that follows fails and retries the job.
+                Err(_) => cached.1.clone(),
+            };
+            cached.0 = now;
+        }
+        if let Some(reason) = &cached.1
+            && self.breaker.open_until("email", now).is_none()
+        {
+            tracing::error!(%reason, "sender reputation guard: email stops");
+            self.note_health("email", "refused", reason).await;
+            self.breaker.refused_at_startup("email", reason, now);
+        }
+    }
+
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
         let ws = self.workspace.get();
         let cfg = &ws.config;
         let now = self.clock.unix();
         let channel = job.channel.suppression_list();
+        if job.channel == Channel::Email {
+            self.guard(now).await;
+        }
         if let Some(until) = self.breaker.open_until(channel, now) {
             let at = if self.parks_for_next_run {
                 now
@@ -234,6 +277,12 @@ impl Deliverer {
             Ok(c) => c,
             Err(why) => return self.fail(&job, None, Outcome::Refused, &why).await,
         };
+        // A reply stops what it answers at once: the contact responded on or after the day
+        // this touch fell due, so after the run that queued it expanded the plan.
+        if ws.plans.get(&job.plan).is_some_and(|p| p.pause_on_response) && contact.responded_on.is_some_and(|r| r >= job.due) {
+            self.counters.add(&self.counters.paused);
+            return self.close(&job, Some(&contact), Outcome::Paused, "").await;
+        }
         if job.channel == Channel::Sms {
             match self.sms_rules.judge(&contact, job.not_before, too_late, self.clock.now()) {
                 SmsGate::Go => {}
@@ -413,6 +462,7 @@ impl Deliverer {
             source: field("source"),
             agent: field("agent"),
             day: self.clock.today(self.sender_tz),
+            email: job.channel == Channel::Email,
         }
     }
 

@@ -238,11 +238,13 @@ pub enum Counter {
     Bounces,
     /// Spam complaints received.
     Complaints,
+    /// Queued messages not sent because their contact answered after they were queued.
+    Paused,
 }
 
 impl Counter {
     /// Every counter, in the order `status` shows them.
-    pub const ALL: [Counter; 17] = [
+    pub const ALL: [Counter; 18] = [
         Counter::Sent,
         Counter::Failed,
         Counter::Suppressed,
@@ -260,6 +262,7 @@ impl Counter {
         Counter::Unsubscribed,
         Counter::Bounces,
         Counter::Complaints,
+        Counter::Paused,
     ];
 
     /// The field name in the stats hash (and the `outcome` label in `/metrics`).
@@ -282,6 +285,7 @@ impl Counter {
             Counter::Unsubscribed => "unsubscribed",
             Counter::Bounces => "bounces",
             Counter::Complaints => "complaints",
+            Counter::Paused => "paused",
         }
     }
 }

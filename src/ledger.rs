@@ -3,7 +3,8 @@
 //! send twice. Also the per-date counters that `run`, `status` and `report` read.
 //!
 //! States of a delivery key: absent → `sending:<owner>` (a lease, `claim_ttl_secs`) →
-//! `sent:<unix>` | `failed:<reason>` | `suppressed` | `refused:<reason>` | `cancelled:<reason>`.
+//! `sent:<unix>` | `failed:<reason>` | `suppressed` | `refused:<reason>` | `cancelled:<reason>` |
+//! `paused`.
 //! Only the owner of a live lease sends; a lease left by a killed worker expires and the job's
 //! retry claims it. Touches that are not sent at all get a mark set once ([`mark_once`]):
 //! `skipped:<reason>`, `paused`, `agenda` (an item opened on the agenda). Every final state and
@@ -47,6 +48,9 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if ARGV[8] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[8], 1)
+end
 if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then
   redis.call('DEL', KEYS[1])
   return 0
@@ -145,6 +149,9 @@ pub enum Outcome {
     /// Could not go out within its grace window (moved by quiet hours, its plan file missing):
     /// never sent late.
     Missed,
+    /// Not sent: its plan pauses on a response and the contact answered on or after the day
+    /// it fell due (after it was queued: a reply that came back the same morning).
+    Paused,
 }
 
 impl Outcome {
@@ -157,6 +164,7 @@ impl Outcome {
             Outcome::Cancelled => format!("cancelled:{detail}"),
             Outcome::Unknown => format!("unknown:{detail}"),
             Outcome::Missed => format!("missed:{detail}"),
+            Outcome::Paused => "paused".into(),
         }
     }
     /// Its counter in the per-date stats.
@@ -169,9 +177,14 @@ impl Outcome {
             Outcome::Cancelled => Counter::Cancelled,
             Outcome::Unknown => Counter::Unknown,
             Outcome::Missed => Counter::Missed,
+            Outcome::Paused => Counter::Paused,
         }
     }
 }
+
+/// The stats field counting emails accepted (the complaint and bounce guard's denominator;
+/// `sent` counts SMS too).
+pub const EMAILS_SENT: &str = "emails_sent";
 
 /// What a claim needs to know about the message.
 #[derive(Debug, Clone, Copy)]
@@ -229,6 +242,8 @@ pub struct Delivery<'a> {
     pub agent: &'a str,
     /// The day it happened, in the sender's timezone (the report fact's day).
     pub day: chrono::NaiveDate,
+    /// An email (counted in [`EMAILS_SENT`] when sent).
+    pub email: bool,
 }
 
 impl Delivery<'_> {
@@ -269,6 +284,7 @@ pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Out
         .arg(d.contact_id)
         .arg(d.fact(store, outcome).map(|f| f.encode()).unwrap_or_default())
         .arg(store.fact_ttl_secs())
+        .arg(if d.email && outcome == Outcome::Sent { EMAILS_SENT } else { "" })
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())

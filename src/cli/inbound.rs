@@ -1,5 +1,5 @@
-//! `nurture inbound fetch` (read the IMAP mailbox once: cron, or by hand) and `nurture inbound
-//! read FILE...` (one raw message per file, `-` for standard input: a mail server's pipe
+//! `nurture inbound fetch` (read the IMAP mailbox once: cron, or by hand), `nurture inbound
+//! resume` (lift the complaint and bounce guard) and `nurture inbound read FILE...` (one raw message per file, `-` for standard input: a mail server's pipe
 //! transport, or a message saved from a mail program).
 
 use super::{connect, load_workspace, print_json};
@@ -31,6 +31,9 @@ pub enum Action {
         #[arg(long)]
         now: Option<DateTime<Utc>>,
     },
+    /// Lift the complaint and bounce guard for the rest of its 7-day window (after finding
+    /// and fixing the cause).
+    Resume,
     /// Handle raw messages from files (`-`: one message on standard input).
     Read {
         /// The files.
@@ -49,6 +52,12 @@ pub(super) async fn inbound(config: Config, a: InboundArgs) -> anyhow::Result<Ex
     match a.action {
         Action::Fetch { json, now } => fetch(config, json, now).await,
         Action::Read { files, json, now } => read(config, &files, json, now).await,
+        Action::Resume => {
+            let store = connect(&config).await?;
+            inbound::guard::resume(&store).await?;
+            outln!("the complaint and bounce guard only warns for the next 7 days: email goes out again");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

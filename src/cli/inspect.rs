@@ -62,6 +62,9 @@ pub struct StatusArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Judge the 7-day bounce and complaint window as of this time (RFC 3339; default now).
+    #[arg(long)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub(super) async fn lint(config: Config, a: LintArgs) -> anyhow::Result<ExitCode> {
@@ -185,6 +188,12 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         .filter_map(|f| serde_json::from_str(f).ok())
         .collect();
     let redis_warnings = store.redis_warnings().await;
+    let today = a
+        .now
+        .map(crate::clock::Clock::starting_at)
+        .unwrap_or(crate::clock::Clock::System)
+        .today(config.sender_tz());
+    let (rates, guard) = crate::inbound::guard::check(&store, &config.inbound, today).await?;
     let report = serde_json::json!({
         "redis_warnings": redis_warnings,
         "contacts": store.contact_count().await?,
@@ -197,6 +206,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "dead_letters": dead,
         "recent_failures": failures,
         "senders": health,
+        "reputation": { "window_days": crate::inbound::guard::WINDOW_DAYS, "rates": rates, "guard": guard },
     });
     if a.json {
         print_json(&report)?;
@@ -226,6 +236,20 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
             format!("{channel} relay"),
             h["since"].as_str().unwrap_or("")
         );
+    }
+    let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2} %"));
+    outln!(
+        "reputation   last 7 days: {} emails, bounce rate {} ({}), complaint rate {} ({})",
+        rates.emails_sent,
+        pct(rates.bounce_rate),
+        rates.bounces,
+        pct(rates.complaint_rate),
+        rates.complaints
+    );
+    match &guard {
+        crate::inbound::guard::Judgement::Ok => {}
+        crate::inbound::guard::Judgement::Warn { reason } => outln!("  warning: {reason}"),
+        crate::inbound::guard::Judgement::Stop { reason } => outln!("  EMAIL STOPPED: {reason}"),
     }
     outln!("agenda       {} open item(s)", report["agenda_open"]);
     outln!("last run     {}", last_run.as_deref().unwrap_or("never"));

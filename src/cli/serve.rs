@@ -1,5 +1,5 @@
-//! `nurture serve`: the HTTP server, a delivery worker and the `[schedule]` nightly run in
-//! one process, until SIGTERM (graceful: the server stops accepting, jobs in flight finish).
+//! `nurture serve`: the HTTP server, a delivery worker, the `[schedule]` nightly run and the
+//! `[inbound]` mailbox fetch in one process, until SIGTERM (graceful: the server stops accepting, jobs in flight finish).
 
 use super::{clock_and_date, connect, load_workspace, queue};
 use crate::clock::Clock;
@@ -70,6 +70,12 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
             schedule(live2.clone(), store2.clone(), q2.clone(), rx.clone())
         })));
     }
+    if ws.config.inbound.every_secs > 0 && ws.config.inbound.imap_target().ok().flatten().is_some() {
+        let (live2, store2, rx) = (live.clone(), store.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(supervise("inbound", health.clone(), stop_rx.clone(), move || {
+            fetch_mail(live2.clone(), store2.clone(), rx.clone())
+        })));
+    }
     let (live2, store2, rx) = (live.clone(), store.clone(), stop_rx.clone());
     tasks.push(tokio::spawn(async move {
         super::reload::watch(live2, store2, rx).await;
@@ -116,6 +122,27 @@ where
             _ = rx.wait_for(|s| *s) => return Ok(()),
         }
         wait = (wait * 2).min(std::time::Duration::from_secs(30));
+    }
+}
+
+/// Reads the `[inbound] imap` mailbox every `[inbound] every_secs` (the first time at once).
+/// A fetch that fails (the server down, slow, a dropped connection) is logged and tried again
+/// at the next turn: what it handled stays handled, the rest stays unread.
+async fn fetch_mail(live: Arc<Live>, store: crate::store::Store, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        let ws = live.get();
+        let every = std::time::Duration::from_secs(ws.config.inbound.every_secs.max(1));
+        if let Some(target) = ws.config.inbound.imap_target().map_err(anyhow::Error::msg)? {
+            match crate::inbound::imap::fetch(&store, &ws, &Clock::System, &target).await {
+                Ok(r) if r.unread > 0 => tracing::info!(unread = r.unread, moved = r.moved, kinds = ?r.kinds, "inbound mail fetched"),
+                Ok(_) => tracing::debug!("inbound mailbox: nothing unread"),
+                Err(e) => tracing::warn!(error = %e, "inbound mail fetch failed; trying again later"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod classify;
+pub mod guard;
 pub mod imap;
 pub mod read;
 

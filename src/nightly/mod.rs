@@ -255,6 +255,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         s.relay_refused = Counters::get(&counters.relay_refused);
         s.unknown = Counters::get(&counters.unknown);
         s.missed += Counters::get(&counters.missed);
+        s.paused += Counters::get(&counters.paused);
         s.deliver_secs = t.elapsed().as_secs_f64();
     }
     if let Some(vacuum) = vacuum {

@@ -1,5 +1,6 @@
 //! `nurture serve`'s HTTP side (axum): one-click unsubscribe pages, the SMS provider's inbound
-//! webhook, the lead funnel (`POST /leads`, the public form), `POST /events`, the preview
+//! webhook, the lead funnel (`POST /leads`, the public form), `POST /events`, returning mail
+//! (`POST /inbound/email`), the preview
 //! pages, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
 //! once and answer without internals; a bad token is a plain 404.
 
@@ -7,6 +8,7 @@ mod auth;
 mod events;
 mod form_page;
 pub mod health;
+mod inbound;
 mod lead_form;
 mod leads;
 pub mod listen;
@@ -48,6 +50,8 @@ pub struct Metrics {
     pub lead_form_posts: AtomicU64,
     /// Lead form posts with the honeypot filled (nothing stored).
     pub lead_form_spam: AtomicU64,
+    /// Returning messages posted to `/inbound/email` and read.
+    pub inbound: AtomicU64,
 }
 
 /// What every handler can reach.
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/preview/login", axum::routing::post(preview::login))
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))
+        .route("/inbound/email", axum::routing::post(inbound::email))
         .route("/leads", axum::routing::post(leads::receive))
         .route("/leads/form/{source}", get(lead_form::show).post(lead_form::submit))
         .route("/healthz", get(health::healthz))
@@ -222,6 +227,11 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     );
     counter("nurture_lead_form_posts_total", "Lead form posts taken.", &m.lead_form_posts);
     counter(
+        "nurture_inbound_http_total",
+        "Returning messages posted to /inbound/email and read.",
+        &m.inbound,
+    );
+    counter(
         "nurture_lead_form_spam_total",
         "Lead form posts with the honeypot filled (nothing stored).",
         &m.lead_form_spam,
@@ -233,10 +243,36 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         let contacts = state.store.contact_count().await.map_err(|e| e.to_string())?;
         let today = crate::clock::Clock::System.today(state.workspace.get().config.sender_tz());
         let day = state.store.stats(&today.to_string()).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((b, email, sms, contacts, day))
+        let inbound = &state.workspace.get().config.inbound;
+        let guard = crate::inbound::guard::check(&state.store, inbound, today)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((b, email, sms, contacts, day, guard))
     };
     match snapshot.await {
-        Ok((b, email, sms, contacts, day)) => {
+        Ok((b, email, sms, contacts, day, (rates, judgement))) => {
+            for (name, help, rate) in [
+                (
+                    "nurture_bounce_rate_7d",
+                    "Hard bounces per email accepted in the last 7 days (ratio).",
+                    rates.bounce_rate,
+                ),
+                (
+                    "nurture_complaint_rate_7d",
+                    "Complaints per email accepted in the last 7 days (ratio).",
+                    rates.complaint_rate,
+                ),
+            ] {
+                out.push_str(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}\n",
+                    rate.unwrap_or(0.0) / 100.0
+                ));
+            }
+            let stopped = matches!(judgement, crate::inbound::guard::Judgement::Stop { .. });
+            out.push_str(&format!(
+                "# HELP nurture_email_guard_stopped 1 while the complaint and bounce guard stops email.\n# TYPE nurture_email_guard_stopped gauge\nnurture_email_guard_stopped {}\n",
+                u8::from(stopped)
+            ));
             let mut gauge = |name: &str, help: &str, labels: &str, v: u64| {
                 if !out.contains(&format!("# TYPE {name} ")) {
                     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));

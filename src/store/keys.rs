@@ -151,6 +151,11 @@ impl Keys {
     pub fn inbound_seen(&self, id_hash: &str) -> String {
         format!("{}:inbound:seen:{id_hash}", self.prefix)
     }
+    /// STRING set by `nurture inbound resume`: the complaint and bounce guard only warns while
+    /// it lives (the 7 days of its window).
+    pub fn inbound_resumed(&self) -> String {
+        format!("{}:inbound:resumed", self.prefix)
+    }
     /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
     pub fn queue(&self) -> String {
         format!("{}:jobs", self.prefix)
@@ -195,6 +200,7 @@ mod tests {
             k.health(),
             k.vacuum_lock("d"),
             k.inbound_seen("h"),
+            k.inbound_resumed(),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }

@@ -463,6 +463,11 @@ impl Store {
         Ok(if set.is_some() { None } else { held })
     }
 
+    /// True when `key` exists.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.clone().exists(key).await?)
+    }
+
     /// Sets `key` to `value` for `ttl_secs`.
     pub async fn keep_answer(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), StoreError> {
         let () = self.conn.clone().set_ex(key, value, ttl_secs).await?;

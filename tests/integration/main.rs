@@ -5,6 +5,7 @@ mod compliance;
 mod erasure;
 mod exposure;
 mod faults;
+mod inbound;
 mod leads;
 mod lifecycle;
 mod marketers;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod dovecot;
 pub mod fault;
 pub mod private_redis;
 
