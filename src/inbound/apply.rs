@@ -57,7 +57,13 @@ pub async fn apply(store: &Store, ws: &Workspace, clock: &Clock, v: &Verdict) ->
         Kind::SoftBounce => {
             store.push_history(&[(id.clone(), event("soft_bounce", &v.evidence))]).await?;
             let history = store.history(&id).await?;
-            let in_a_row = soft_bounces_in_a_row(&history, ws, now);
+            let is_email = |e: &Event| {
+                ws.plans
+                    .get(e.plan.as_deref().unwrap_or_default())
+                    .and_then(|p| p.touch(e.touch.as_deref().unwrap_or_default()))
+                    .is_none_or(|t| t.channel == crate::plans::Channel::Email)
+            };
+            let in_a_row = soft_bounces_in_a_row(&history, is_email, now);
             let limit = ws.config.inbound.soft_bounce_limit;
             if in_a_row < limit {
                 return Ok(Effect::Applied(format!("soft bounce {in_a_row} of {limit} in a row")));
@@ -180,24 +186,20 @@ fn status(evidence: &str) -> &str {
     evidence.split_whitespace().next().unwrap_or_default()
 }
 
-/// Soft bounces in the contact's history (newest first) since the last email delivered at
-/// least [`SOFT_RESET_DAYS`] ago that did not bounce.
-fn soft_bounces_in_a_row(history: &[Event], ws: &Workspace, now: DateTime<Utc>) -> u32 {
+/// Soft bounces in the contact's history (oldest first, as [`Store::history`] gives it) since
+/// the last email delivered at least [`SOFT_RESET_DAYS`] ago that did not bounce.
+fn soft_bounces_in_a_row(history: &[Event], is_email: impl Fn(&Event) -> bool, now: DateTime<Utc>) -> u32 {
     let cutoff = now - chrono::Duration::days(SOFT_RESET_DAYS);
     let mut bounced: Vec<(&Option<String>, &Option<String>)> = Vec::new();
     let mut count = 0;
-    for e in history {
+    for e in history.iter().rev() {
         match e.event.as_str() {
             "soft_bounce" => {
                 count += 1;
                 bounced.push((&e.plan, &e.touch));
             }
             "sent" => {
-                let email = ws
-                    .plans
-                    .get(e.plan.as_deref().unwrap_or_default())
-                    .and_then(|p| p.touch(e.touch.as_deref().unwrap_or_default()))
-                    .is_none_or(|t| t.channel == crate::plans::Channel::Email);
+                let email = is_email(e);
                 let old = DateTime::parse_from_rfc3339(&e.at).is_ok_and(|at| at.to_utc() <= cutoff);
                 if email && old && !bounced.contains(&(&e.plan, &e.touch)) {
                     break;
@@ -207,4 +209,48 @@ fn soft_bounces_in_a_row(history: &[Event], ws: &Workspace, now: DateTime<Utc>) 
         }
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: u32) -> String {
+        format!("2026-11-{day:02}T18:00:00+00:00")
+    }
+
+    #[test]
+    fn soft_bounces_count_in_a_row_until_a_delivery_that_did_not_bounce() {
+        let now = DateTime::parse_from_rfc3339(&at(30)).unwrap().to_utc();
+        let sent = |day, touch: &str| Event::touch(at(day), "sent", "p", touch, "");
+        let soft = |day, touch: &str| Event::touch(at(day), "soft_bounce", "p", touch, "4.2.2");
+        let email = |_: &Event| true;
+        // Oldest first: w1 bounced, w2 went through (no bounce within 3 days), w3 and w4 bounced.
+        let history = vec![
+            sent(1, "w1"),
+            soft(2, "w1"),
+            sent(8, "w2"),
+            sent(15, "w3"),
+            soft(16, "w3"),
+            sent(22, "w4"),
+            soft(23, "w4"),
+        ];
+        assert_eq!(
+            soft_bounces_in_a_row(&history, email, now),
+            2,
+            "w2 was delivered: the run restarts after it"
+        );
+        let mut all = history.clone();
+        all.retain(|e| e.touch.as_deref() != Some("w2"));
+        assert_eq!(soft_bounces_in_a_row(&all, email, now), 3);
+        // A delivery younger than 3 days may still bounce: it does not end the run yet.
+        let mut fresh = all.clone();
+        fresh.push(sent(29, "w5"));
+        fresh.push(soft(30, "w4b"));
+        assert_eq!(soft_bounces_in_a_row(&fresh, email, now), 4);
+        // An SMS delivered says nothing about the mailbox.
+        let mut sms = all.clone();
+        sms.insert(2, sent(9, "sms-1"));
+        assert_eq!(soft_bounces_in_a_row(&sms, |e: &Event| e.touch.as_deref() != Some("sms-1"), now), 3);
+    }
 }

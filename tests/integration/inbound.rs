@@ -4,7 +4,7 @@
 //! next nightly run actually sends.
 
 use crate::support::dovecot::Dovecot;
-use crate::support::{TestEnv, header};
+use crate::support::{TestEnv, header, http};
 use std::collections::BTreeMap;
 
 const PEOPLE: &str = "first_name,last_name,email,plan\n\
@@ -196,4 +196,267 @@ fn every_kind_of_returning_mail_from_imap_changes_what_the_next_run_sends() {
         status["reputation"]["guard"]["state"], "warn",
         "1 in 3 is over 0.3 %, under 1,000 emails: {status}"
     );
+}
+
+fn post(base: &str, token: Option<&str>, raw: &[u8]) -> crate::support::HttpResponse {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "message/rfc822")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    http("POST", &format!("{base}/inbound/email"), &headers, &String::from_utf8_lossy(raw))
+}
+
+#[test]
+fn http_takes_one_raw_message_with_its_token_and_acts_once() {
+    let env = TestEnv::new("inbound-http");
+    with_inbound(&env, "token = \"relay-token\"\nsoft_bounce_limit = 3");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let ids = received(&env);
+    let id = |who: &str| ids[&format!("{who}@example.com")][0].clone();
+    let server = env.serve(&["--no-worker", "--no-schedule"]);
+    let bounce = returned("gmail-hard.eml", &id("olivia"), "olivia@example.com");
+    assert_eq!(post(&server.base, None, &bounce).status, 401);
+    assert_eq!(post(&server.base, Some("guess"), &bounce).status, 403);
+    assert!(
+        suppression(&env, "olivia@example.com").is_none(),
+        "an unverified request changes nothing"
+    );
+    let first = post(&server.base, Some("relay-token"), &bounce);
+    assert_eq!(first.status, 200, "{first:?}");
+    assert!(first.body.contains("\"hard_bounce\""), "{}", first.body);
+    assert_eq!(
+        post(&server.base, Some("relay-token"), &bounce).status,
+        200,
+        "a duplicate is handled too"
+    );
+    assert_eq!(events_named(&env, "olivia@example.com", "bounce"), 1, "once");
+    assert_eq!(suppression(&env, "olivia@example.com").unwrap()["reason"], "bounce");
+    // Microsoft 365's NDR and the complaint; a delay notice is understood, nothing to do.
+    assert_eq!(
+        post(
+            &server.base,
+            Some("relay-token"),
+            &returned("arf-complaint.eml", &id("grace"), "grace@example.com")
+        )
+        .status,
+        200
+    );
+    assert_eq!(suppression(&env, "grace@example.com").unwrap()["reason"], "complaint");
+    let delayed = post(
+        &server.base,
+        Some("relay-token"),
+        &returned("delayed.eml", &id("frank"), "frank@example.com"),
+    );
+    assert_eq!(delayed.status, 202, "{delayed:?}");
+    let stranger = post(
+        &server.base,
+        Some("relay-token"),
+        &returned("stranger-reply.eml", &id("frank"), "frank@example.com"),
+    );
+    assert_eq!(stranger.status, 202);
+    assert!(suppression(&env, "frank@example.com").is_none() && events_named(&env, "frank@example.com", "response") == 0);
+    // The Arabic reply from Outlook: a response, by HTTP as by IMAP.
+    let ar = post(
+        &server.base,
+        Some("relay-token"),
+        &returned("reply-outlook-arabic.eml", &id("ahmed"), "ahmed@example.com"),
+    );
+    assert_eq!(ar.status, 200);
+    assert_eq!(events_named(&env, "ahmed@example.com", "response"), 1);
+    drop(server);
+
+    // Soft bounces: the third in a row suppresses (one per weekly email, as a relay sends them).
+    let soft = |id: &str| {
+        let path = env.path().join("soft.eml");
+        std::fs::write(&path, returned("exim-soft.eml", id, "ben@example.com").as_slice()).unwrap();
+        // Each DSN has its own Message-ID.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("E1vQx3c-0004Ab-2k", &id.replace(['<', '>', '@'], ""));
+        std::fs::write(&path, text).unwrap();
+        env.json(&["inbound", "read", "soft.eml"])
+    };
+    soft(&id("ben"));
+    let mut seen = vec![id("ben")];
+    for (at, n) in [(WEEK_LATER, 2), ("2026-11-16T18:00:00Z", 3)] {
+        env.json(&["run", "--now", at]);
+        let latest = received(&env)["ben@example.com"]
+            .iter()
+            .find(|i| !seen.contains(i))
+            .unwrap()
+            .clone();
+        seen.push(latest.clone());
+        let r = soft(&latest);
+        assert_eq!(r[0]["outcome"], "applied", "{r}");
+        assert_eq!(
+            suppression(&env, "ben@example.com").is_some(),
+            n == 3,
+            "after {n} soft bounces: {r} {:?}",
+            history(&env, "ben@example.com")
+        );
+    }
+    assert!(events_named(&env, "ben@example.com", "bounce") == 1);
+    let sent_to_ben = counts(&env)["ben@example.com"];
+    env.json(&["run", "--now", "2026-11-30T18:00:00Z"]);
+    assert_eq!(
+        counts(&env)["ben@example.com"],
+        sent_to_ben,
+        "suppressed after 3 soft bounces in a row"
+    );
+}
+
+#[test]
+fn a_reply_cancels_its_contacts_queued_message_the_same_morning() {
+    let env = TestEnv::new("inbound-pause");
+    with_inbound(&env, "");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let ahmed_first = received(&env)["ahmed@example.com"][0].clone();
+    // The nightly run queues the week-2 email; the reply to the first one comes back at 08:00;
+    // the workers send at 09:00.
+    let queued = env.json(&["run", "--enqueue-only", "--now", "2026-11-09T08:00:00Z"]);
+    assert_eq!(queued["queued"], 7, "{queued}");
+    let path = env.path().join("reply.eml");
+    std::fs::write(&path, returned("reply-gmail.eml", &ahmed_first, "ahmed@example.com")).unwrap();
+    let read = env.json(&["inbound", "read", "reply.eml", "--now", "2026-11-09T14:00:00Z"]);
+    assert_eq!(read[0]["kind"], "reply", "{read}");
+    let before = counts(&env);
+    let drained = env.json(&["run", "--now", "2026-11-09T15:00:00Z"]);
+    assert_eq!(drained["paused"], 1, "{drained}");
+    let after = counts(&env);
+    assert_eq!(
+        after["ahmed@example.com"], before["ahmed@example.com"],
+        "not sent the morning he answered"
+    );
+    assert_eq!(after["frank@example.com"], before["frank@example.com"] + 1);
+    let paused = history(&env, "ahmed@example.com");
+    assert!(
+        paused.iter().any(|e| e["event"] == "paused" && e["touch"] == "w2-market-stats"),
+        "{paused:?}"
+    );
+}
+
+#[test]
+fn the_complaint_guard_stops_email_until_resumed() {
+    let env = TestEnv::new("inbound-guard");
+    with_inbound(&env, "complaint_min_sent = 5\ncomplaint_limit = 0.3");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let grace = received(&env)["grace@example.com"][0].clone();
+    std::fs::write(
+        env.path().join("arf.eml"),
+        returned("arf-complaint.eml", &grace, "grace@example.com"),
+    )
+    .unwrap();
+    env.json(&["inbound", "read", "arf.eml", "--now", NEXT_DAY]);
+    // 1 complaint in 7 emails (14 %) with at least 5 sent: the next run sends no email.
+    let before = env.sink().count();
+    let out = env.nurture(&["run", "--json", "--now", "2026-11-04T18:00:00Z", "--date", "2026-11-09"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("complaint rate") && stderr.contains("inbound resume"), "{stderr}");
+    assert_eq!(env.sink().count(), before, "no email while the guard is tripped");
+    let status = env.json(&["status", "--now", "2026-11-04T18:00:00Z"]);
+    assert_eq!(status["reputation"]["guard"]["state"], "stop", "{status}");
+    let text = env.ok(&["status"]);
+    assert!(text.contains("reputation"), "{text}");
+    // The operator found the cause: resume, and the queued email goes out.
+    env.ok(&["inbound", "resume"]);
+    let resumed = env.json(&["run", "--now", "2026-11-04T18:05:00Z", "--date", "2026-11-09"]);
+    assert_eq!(resumed["sent"], 6, "7 queued, Grace suppressed: {resumed}");
+    assert_eq!(resumed["suppressed"], 1, "{resumed}");
+}
+
+#[test]
+fn a_mailbox_that_is_down_silent_or_too_big_ends_the_fetch_in_bounded_time() {
+    let env = TestEnv::new("inbound-faults");
+    // Down: nothing listens.
+    let port = crate::support::free_port_pub();
+    with_inbound(
+        &env,
+        &format!("imap = \"imap://bounces:secret@127.0.0.1:{port}/INBOX\"\ntimeout_secs = 2\nmax_message_bytes = 100000"),
+    );
+    let out = env.nurture(&["inbound", "fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("IMAP connect"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Silent: it accepts and never greets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    env.patch_config(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{silent_port}"));
+    let started = std::time::Instant::now();
+    let out = env.nurture(&["inbound", "fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no answer within 2 s"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(silent);
+    // A real server with a wrong password, then a message over the size limit among good ones.
+    let mut dovecot = Dovecot::start(&env.path().join("dovecot"));
+    env.patch_config(
+        &format!("imap://bounces:secret@127.0.0.1:{silent_port}"),
+        &format!("imap://bounces:wrong@127.0.0.1:{}", dovecot.port),
+    );
+    let out = env.nurture(&["inbound", "fetch"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("login as bounces"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.patch_config("bounces:wrong@", "bounces:secret@");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let olivia = received(&env)["olivia@example.com"][0].clone();
+    let mut huge = returned("reply-gmail.eml", &olivia, "olivia@example.com");
+    huge.extend(std::iter::repeat_n(b'x', 150_000));
+    let malformed = b"Subject: half a DSN\r\nContent-Type: multipart/report; boundary=\"X\"\r\n\r\n--X\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n".to_vec();
+    dovecot.append(
+        "INBOX",
+        &[huge, malformed, returned("postfix-hard.eml", &olivia, "olivia@example.com")],
+    );
+    let r = env.json(&["inbound", "fetch"]);
+    assert_eq!(r["outcomes"]["left"], 2, "{r}");
+    assert_eq!(r["outcomes"]["applied"], 1, "{r}");
+    assert_eq!(dovecot.list("INBOX").len(), 2, "left for a person");
+    assert!(dovecot.list("INBOX").iter().all(|m| m.flags.iter().any(|f| f == "NurtureLeft")));
+    assert_eq!(env.json(&["inbound", "fetch"])["unread"], 0, "not read again");
+    // The server stops: the next fetch fails fast; what was handled stays handled.
+    dovecot.stop();
+    assert_eq!(env.nurture(&["inbound", "fetch"]).status.code(), Some(1));
+    assert_eq!(suppression(&env, "olivia@example.com").unwrap()["reason"], "bounce");
+}
+
+#[test]
+fn a_forgotten_persons_returning_mail_writes_nothing_about_them() {
+    let env = TestEnv::new("inbound-forget");
+    with_inbound(&env, "");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let id = received(&env)["dana@example.com"][0].clone();
+    env.json(&["forget", "dana@example.com"]);
+    for (name, file) in [
+        ("postfix-hard.eml", "a.eml"),
+        ("reply-gmail.eml", "b.eml"),
+        ("arf-complaint.eml", "c.eml"),
+    ] {
+        std::fs::write(env.path().join(file), returned(name, &id, "dana@example.com")).unwrap();
+    }
+    let r = env.json(&["inbound", "read", "a.eml", "b.eml", "c.eml"]);
+    for one in r.as_array().unwrap() {
+        assert_ne!(one["outcome"], "applied", "{r}");
+    }
+    let traces: Vec<_> = env
+        .dump()
+        .into_iter()
+        .filter(|(k, v)| k.contains("dana") || v.contains("dana"))
+        .collect();
+    assert!(traces.is_empty(), "{traces:?}");
 }

@@ -59,6 +59,7 @@ instance_name = nurture-test-{port}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = dovecot
 default_internal_group = dovecot
 default_login_user = dovenull
