@@ -1,6 +1,5 @@
-//! `[inbound]`: where returning mail is read (an IMAP mailbox, `POST /inbound/email`), how
-//! it is matched (`return_path`) and the rules applied to it (soft bounces in a row, the
-//! complaint and bounce guard). Its own file: the section is large and stands alone.
+//! `[inbound]`: where returning mail is read (an IMAP mailbox, `POST /inbound/email`) and
+//! the rules applied to it (soft bounces in a row, the complaint and bounce guard). Its own file: the section is large and stands alone.
 
 use super::Secret;
 use serde::{Deserialize, Serialize};
@@ -31,12 +30,6 @@ pub struct InboundConfig {
     pub bounce_limit: f64,
     /// Below this many emails accepted in the last 7 days the guard only warns.
     pub complaint_min_sent: u64,
-    /// Copy a contact's reply to their agent (`[agents.NAME] email`, else the sender).
-    pub forward_replies: bool,
-    /// Envelope sender of every email (`bounces@example.com`); with `+tag` addressing the
-    /// relay's bounces carry the delivery in the address they come back to. Empty: the
-    /// sender's address.
-    pub return_path: String,
     /// Seconds one IMAP step (connect, login, a fetch) may take before the fetch gives up.
     pub timeout_secs: u64,
     /// Messages larger than this many bytes are left for a person, unread.
@@ -55,8 +48,6 @@ impl Default for InboundConfig {
             complaint_limit: 0.3,
             bounce_limit: 5.0,
             complaint_min_sent: 1_000,
-            forward_replies: false,
-            return_path: String::new(),
             timeout_secs: 30,
             max_message_bytes: 10 * 1024 * 1024,
         }
@@ -154,9 +145,6 @@ impl InboundConfig {
         }
         if self.timeout_secs == 0 {
             out.push("[inbound] timeout_secs: must be at least 1".into());
-        }
-        if !self.return_path.is_empty() && self.return_path.parse::<lettre::Address>().is_err() {
-            out.push(format!("[inbound] return_path: {:?} is not an email address", self.return_path));
         }
         out
     }

@@ -101,7 +101,7 @@ pub fn judge(r: &Rates, cfg: &InboundConfig, resumed: bool) -> Judgement {
     }
     Judgement::Stop {
         reason: format!(
-            "{reason}: email stops (SMS goes on). Find the cause (the list's source, a template, the frequency: `nurture report`, \
+            "{reason}: email stops. Find the cause (the list's source, a template, the frequency: `nurture report`, \
              `nurture suppress list`), then `nurture inbound resume` lifts the guard for 7 days"
         ),
     }
