@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod inbound;
-pub use inbound::{ImapTarget, InboundConfig};
+pub use inbound::{ImapTarget, InboundConfig, MailgunConfig, SendgridConfig, SesConfig};
 
 /// A configuration error; always names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -1009,16 +1009,18 @@ fn is_override(name: &str) -> bool {
         .is_some_and(|(section, _)| SECTIONS.contains(&section.to_ascii_lowercase().as_str()))
 }
 
-/// `NURTURE_SMTP_POOL_SIZE=8` → `[smtp] pool_size = 8` (integers and booleans keep their type).
+/// `NURTURE_SMTP_POOL_SIZE=8` → `[smtp] pool_size = 8` (integers, decimals and booleans keep
+/// their type); `NURTURE_INBOUND_MAILGUN_SIGNING_KEY` → `[inbound.mailgun] signing_key`.
 fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: name.to_string(),
+        line: 0,
+        col: 0,
+        message,
+    };
     let rest = name.trim_start_matches("NURTURE_").to_ascii_lowercase();
     let Some((section, key)) = rest.split_once('_') else {
-        return Err(ConfigError::Invalid {
-            path: name.to_string(),
-            line: 0,
-            col: 0,
-            message: "expected NURTURE_<SECTION>_<KEY>".into(),
-        });
+        return Err(invalid("expected NURTURE_<SECTION>_<KEY>".into()));
     };
     let parsed = if key == "previous_secrets" {
         // A list of secrets: comma-separated in one variable.
@@ -1034,21 +1036,24 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
     } else {
         toml::Value::String(value.to_string())
     };
-    let entry = table
-        .entry(section.to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    match entry {
-        toml::Value::Table(t) => {
-            t.insert(key.to_string(), parsed);
-            Ok(())
-        }
-        _ => Err(ConfigError::Invalid {
-            path: name.to_string(),
-            line: 0,
-            col: 0,
-            message: format!("[{section}] is not a table"),
-        }),
+    let nested = ["mailgun", "sendgrid", "ses"]
+        .into_iter()
+        .filter(|_| section == "inbound")
+        .find_map(|sub| key.strip_prefix(sub).and_then(|k| k.strip_prefix('_')).map(|k| (sub, k)));
+    let (path, key): (Vec<&str>, &str) = match nested {
+        Some((sub, k)) => (vec![section, sub], k),
+        None => (vec![section], key),
+    };
+    let mut at = table;
+    for part in &path {
+        let entry = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(invalid(format!("[{}] is not a table", path.join(".")))),
+        };
     }
+    at.insert(key.to_string(), parsed);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1064,6 +1069,19 @@ mod tests {
         let c = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap();
         assert_eq!(c.redis.prefix, "t1");
         assert_eq!(c.smtp.pool_size, 4);
+    }
+
+    #[test]
+    fn env_overrides_reach_nested_tables_and_decimals() {
+        let env = vec![
+            ("NURTURE_INBOUND_MAILGUN_SIGNING_KEY".to_string(), "mg".to_string()),
+            ("NURTURE_INBOUND_SES_TOPIC_ARN".to_string(), "arn:aws:sns:x".to_string()),
+            ("NURTURE_INBOUND_COMPLAINT_LIMIT".to_string(), "0.5".to_string()),
+        ];
+        let c = Config::load(Path::new("/nonexistent/nurture.toml"), false, &env).unwrap();
+        assert_eq!(c.inbound.mailgun.signing_key.expose(), "mg");
+        assert_eq!(c.inbound.ses.topic_arn, "arn:aws:sns:x");
+        assert_eq!(c.inbound.complaint_limit, 0.5);
     }
 
     #[test]

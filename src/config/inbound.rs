@@ -34,6 +34,42 @@ pub struct InboundConfig {
     pub timeout_secs: u64,
     /// Messages larger than this many bytes are left for a person, unread.
     pub max_message_bytes: u64,
+    /// `[inbound.mailgun]`: Mailgun's event webhook.
+    pub mailgun: MailgunConfig,
+    /// `[inbound.sendgrid]`: SendGrid's signed event webhook.
+    pub sendgrid: SendgridConfig,
+    /// `[inbound.ses]`: Amazon SES notifications through SNS.
+    pub ses: SesConfig,
+}
+
+/// `[inbound.mailgun]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailgunConfig {
+    /// The HTTP webhook signing key (Mailgun: Sending → Webhooks); empty: the route is off.
+    pub signing_key: Secret,
+}
+
+/// `[inbound.sendgrid]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendgridConfig {
+    /// The verification key of the signed event webhook, base64 DER as SendGrid shows it;
+    /// empty: the route is off.
+    pub public_key: String,
+}
+
+/// `[inbound.ses]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SesConfig {
+    /// The ARN of the SNS topic SES publishes bounces and complaints to; empty: the route is
+    /// off. Messages of any other topic are refused.
+    pub topic_arn: String,
+    /// Where SNS signing certificates may come from: empty (the default) trusts only
+    /// `https://sns.<region>.amazonaws.com/` (the certificate is then authenticated by that
+    /// HTTPS fetch); a test sets its own server here.
+    pub certificate_url_prefix: String,
 }
 
 impl Default for InboundConfig {
@@ -50,6 +86,9 @@ impl Default for InboundConfig {
             complaint_min_sent: 1_000,
             timeout_secs: 30,
             max_message_bytes: 10 * 1024 * 1024,
+            mailgun: MailgunConfig::default(),
+            sendgrid: SendgridConfig::default(),
+            ses: SesConfig::default(),
         }
     }
 }
@@ -142,6 +181,15 @@ impl InboundConfig {
         }
         if self.soft_bounce_limit == 0 {
             out.push("[inbound] soft_bounce_limit: must be at least 1".into());
+        }
+        if !self.sendgrid.public_key.is_empty() {
+            use base64::Engine;
+            if base64::engine::general_purpose::STANDARD
+                .decode(self.sendgrid.public_key.trim())
+                .is_err()
+            {
+                out.push("[inbound.sendgrid] public_key: not base64 (paste the verification key as SendGrid shows it)".into());
+            }
         }
         if self.timeout_secs == 0 {
             out.push("[inbound] timeout_secs: must be at least 1".into());

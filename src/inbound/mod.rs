@@ -14,6 +14,7 @@ pub mod apply;
 pub mod classify;
 pub mod guard;
 pub mod imap;
+pub mod providers;
 pub mod read;
 
 pub use apply::Effect;
@@ -94,6 +95,31 @@ pub async fn handle(store: &Store, ws: &Workspace, clock: &Clock, raw: &[u8]) ->
         None => format!("raw:{}", hex::encode(Sha256::digest(raw))),
     };
     handle_once(store, &id, verdict.kind, async {
+        Ok(match apply::apply(store, ws, clock, &verdict).await? {
+            Effect::Applied(s) => (Outcome::Applied, s),
+            Effect::Nothing(s) => (Outcome::Nothing, s),
+            Effect::Left(s) => (Outcome::Left, s),
+        })
+    })
+    .await
+}
+
+/// Applies one provider event ([`providers`]) once, keyed by the provider's event id.
+pub async fn handle_event(store: &Store, ws: &Workspace, clock: &Clock, e: &providers::Event) -> Result<Handled, StoreError> {
+    let secrets = ws.config.unsubscribe_secrets();
+    let verdict = providers::verdict(e, &secrets);
+    match verdict.kind {
+        Kind::Unknown => return Ok(Handled::left(Kind::Unknown, verdict.evidence)),
+        Kind::Nothing => {
+            return Ok(Handled {
+                kind: Kind::Nothing,
+                outcome: Outcome::Nothing,
+                detail: verdict.evidence,
+            });
+        }
+        _ => {}
+    }
+    handle_once(store, &e.id, verdict.kind, async {
         Ok(match apply::apply(store, ws, clock, &verdict).await? {
             Effect::Applied(s) => (Outcome::Applied, s),
             Effect::Nothing(s) => (Outcome::Nothing, s),

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))
         .route("/inbound/email", axum::routing::post(inbound::email))
+        .route("/inbound/{provider}", axum::routing::post(inbound::provider))
         .route("/leads", axum::routing::post(leads::receive))
         .route("/leads/form/{source}", get(lead_form::show).post(lead_form::submit))
         .route("/healthz", get(health::healthz))

@@ -460,3 +460,289 @@ fn a_forgotten_persons_returning_mail_writes_nothing_about_them() {
         .collect();
     assert!(traces.is_empty(), "{traces:?}");
 }
+
+/// Runs openssl in `dir`; panics on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// `openssl dgst -<digest> -sign key.pem` of `text`, base64.
+fn sign(dir: &std::path::Path, digest: &str, text: &str) -> String {
+    use base64::Engine;
+    std::fs::write(dir.join("to-sign"), text).unwrap();
+    let sig = openssl(dir, &["dgst", &format!("-{digest}"), "-sign", "key.pem", "to-sign"]);
+    base64::engine::general_purpose::STANDARD.encode(sig)
+}
+
+fn mailgun_body(key: &str, token: &str, timestamp: i64, event: serde_json::Value) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}{token}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    serde_json::json!({"signature": {"timestamp": timestamp.to_string(), "token": token, "signature": signature}, "event-data": event})
+        .to_string()
+}
+
+/// A signed SNS message (SignatureVersion `version`) of `kind` with `fields`.
+fn sns(dir: &std::path::Path, version: &str, cert_url: &str, topic: &str, kind: &str, fields: &[(&str, &str)]) -> String {
+    let mut v = serde_json::json!({"Type": kind, "MessageId": format!("sns-{}", fields.len()), "TopicArn": topic,
+        "Timestamp": "2026-11-03T15:00:00.000Z", "SignatureVersion": version, "SigningCertURL": cert_url});
+    for (k, val) in fields {
+        v[*k] = serde_json::Value::String(val.to_string());
+    }
+    let names: &[&str] = if kind == "Notification" {
+        &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+    } else {
+        &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    };
+    let mut text = String::new();
+    for n in names {
+        if let Some(x) = v[*n].as_str() {
+            text.push_str(&format!("{n}\n{x}\n"));
+        }
+    }
+    v["Signature"] = serde_json::Value::String(sign(dir, if version == "2" { "sha256" } else { "sha1" }, &text));
+    v.to_string()
+}
+
+#[test]
+fn provider_webhooks_are_verified_each_their_own_way_and_act_once() {
+    let env = TestEnv::new("inbound-providers");
+    let keys = env.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    // SendGrid's key pair (P-256), SNS's certificate (RSA-2048), both the tests' own.
+    let ec = env.path().join("ec");
+    std::fs::create_dir_all(&ec).unwrap();
+    openssl(&ec, &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem"]);
+    let spki = openssl(&ec, &["ec", "-in", "key.pem", "-pubout", "-outform", "DER"]);
+    let sendgrid_key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(spki)
+    };
+    openssl(
+        &keys,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sns.test",
+        ],
+    );
+    std::fs::write(keys.join("confirm"), "confirmed").unwrap();
+    // The certificate server (and the subscription link), with its request log.
+    let port = crate::support::free_port_pub();
+    let log = std::fs::File::create(env.path().join("http.log")).unwrap();
+    let mut certs = std::process::Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+        .current_dir(&keys)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    crate::support::wait_for_port_pub(port);
+    let cert_url = format!("http://127.0.0.1:{port}/cert.pem");
+    let topic = "arn:aws:sns:us-east-1:123456789012:ses-returns";
+    with_inbound(
+        &env,
+        &format!(
+            "[inbound.mailgun]\nsigning_key = \"mg-key\"\n[inbound.sendgrid]\npublic_key = \"{sendgrid_key}\"\n[inbound.ses]\ntopic_arn = \"{topic}\"\ncertificate_url_prefix = \"http://127.0.0.1:{port}/\""
+        ),
+    );
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let ids = received(&env);
+    let id = |who: &str| ids[&format!("{who}@example.com")][0].clone();
+    let server = env.serve(&["--no-worker", "--no-schedule"]);
+    let url = |p: &str| format!("{}/inbound/{p}", server.base);
+    let json = [("Content-Type", "application/json")];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+
+    // Mailgun: HMAC of timestamp + token; a token once; 406 for anything it should not retry.
+    let failed = |who: &str| {
+        serde_json::json!({"id": format!("mg-{who}"), "event": "failed", "severity": "permanent",
+        "recipient": format!("{who}@example.com"), "message": {"headers": {"message-id": id(who).trim_matches(['<', '>'])}},
+        "delivery-status": {"code": 550, "message": "5.1.1 The email account does not exist"}})
+    };
+    let first = http(
+        "POST",
+        &url("mailgun"),
+        &json,
+        &mailgun_body("mg-key", "tok-1", now, failed("olivia")),
+    );
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(suppression(&env, "olivia@example.com").unwrap()["reason"], "bounce");
+    assert_eq!(
+        http(
+            "POST",
+            &url("mailgun"),
+            &json,
+            &mailgun_body("mg-key", "tok-1", now, failed("olivia"))
+        )
+        .status,
+        406,
+        "a token twice"
+    );
+    assert_eq!(
+        http(
+            "POST",
+            &url("mailgun"),
+            &json,
+            &mailgun_body("mg-key", "tok-2", now, failed("olivia"))
+        )
+        .status,
+        200,
+        "the same event again: once"
+    );
+    assert_eq!(events_named(&env, "olivia@example.com", "bounce"), 1);
+    assert_eq!(
+        http(
+            "POST",
+            &url("mailgun"),
+            &json,
+            &mailgun_body("guess", "tok-3", now, failed("frank"))
+        )
+        .status,
+        406
+    );
+    assert_eq!(
+        http(
+            "POST",
+            &url("mailgun"),
+            &json,
+            &mailgun_body("mg-key", "tok-4", now - 3600, failed("frank"))
+        )
+        .status,
+        406,
+        "an old timestamp"
+    );
+    assert_eq!(http("POST", &url("mailgun"), &json, r#"{"event-data": {}}"#).status, 401);
+    let mut foreign = failed("frank");
+    foreign["message"]["headers"]["message-id"] = serde_json::json!("0123@elsewhere.example");
+    assert_eq!(
+        http("POST", &url("mailgun"), &json, &mailgun_body("mg-key", "tok-5", now, foreign)).status,
+        202,
+        "not our message"
+    );
+    assert!(suppression(&env, "frank@example.com").is_none());
+
+    // SendGrid: an ECDSA signature over timestamp + body; a batch of events.
+    let batch = serde_json::json!([
+        {"email": "ben@example.com", "event": "bounce", "type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 unknown", "sg_event_id": "sg-1", "smtp-id": id("ben")},
+        {"email": "grace@example.com", "event": "spamreport", "sg_event_id": "sg-2", "smtp-id": id("grace")},
+        {"email": "frank@example.com", "event": "delivered", "sg_event_id": "sg-3", "smtp-id": id("frank")}
+    ])
+    .to_string();
+    let ts = now.to_string();
+    let sig = sign(&ec, "sha256", &format!("{ts}{batch}"));
+    let signed = [
+        ("Content-Type", "application/json"),
+        ("X-Twilio-Email-Event-Webhook-Signature", sig.as_str()),
+        ("X-Twilio-Email-Event-Webhook-Timestamp", ts.as_str()),
+    ];
+    assert_eq!(http("POST", &url("sendgrid"), &json, &batch).status, 401, "unsigned");
+    assert_eq!(
+        http("POST", &url("sendgrid"), &signed, &batch.replace("ben@", "bee@")).status,
+        403,
+        "altered"
+    );
+    assert!(suppression(&env, "ben@example.com").is_none());
+    let sg = http("POST", &url("sendgrid"), &signed, &batch);
+    assert_eq!(sg.status, 200, "{sg:?}");
+    assert_eq!(suppression(&env, "ben@example.com").unwrap()["reason"], "bounce");
+    assert_eq!(suppression(&env, "grace@example.com").unwrap()["reason"], "complaint");
+
+    // SES through SNS: the subscription handshake, then signed notifications (v2 and v1).
+    let confirm_url = format!("http://127.0.0.1:{port}/confirm");
+    let handshake = sns(
+        &keys,
+        "1",
+        &cert_url,
+        topic,
+        "SubscriptionConfirmation",
+        &[("Message", "confirm"), ("SubscribeURL", &confirm_url), ("Token", "t0k")],
+    );
+    assert_eq!(http("POST", &url("ses"), &json, &handshake).status, 200);
+    assert!(
+        std::fs::read_to_string(env.path().join("http.log"))
+            .unwrap()
+            .contains("GET /confirm"),
+        "the subscription was confirmed"
+    );
+    let complaint =
+        serde_json::json!({"notificationType": "Complaint", "complaint": {"feedbackId": "fb-1", "complaintFeedbackType": "abuse",
+        "complainedRecipients": [{"emailAddress": "dana@example.com"}]}, "mail": {"commonHeaders": {"messageId": id("dana")}}})
+        .to_string();
+    let bounce = serde_json::json!({"notificationType": "Bounce", "bounce": {"feedbackId": "fb-2", "bounceType": "Permanent",
+        "bouncedRecipients": [{"emailAddress": "emma@example.com", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 no such user"}]},
+        "mail": {"commonHeaders": {"messageId": id("emma")}}})
+    .to_string();
+    let v2 = sns(&keys, "2", &cert_url, topic, "Notification", &[("Message", &complaint)]);
+    let v1 = sns(
+        &keys,
+        "1",
+        &cert_url,
+        topic,
+        "Notification",
+        &[("Message", &bounce), ("Subject", "Amazon SES Email Event Notification")],
+    );
+    let other_topic = sns(
+        &keys,
+        "2",
+        &cert_url,
+        "arn:aws:sns:us-east-1:999:other",
+        "Notification",
+        &[("Message", &bounce)],
+    );
+    assert_eq!(http("POST", &url("ses"), &json, &other_topic).status, 403);
+    let elsewhere = v2.replace(&format!("127.0.0.1:{port}"), "evil.example");
+    assert_eq!(
+        http("POST", &url("ses"), &json, &elsewhere).status,
+        403,
+        "a certificate from elsewhere"
+    );
+    let forged = v2.replace("abuse", "fraud");
+    assert_eq!(http("POST", &url("ses"), &json, &forged).status, 403, "altered after signing");
+    assert!(suppression(&env, "dana@example.com").is_none());
+    assert_eq!(http("POST", &url("ses"), &json, &v2).status, 200);
+    assert_eq!(http("POST", &url("ses"), &json, &v1).status, 200);
+    assert_eq!(http("POST", &url("ses"), &json, &v1).status, 200, "SNS delivers again: once");
+    assert_eq!(suppression(&env, "dana@example.com").unwrap()["reason"], "complaint");
+    assert_eq!(suppression(&env, "emma@example.com").unwrap()["reason"], "bounce");
+    assert_eq!(events_named(&env, "emma@example.com", "bounce"), 1);
+    // Unconfigured providers are not there.
+    assert_eq!(http("POST", &url("postmark"), &json, "{}").status, 404);
+    drop(server);
+    let _ = certs.kill();
+    let _ = certs.wait();
+
+    // The next week, counted at the SMTP server: only those no event was about are mailed.
+    let before = counts(&env);
+    env.json(&["run", "--now", WEEK_LATER]);
+    let after = counts(&env);
+    for (who, more) in [
+        ("olivia", 0),
+        ("ben", 0),
+        ("grace", 0),
+        ("dana", 0),
+        ("emma", 0),
+        ("frank", 1),
+        ("ahmed", 1),
+    ] {
+        let key = format!("{who}@example.com");
+        assert_eq!(after[&key] - before[&key], more, "{who}: {after:?}");
+    }
+}
