@@ -121,8 +121,13 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         std::fs::write(path, page).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
+    // The sender's reputation as the guard sees it: the 7 days ending with the period.
+    let (rates, guard) = crate::inbound::guard::check(&store, &config.inbound, today).await?;
     if a.json {
-        print_json(&p)?;
+        let mut v = serde_json::to_value(&p)?;
+        v["reputation"] =
+            serde_json::json!({ "window_days": crate::inbound::guard::WINDOW_DAYS, "to": today, "rates": rates, "guard": guard });
+        print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
@@ -138,5 +143,17 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     if p.rows.is_empty() {
         outln!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
     }
+    let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2} %"));
+    outln!(
+        "email reputation, 7 days to {today}: {} emails, bounce rate {}, complaint rate {}{}",
+        rates.emails_sent,
+        pct(rates.bounce_rate),
+        pct(rates.complaint_rate),
+        match guard {
+            crate::inbound::guard::Judgement::Stop { .. } => " — EMAIL STOPPED (`nurture status`)",
+            crate::inbound::guard::Judgement::Warn { .. } => " — over a limit (`nurture status`)",
+            crate::inbound::guard::Judgement::Ok => "",
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }

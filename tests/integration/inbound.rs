@@ -181,7 +181,8 @@ fn every_kind_of_returning_mail_from_imap_changes_what_the_next_run_sends() {
         assert_eq!(got(reached), 1, "{reached}: {after:?}");
     }
     // The report counts the complaint and the mailed opt-out as unsubscribes, the bounce as failed.
-    let report = env.json(&["report", "--from", ENROLLED, "--to", "2026-11-10"]);
+    let report = env.json(&["report", "--from", ENROLLED, "--to", "2026-11-09"]);
+    assert_eq!(report["reputation"]["rates"]["complaints"], 1, "{}", report["reputation"]);
     let total = &report["total"];
     assert_eq!(total["unsubscribed"], 2, "{total}");
     assert!(total["responded"].as_u64() >= Some(1), "{total}");
@@ -265,6 +266,20 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     );
     assert_eq!(ar.status, 200);
     assert_eq!(events_named(&env, "ahmed@example.com", "response"), 1);
+    let auto = post(
+        &server.base,
+        Some("relay-token"),
+        &returned("autoreply-arabic-subject.eml", &id("emma"), "emma@example.com"),
+    );
+    assert_eq!(auto.status, 200, "{auto:?}");
+    assert!(auto.body.contains("\"auto_reply\""), "{}", auto.body);
+    let unsubscribe = post(
+        &server.base,
+        Some("relay-token"),
+        &returned("mailto-unsubscribe.eml", "", "dana@example.com"),
+    );
+    assert_eq!(unsubscribe.status, 200);
+    assert_eq!(suppression(&env, "dana@example.com").unwrap()["reason"], "unsubscribe");
     drop(server);
 
     // Soft bounces: the third in a row suppresses (one per weekly email, as a relay sends them).
@@ -300,11 +315,16 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     assert!(events_named(&env, "ben@example.com", "bounce") == 1);
     let sent_to_ben = counts(&env)["ben@example.com"];
     env.json(&["run", "--now", "2026-11-30T18:00:00Z"]);
-    assert_eq!(
-        counts(&env)["ben@example.com"],
-        sent_to_ben,
-        "suppressed after 3 soft bounces in a row"
-    );
+    let all = counts(&env);
+    assert_eq!(all["ben@example.com"], sent_to_ben, "suppressed after 3 soft bounces in a row");
+    // Four weeks of runs, counted at the SMTP server: the welcome only, for those the returning
+    // mail was about; the auto-reply and the stranger changed nothing.
+    for once in ["olivia", "grace", "dana", "ahmed"] {
+        assert_eq!(all[&format!("{once}@example.com")], 1, "{once}: {all:?}");
+    }
+    for more in ["emma", "frank"] {
+        assert!(all[&format!("{more}@example.com")] >= 4, "{more}: {all:?}");
+    }
 }
 
 #[test]
