@@ -109,7 +109,8 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
         Recipient::Test(_) => None,
         _ => ws.config.agent(contact.get("agent")),
     };
-    build(ws, content, to_name, &url, &ws.config.unsubscribe.mailto, at.key, from)
+    let reply_to = from.map(|a| (a.name.as_str(), a.email.as_str()));
+    build(ws, content, to_name, (&url, &ws.config.unsubscribe.mailto), at.key, from, reply_to)
 }
 
 /// Renders and checks the SMS of `template` for `contact`.
@@ -143,17 +144,38 @@ pub fn internal_email(
     to_name: Option<String>,
     key: &str,
 ) -> Result<Email, ComposeError> {
-    build(ws, compliance::clear_internal(rendered, to), to_name, "", "", key, None)
+    build(ws, compliance::clear_internal(rendered, to), to_name, ("", ""), key, None, None)
+}
+
+/// A contact's reply copied to their agent (`[inbound] forward_replies`): an operational
+/// email like [`internal_email`], `Reply-To` the contact so that answering it answers them.
+pub fn forwarded_reply(
+    ws: &Workspace,
+    rendered: RenderedEmail,
+    to: &str,
+    to_name: Option<String>,
+    key: &str,
+    reply_to: (&str, &str),
+) -> Result<Email, ComposeError> {
+    build(
+        ws,
+        compliance::clear_internal(rendered, to),
+        to_name,
+        ("", ""),
+        key,
+        None,
+        Some(reply_to),
+    )
 }
 
 fn build(
     ws: &Workspace,
     content: Cleared<RenderedEmail>,
     to_name: Option<String>,
-    unsubscribe_url: &str,
-    unsubscribe_mailto: &str,
+    (unsubscribe_url, unsubscribe_mailto): (&str, &str),
     key: &str,
     agent: Option<&crate::config::AgentConfig>,
+    reply_to: Option<(&str, &str)>,
 ) -> Result<Email, ComposeError> {
     let sender = &ws.config.sender;
     let reference = crate::compliance::token::seal_delivery(ws.config.unsubscribe_secret(), key, content.to());
@@ -164,7 +186,7 @@ fn build(
     let headers = mime::Headers {
         from_name,
         from_email,
-        reply_to: agent.map(|a| (a.name.as_str(), a.email.as_str())),
+        reply_to,
         to_name,
         unsubscribe_url,
         unsubscribe_mailto,

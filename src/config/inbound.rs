@@ -34,6 +34,9 @@ pub struct InboundConfig {
     pub timeout_secs: u64,
     /// Messages larger than this many bytes are left for a person, unread.
     pub max_message_bytes: u64,
+    /// Copy each reply to the contact's agent (`[agents.NAME] email`, else `[sender] email`),
+    /// `Reply-To` the contact.
+    pub forward_replies: bool,
     /// `[inbound.mailgun]`: Mailgun's event webhook.
     pub mailgun: MailgunConfig,
     /// `[inbound.sendgrid]`: SendGrid's signed event webhook.
@@ -86,6 +89,7 @@ impl Default for InboundConfig {
             complaint_min_sent: 1_000,
             timeout_secs: 30,
             max_message_bytes: 10 * 1024 * 1024,
+            forward_replies: false,
             mailgun: MailgunConfig::default(),
             sendgrid: SendgridConfig::default(),
             ses: SesConfig::default(),

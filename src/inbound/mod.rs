@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod classify;
+pub mod forward;
 pub mod guard;
 pub mod imap;
 pub mod providers;
@@ -94,14 +95,60 @@ pub async fn handle(store: &Store, ws: &Workspace, clock: &Clock, raw: &[u8]) ->
         Some(id) => format!("id:{id}"),
         None => format!("raw:{}", hex::encode(Sha256::digest(raw))),
     };
-    handle_once(store, &id, verdict.kind, async {
+    let handled = handle_once(store, &id, verdict.kind, async {
         Ok(match apply::apply(store, ws, clock, &verdict).await? {
             Effect::Applied(s) => (Outcome::Applied, s),
             Effect::Nothing(s) => (Outcome::Nothing, s),
             Effect::Left(s) => (Outcome::Left, s),
         })
     })
-    .await
+    .await?;
+    match (&verdict.subject, handled.outcome) {
+        (classify::Subject::Delivery(d), Outcome::Applied | Outcome::Duplicate)
+            if verdict.kind == Kind::Reply && config.inbound.forward_replies =>
+        {
+            forward_once(store, ws, d.contact_id(), &returned, &id, handled).await
+        }
+        _ => Ok(handled),
+    }
+}
+
+/// Copies a recorded reply to the contact's agent, once ([`forward`]); a copy that could not
+/// be sent leaves the message [`Outcome::Busy`] (unread in the mailbox, 503 over HTTP) so the
+/// next fetch tries the copy again — the response itself is not recorded twice.
+async fn forward_once(
+    store: &Store,
+    ws: &Workspace,
+    contact_id: &str,
+    reply: &Returned,
+    id: &str,
+    handled: Handled,
+) -> Result<Handled, StoreError> {
+    let Some(contact) = store.contact(contact_id).await? else {
+        return Ok(handled);
+    };
+    let key = format!("forward:{id}");
+    let copy = handle_once(store, &key, Kind::Reply, async {
+        match forward::forward(ws, &contact, reply, &key).await {
+            Ok(()) => Ok((Outcome::Applied, "copied to the agent".into())),
+            Err(e) => {
+                tracing::warn!(contact_id, error = %e, "the reply could not be copied to the agent; tried again at the next fetch");
+                Ok((Outcome::Busy, e))
+            }
+        }
+    })
+    .await?;
+    Ok(match copy.outcome {
+        Outcome::Busy => Handled {
+            outcome: Outcome::Busy,
+            detail: format!("response recorded; copy to the agent failed: {}", copy.detail),
+            ..handled
+        },
+        _ => Handled {
+            detail: format!("{}; copied to the agent", handled.detail),
+            ..handled
+        },
+    })
 }
 
 /// Applies one provider event ([`providers`]) once, keyed by the provider's event id.

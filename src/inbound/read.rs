@@ -32,6 +32,8 @@ pub struct Returned {
     pub quoted_ids: Vec<String>,
     /// The human text, trimmed: the first lines, quoted lines and signatures left out.
     pub text: String,
+    /// The whole first text part (cut at [`BODY_CHARS`]): what a forwarded reply carries.
+    pub body: String,
     /// The status code found in the text of a bounce that has no DSN part.
     pub plain_status: Option<String>,
     /// Size in bytes.
@@ -69,6 +71,8 @@ pub struct DsnRecipient {
 
 /// How much of a reply's text is kept as evidence.
 const TEXT_CHARS: usize = 300;
+/// How much of a reply's text is forwarded.
+pub const BODY_CHARS: usize = 20_000;
 
 /// Reads `raw`; `None` when it has no header at all (not a message).
 pub fn read(raw: &[u8]) -> Option<Returned> {
@@ -113,6 +117,7 @@ pub fn read(raw: &[u8]) -> Option<Returned> {
     out.from_mail_system = return_path == Some("<>") || system_sender;
     read_parts(&message, &mut out);
     out.text = first_lines(&message);
+    out.body = body_text(&message).chars().take(BODY_CHARS).collect();
     if out.report.is_none() && out.from_mail_system {
         // A plain-text bounce (old Exim, qmail): the original headers are pasted into the text.
         for part in message.text_bodies() {
@@ -295,14 +300,19 @@ fn auto_header(message: &Message<'_>) -> Option<String> {
     None
 }
 
-/// The person's own words: the first text part without quoted lines, the quote header
-/// ("On ... wrote:") and what follows it, cut at [`TEXT_CHARS`].
-fn first_lines(message: &Message<'_>) -> String {
-    let text = message
+/// The first text part, else the first HTML part as text.
+fn body_text(message: &Message<'_>) -> String {
+    message
         .body_text(0)
         .map(|t| t.into_owned())
         .or_else(|| message.body_html(0).map(|h| crate::render::helpers::html_to_text(&h)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The person's own words: the first text part without quoted lines, the quote header
+/// ("On ... wrote:") and what follows it, cut at [`TEXT_CHARS`].
+fn first_lines(message: &Message<'_>) -> String {
+    let text = body_text(message);
     let mut kept = Vec::new();
     for line in text.lines() {
         let t = line.trim();

@@ -87,7 +87,10 @@ fn with_inbound(env: &TestEnv, inbound: &str) {
 fn every_kind_of_returning_mail_from_imap_changes_what_the_next_run_sends() {
     let env = TestEnv::new("inbound-imap");
     let dovecot = Dovecot::start(&env.path().join("dovecot"));
-    with_inbound(&env, &format!("imap = \"{}\"\ntimeout_secs = 5", dovecot.url()));
+    with_inbound(
+        &env,
+        &format!("imap = \"{}\"\ntimeout_secs = 5\nforward_replies = true", dovecot.url()),
+    );
     assert_eq!(env.import(PEOPLE, &["--enrolled-on", ENROLLED])["created"], 7);
     let first = env.json(&["run", "--now", FIRST]);
     assert_eq!(first["sent"], 7, "{first}");
@@ -158,6 +161,17 @@ fn every_kind_of_returning_mail_from_imap_changes_what_the_next_run_sends() {
     assert_eq!(events_named(&env, "grace@example.com", "complaint"), 1);
     assert_eq!(events_named(&env, "ben@example.com", "soft_bounce"), 1);
     assert_eq!(events_named(&env, "frank@example.com", "response"), 0);
+    // The reply was copied to the sender (Ahmed has no agent), Reply-To Ahmed: once.
+    let copies: Vec<String> = env
+        .sink()
+        .messages()
+        .into_iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Reply from Ahmed Ali")))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert!(header(&copies[0], "To").unwrap().contains("sara@example.com"));
+    assert!(header(&copies[0], "Reply-To").unwrap().contains("ahmed@example.com"));
+    assert!(copies[0].contains("Could you call me next week"));
 
     // Fetched again: nothing unread. The same DSN delivered a second time: one effect.
     assert_eq!(env.json(&["inbound", "fetch", "--now", NEXT_DAY])["unread"], 0);
@@ -166,6 +180,13 @@ fn every_kind_of_returning_mail_from_imap_changes_what_the_next_run_sends() {
     assert_eq!(again["outcomes"]["duplicate"], 1, "{again}");
     assert_eq!(events_named(&env, "olivia@example.com", "bounce"), 1);
     assert_eq!(dovecot.list("nurture-done").len(), 7);
+    let copies = env
+        .sink()
+        .messages()
+        .iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Reply from")))
+        .count();
+    assert_eq!(copies, 1, "the copy is sent once");
 
     // The next week's run, counted at the SMTP server: the bounced, the complainer, the
     // unsubscribed and the one who answered get nothing more; the others get the next touch.
@@ -765,4 +786,50 @@ fn provider_webhooks_are_verified_each_their_own_way_and_act_once() {
         let key = format!("{who}@example.com");
         assert_eq!(after[&key] - before[&key], more, "{who}: {after:?}");
     }
+}
+
+#[test]
+fn a_reply_whose_copy_to_the_agent_fails_is_recorded_once_and_copied_later() {
+    let env = TestEnv::new("inbound-forward");
+    with_inbound(&env, "forward_replies = true");
+    env.patch_config(
+        "[delivery]\n",
+        "[agents.omar]\nname = \"Omar Agent\"\nemail = \"omar@agents.example.com\"\n\n[delivery]\n",
+    );
+    env.import(
+        "first_name,last_name,email,plan,agent\nAhmed,Ali,ahmed@example.com,8x8,omar\n",
+        &["--enrolled-on", ENROLLED],
+    );
+    env.json(&["run", "--now", FIRST]);
+    let id = received(&env)["ahmed@example.com"][0].clone();
+    // Omar's agenda email of the night.
+    let agenda = counts(&env)["omar@agents.example.com"];
+    std::fs::write(env.path().join("reply.eml"), returned("reply-gmail.eml", &id, "ahmed@example.com")).unwrap();
+    // The relay is away: the response is recorded, the copy waits.
+    let port = env.sink().port;
+    let closed = crate::support::free_port_pub();
+    env.patch_config(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{closed}"));
+    let out = env.nurture(&["inbound", "read", "reply.eml", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("busy"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(events_named(&env, "ahmed@example.com", "response"), 1);
+    // Back: the same message again copies it, and records nothing twice.
+    env.patch_config(&format!("127.0.0.1:{closed}"), &format!("127.0.0.1:{port}"));
+    let again = env.json(&["inbound", "read", "reply.eml"]);
+    assert_eq!(again[0]["outcome"], "duplicate", "{again}");
+    assert_eq!(events_named(&env, "ahmed@example.com", "response"), 1);
+    assert_eq!(counts(&env)["omar@agents.example.com"], agenda + 1, "{:?}", counts(&env));
+    let copy = env
+        .sink()
+        .messages()
+        .into_iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Reply from")))
+        .unwrap();
+    assert!(header(&copy, "To").unwrap().contains("omar@agents.example.com"));
+    env.json(&["inbound", "read", "reply.eml"]);
+    assert_eq!(counts(&env)["omar@agents.example.com"], agenda + 1, "copied once");
 }
