@@ -192,6 +192,7 @@ fn build(
         unsubscribe_mailto,
         reference: &reference,
         eight_bit: ws.config.smtp.eight_bit,
+        postmark_metadata: !ws.config.inbound.postmark.user.is_empty(),
     };
     let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
     Ok(Email {

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod inbound;
-pub use inbound::{ImapTarget, InboundConfig, MailgunConfig, SendgridConfig, SesConfig};
+pub use inbound::{ImapTarget, InboundConfig, MailgunConfig, PostmarkConfig, SendgridConfig, SesConfig};
 
 /// A configuration error; always names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -1036,7 +1036,7 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
     } else {
         toml::Value::String(value.to_string())
     };
-    let nested = ["mailgun", "sendgrid", "ses"]
+    let nested = ["mailgun", "sendgrid", "ses", "postmark"]
         .into_iter()
         .filter(|_| section == "inbound")
         .find_map(|sub| key.strip_prefix(sub).and_then(|k| k.strip_prefix('_')).map(|k| (sub, k)));

@@ -43,6 +43,20 @@ pub struct InboundConfig {
     pub sendgrid: SendgridConfig,
     /// `[inbound.ses]`: Amazon SES notifications through SNS.
     pub ses: SesConfig,
+    /// `[inbound.postmark]`: Postmark's bounce and spam-complaint webhooks.
+    pub postmark: PostmarkConfig,
+}
+
+/// `[inbound.postmark]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostmarkConfig {
+    /// The basic-auth user of the webhook URL (`https://user:password@host/inbound/postmark`);
+    /// empty: the route is off. Set, every email carries `X-PM-Metadata-nurture` (its
+    /// delivery reference), which Postmark echoes in its webhooks.
+    pub user: String,
+    /// The basic-auth password.
+    pub password: Secret,
 }
 
 /// `[inbound.mailgun]`
@@ -93,6 +107,7 @@ impl Default for InboundConfig {
             mailgun: MailgunConfig::default(),
             sendgrid: SendgridConfig::default(),
             ses: SesConfig::default(),
+            postmark: PostmarkConfig::default(),
         }
     }
 }
@@ -194,6 +209,9 @@ impl InboundConfig {
             {
                 out.push("[inbound.sendgrid] public_key: not base64 (paste the verification key as SendGrid shows it)".into());
             }
+        }
+        if !self.postmark.user.is_empty() && self.postmark.password.is_empty() {
+            out.push("[inbound.postmark] password: required with user (the webhook's basic-auth credentials)".into());
         }
         if self.timeout_secs == 0 {
             out.push("[inbound] timeout_secs: must be at least 1".into());

@@ -37,6 +37,9 @@ pub struct Headers<'a> {
     pub reference: &'a str,
     /// Non-ASCII bodies may go as 8-bit (`[smtp] eight_bit`).
     pub eight_bit: bool,
+    /// Add `X-PM-Metadata-nurture: REFERENCE`, which Postmark echoes in its bounce and
+    /// complaint webhooks (`[inbound.postmark]` set).
+    pub postmark_metadata: bool,
 }
 
 /// A built message: the header block and the body, CRLF line ends, not dot-stuffed.
@@ -231,6 +234,9 @@ fn build_at(
     mailbox_header(&mut head, "To", to_name.as_deref(), &to);
     text_header(&mut head, "Subject", &clean(&m.subject));
     text_header(&mut head, "Message-ID", &message_id(h.reference, h.from_email));
+    if h.postmark_metadata {
+        text_header(&mut head, "X-PM-Metadata-nurture", h.reference);
+    }
     if !h.unsubscribe_url.is_empty() {
         let mut list_unsubscribe = format!("<{}>", h.unsubscribe_url);
         if !h.unsubscribe_mailto.is_empty() {
@@ -439,6 +445,7 @@ mod tests {
                 unsubscribe_mailto: mailto,
                 reference: "m1.c1-8x8-welcome",
                 eight_bit,
+                postmark_metadata: false,
             };
             // lettre puts a Date it is given before MIME-Version, the one it makes after it
             // (where ours goes): compared without it.

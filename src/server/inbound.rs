@@ -116,6 +116,19 @@ pub(super) async fn provider(State(state): State<AppState>, Path(name): Path<Str
             Ok(providers::ses::Sns::Other) => return (StatusCode::ACCEPTED, "Nothing to do\n").into_response(),
             Err(r) => return refused(&r, false),
         },
+        "postmark" if !cfg.postmark.user.is_empty() => {
+            let authorization = header(header::AUTHORIZATION.as_str());
+            if let Err(r) = providers::postmark::verify(authorization, &cfg.postmark.user, cfg.postmark.password.expose()) {
+                return match r {
+                    Refused::Missing => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic")], "Unauthorized\n").into_response(),
+                    r => refused(&r, false),
+                };
+            }
+            match providers::postmark::event(&body) {
+                Ok(e) => vec![e],
+                Err(r) => return refused(&r, false),
+            }
+        }
         _ => return super::not_found(),
     };
     let mut applied = false;

@@ -1,11 +1,13 @@
-//! The email providers' event webhooks — Mailgun, SendGrid, Amazon SES (through SNS): each
-//! verified its own way ([`mailgun::verify`], [`sendgrid::verify`], [`ses::verify`]; an
+//! The email providers' event webhooks — Mailgun, SendGrid, Amazon SES (through SNS),
+//! Postmark: each verified its own way ([`mailgun::verify`], [`sendgrid::verify`],
+//! [`ses::verify`], [`postmark::verify`]; an
 //! unverifiable request changes nothing), each turned into [`Event`]s: a bounce, a complaint
 //! or an unsubscribe of one address, with the provider's event id and the `Message-ID` of the
 //! message it is about. [`verdict`] matches that id as returning mail is matched (only a
 //! message nurture sent counts); the effects are [`super::apply`]'s.
 
 pub mod mailgun;
+pub mod postmark;
 pub mod sendgrid;
 pub mod ses;
 
