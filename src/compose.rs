@@ -195,9 +195,17 @@ fn build(
         postmark_metadata: !ws.config.inbound.postmark.user.is_empty(),
     };
     let message = mime::build(&content, &headers).map_err(ComposeError::Mime)?;
+    // A contact's email (it has an unsubscribe link) goes out from the VERP address.
+    let return_path = &ws.config.inbound.return_path;
+    let envelope = if return_path.is_empty() || unsubscribe_url.is_empty() {
+        sender.email.clone()
+    } else {
+        let tag = crate::compliance::token::verp_tag(ws.config.unsubscribe_secret(), key, content.to());
+        crate::compliance::token::verp_address(return_path, &tag)
+    };
     Ok(Email {
         message_id: mime::message_id(&reference, from_email),
-        from: sender.email.clone(),
+        from: envelope,
         content,
         message,
     })

@@ -463,7 +463,20 @@ impl Deliverer {
             agent: field("agent"),
             day: self.clock.today(self.sender_tz),
             email: job.channel == Channel::Email,
+            verp: self.verp(job, contact),
         }
+    }
+
+    /// The VERP tag of an email's envelope sender and what it names, with `[inbound]
+    /// return_path` (the same tag `compose` put on the envelope).
+    fn verp(&self, job: &DeliveryJob, contact: Option<&Contact>) -> Option<(String, String)> {
+        let ws = self.workspace.get();
+        let address = contact.and_then(Contact::email)?;
+        if job.channel != Channel::Email || ws.config.inbound.return_path.is_empty() {
+            return None;
+        }
+        let tag = crate::compliance::token::verp_tag(ws.config.unsubscribe_secret(), &job.key, address);
+        Some((tag, format!("{}\0{address}", job.key)))
     }
 
     /// Records a final state (no failure record).

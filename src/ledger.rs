@@ -63,6 +63,9 @@ if ARGV[6] ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[6])
   redis.call('EXPIRE', KEYS[5], ARGV[7])
 end
+if ARGV[9] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[9], 'EX', ARGV[10])
+end
 return 1
 "#,
     )
@@ -186,6 +189,9 @@ impl Outcome {
 /// `sent` counts SMS too).
 pub const EMAILS_SENT: &str = "emails_sent";
 
+/// How long a VERP tag is remembered after its send (bounces come back within days).
+pub const VERP_SECS: u64 = 30 * 86_400;
+
 /// What a claim needs to know about the message.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
@@ -225,7 +231,7 @@ pub async fn claim(store: &Store, target: Target<'_>, owner: &str, lease_ms: u64
 }
 
 /// A delivery's identity for its ledger entry and the contact's history.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Delivery<'a> {
     /// The delivery key.
     pub key: &'a str,
@@ -244,6 +250,9 @@ pub struct Delivery<'a> {
     pub day: chrono::NaiveDate,
     /// An email (counted in [`EMAILS_SENT`] when sent).
     pub email: bool,
+    /// With `[inbound] return_path`: the VERP tag of its envelope sender and what it names
+    /// (`delivery key NUL address`), kept [`VERP_SECS`] once sent.
+    pub verp: Option<(String, String)>,
 }
 
 impl Delivery<'_> {
@@ -277,6 +286,7 @@ pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Out
         .key(store.keys.history(d.contact_id))
         .key(store.keys.contacts())
         .key(store.keys.facts(&d.day.to_string()))
+        .key(store.keys.verp(d.verp.as_ref().map_or("-", |(tag, _)| tag.as_str())))
         .arg(outcome.state(&detail, now))
         .arg(outcome.counter().name())
         .arg(event.to_json())
@@ -285,6 +295,11 @@ pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Out
         .arg(d.fact(store, outcome).map(|f| f.encode()).unwrap_or_default())
         .arg(store.fact_ttl_secs())
         .arg(if d.email && outcome == Outcome::Sent { EMAILS_SENT } else { "" })
+        .arg(match (&d.verp, outcome) {
+            (Some((_, named)), Outcome::Sent) => named.as_str(),
+            _ => "",
+        })
+        .arg(VERP_SECS)
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())

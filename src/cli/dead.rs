@@ -103,6 +103,7 @@ pub(super) async fn dead(config: Config, a: DeadArgs) -> anyhow::Result<ExitCode
                     agent: "",
                     day: crate::clock::Clock::System.today(config.sender_tz()),
                     email: false,
+                    verp: None,
                 };
                 let now = crate::clock::Clock::System.unix();
                 if ledger::reopen_unknown(&store, &job.key).await? || !ledger::is_final(&store, &job.key).await? {

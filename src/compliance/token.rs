@@ -111,6 +111,27 @@ pub fn open_delivery(secrets: &[&str], message_id: &str) -> Option<DeliveryRef> 
     })
 }
 
+/// The VERP tag of a delivery (`[inbound] return_path`): 20 hex digits of an HMAC of the
+/// delivery key and the address, so the envelope sender `bounces+TAG@domain` fits the 64
+/// characters of a local part and survives a relay that lowercases it. Not reversible: the
+/// ledger keeps what it names for [`crate::store::Keys::verp`]'s lifetime.
+pub fn verp_tag(secret: &str, delivery_key: &str, address: &str) -> String {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    m.update(b"nurture verp v1\0");
+    m.update(delivery_key.as_bytes());
+    m.update(b"\0");
+    m.update(address.as_bytes());
+    hex::encode(&m.finalize().into_bytes()[..10])
+}
+
+/// `local+TAG@domain` of `return_path` `local@domain`.
+pub fn verp_address(return_path: &str, tag: &str) -> String {
+    match return_path.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}+{tag}@{domain}"),
+        None => return_path.to_string(),
+    }
+}
+
 /// Makes the token of `contact_id` for a message sent to `address` (empty when there is none).
 pub fn sign(secret: &str, contact_id: &str, address: &str) -> String {
     let mut plain = Vec::with_capacity(contact_id.len() + address.len() + 1);
@@ -244,6 +265,15 @@ mod tests {
         assert_eq!(open_delivery(&["k"], &format!("m1.{}", URL_SAFE_NO_PAD.encode(raw))), None);
         // The unsubscribe token of the same text is not a reference (another key).
         assert_eq!(open_delivery(&["k"], &format!("m1.{}", sign("k", key, "ann@example.com"))), None);
+    }
+
+    #[test]
+    fn verp_tags_fit_a_local_part() {
+        let tag = verp_tag("k", "a@example.com|8x8|w1|2026-11-20", "a@example.com");
+        assert_eq!(tag.len(), 20);
+        assert!(tag.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(tag, verp_tag("k", "a@example.com|8x8|w1|2026-11-27", "a@example.com"));
+        assert_eq!(verp_address("bounces@mapleoak.com", &tag), format!("bounces+{tag}@mapleoak.com"));
     }
 
     #[test]

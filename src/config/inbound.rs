@@ -34,6 +34,10 @@ pub struct InboundConfig {
     pub timeout_secs: u64,
     /// Messages larger than this many bytes are left for a person, unread.
     pub max_message_bytes: u64,
+    /// The envelope sender of contact emails as `local+TAG@domain` (VERP): bounces come back to
+    /// an address that names the delivery, also when they quote nothing of it. Empty: the
+    /// sender's address.
+    pub return_path: String,
     /// Copy each reply to the contact's agent (`[agents.NAME] email`, else `[sender] email`),
     /// `Reply-To` the contact.
     pub forward_replies: bool,
@@ -103,6 +107,7 @@ impl Default for InboundConfig {
             complaint_min_sent: 1_000,
             timeout_secs: 30,
             max_message_bytes: 10 * 1024 * 1024,
+            return_path: String::new(),
             forward_replies: false,
             mailgun: MailgunConfig::default(),
             sendgrid: SendgridConfig::default(),
@@ -212,6 +217,12 @@ impl InboundConfig {
         }
         if !self.postmark.user.is_empty() && self.postmark.password.is_empty() {
             out.push("[inbound.postmark] password: required with user (the webhook's basic-auth credentials)".into());
+        }
+        if !self.return_path.is_empty() && self.return_path.parse::<lettre::Address>().is_err() {
+            out.push(format!(
+                "[inbound] return_path: {:?} is not an email address (bounces@your-domain)",
+                self.return_path
+            ));
         }
         if self.timeout_secs == 0 {
             out.push("[inbound] timeout_secs: must be at least 1".into());

@@ -32,6 +32,27 @@ const SOFT_RESET_DAYS: i64 = 3;
 
 /// Applies `v` with the rules of `ws` at `clock`'s time.
 pub async fn apply(store: &Store, ws: &Workspace, clock: &Clock, v: &Verdict) -> Result<Effect, StoreError> {
+    // A bounce to a VERP address: the ledger says which delivery its tag names.
+    let resolved;
+    let v = match &v.subject {
+        Subject::Tag(tag) => {
+            let named = store.get(&store.keys.verp(tag)).await?;
+            let Some((key, address)) = named.as_deref().and_then(|n| n.split_once('\0')) else {
+                return Ok(Effect::Nothing(
+                    "a VERP tag nurture does not know (older than 30 days, or not its own)".into(),
+                ));
+            };
+            resolved = Verdict {
+                subject: Subject::Delivery(crate::compliance::token::DeliveryRef {
+                    key: key.to_string(),
+                    address: address.to_string(),
+                }),
+                ..v.clone()
+            };
+            &resolved
+        }
+        _ => v,
+    };
     let now = clock.now();
     let day = clock.today(ws.config.sender_tz());
     let (contact, sent_to) = match who(store, v).await? {
@@ -148,7 +169,7 @@ async fn who(store: &Store, v: &Verdict) -> Result<Who, StoreError> {
             Some(c) => Who::Contact(Box::new(c), Some(from.clone())),
             None => Who::Stranger("an opt-out from an address that is no contact's".into()),
         },
-        Subject::Nobody => Who::Stranger(v.evidence.clone()),
+        Subject::Nobody | Subject::Tag(_) => Who::Stranger(v.evidence.clone()),
     })
 }
 

@@ -15,6 +15,8 @@ pub struct Matcher<'a> {
     pub secrets: &'a [&'a str],
     /// `[unsubscribe] mailto` (empty: none).
     pub unsubscribe_mailto: &'a str,
+    /// `[inbound] return_path` (empty: none): bounces to `local+TAG@domain` name a delivery.
+    pub return_path: &'a str,
 }
 
 /// The kinds of returning mail.
@@ -64,6 +66,9 @@ pub enum Subject {
     Token(Unsubscriber),
     /// A mailed opt-out without one: the contact whose address sent it.
     Sender(String),
+    /// A bounce that came back to a VERP address (`[inbound] return_path`): the tag that names
+    /// its delivery in the ledger.
+    Tag(String),
     /// Nobody nurture knows of.
     Nobody,
 }
@@ -156,15 +161,39 @@ fn quoted_delivery(m: &Returned, matcher: &Matcher<'_>) -> Option<DeliveryRef> {
     m.quoted_ids.iter().find_map(|id| token::open_delivery(matcher.secrets, id))
 }
 
+/// The VERP tag of the address a report came back to (`local+TAG@domain` of
+/// `[inbound] return_path`).
+fn verp_tag(m: &Returned, matcher: &Matcher<'_>) -> Option<String> {
+    let (local, domain) = matcher.return_path.rsplit_once('@')?;
+    m.recipients.iter().find_map(|r| {
+        let (r_local, r_domain) = r.rsplit_once('@')?;
+        let (base, tag) = r_local.split_once('+')?;
+        let ours = base.eq_ignore_ascii_case(local) && r_domain.eq_ignore_ascii_case(domain);
+        (ours && tag.len() == 20 && tag.bytes().all(|b| b.is_ascii_hexdigit())).then(|| tag.to_ascii_lowercase())
+    })
+}
+
+/// Who a report is about: the delivery its quoted original names, else the VERP tag of the
+/// address it came back to.
+fn reported(m: &Returned, matcher: &Matcher<'_>) -> Option<Subject> {
+    quoted_delivery(m, matcher)
+        .map(Subject::Delivery)
+        .or_else(|| verp_tag(m, matcher).map(Subject::Tag))
+}
+
 fn dsn(m: &Returned, recipients: &[DsnRecipient], matcher: &Matcher<'_>) -> Verdict {
-    let Some(delivery) = quoted_delivery(m, matcher) else {
+    let Some(subject) = reported(m, matcher) else {
         return Verdict::unknown("a delivery report about a message nurture did not send (or that quotes no Message-ID)");
+    };
+    let mailed = match &subject {
+        Subject::Delivery(d) => Some(d.address.clone()),
+        _ => None,
     };
     // nurture mails one recipient per message: the block about that address, else the worst.
     let about = |r: &&DsnRecipient| {
         [&r.final_recipient, &r.original_recipient]
             .iter()
-            .any(|a| a.as_deref() == Some(delivery.address.as_str()))
+            .any(|a| a.is_some() && *a == &mailed)
     };
     let rank = |r: &DsnRecipient| match (r.action.as_str(), r.status.as_bytes().first()) {
         ("failed", Some(b'5')) => 0,
@@ -182,7 +211,9 @@ fn dsn(m: &Returned, recipients: &[DsnRecipient], matcher: &Matcher<'_>) -> Verd
         .copied()
         .collect::<Vec<_>>()
         .join(" ");
-    if let Some(other) = r.final_recipient.as_deref().filter(|f| *f != delivery.address) {
+    if let (Some(other), Some(address)) = (r.final_recipient.as_deref(), &mailed)
+        && other != address
+    {
         evidence.push_str(&format!(" (Final-Recipient: {other})"));
     }
     let kind = match (r.action.as_str(), r.status.as_bytes().first()) {
@@ -194,7 +225,7 @@ fn dsn(m: &Returned, recipients: &[DsnRecipient], matcher: &Matcher<'_>) -> Verd
     };
     Verdict {
         kind,
-        subject: Subject::Delivery(delivery),
+        subject,
         evidence: if kind == Kind::Nothing {
             format!("{}: {evidence}", r.action)
         } else {
@@ -264,7 +295,7 @@ fn mailed_opt_out(m: &Returned, matcher: &Matcher<'_>) -> Option<Verdict> {
 /// A bounce without a DSN part (old Exim, qmail): the original's `Message-ID` pasted in the
 /// text, the status code in the words.
 fn plain_bounce(m: &Returned, matcher: &Matcher<'_>) -> Verdict {
-    let Some(delivery) = quoted_delivery(m, matcher) else {
+    let Some(subject) = reported(m, matcher) else {
         return Verdict::unknown("a message from a mail system about nothing nurture sent");
     };
     let Some(status) = m.plain_status.clone() else {
@@ -277,7 +308,7 @@ fn plain_bounce(m: &Returned, matcher: &Matcher<'_>) -> Verdict {
     };
     Verdict {
         kind,
-        subject: Subject::Delivery(delivery),
+        subject,
         evidence: format!("{status} {}", m.text.chars().take(200).collect::<String>()),
         from: None,
     }
@@ -307,6 +338,7 @@ mod tests {
             &Matcher {
                 secrets: &["k"],
                 unsubscribe_mailto: "unsubscribe@example.com",
+                return_path: "bounces@example.com",
             },
         )
     }
@@ -399,6 +431,24 @@ mod tests {
         let v = verdict(&tagged);
         assert_eq!(v.kind, Kind::Unsubscribe);
         assert!(matches!(&v.subject, Subject::Token(u) if u.contact_id == "c-9"), "{v:?}");
+    }
+
+    #[test]
+    fn a_bounce_that_quotes_nothing_names_its_delivery_by_the_verp_address() {
+        let tag = token::verp_tag("k", KEY, RCPT);
+        let bare = fixture!("qmail-plain.eml")
+            .replace("To: sara@example.com", &format!("To: bounces+{tag}@example.com"))
+            .replace("Message-ID: {{MESSAGE_ID}}", "");
+        let v = verdict(&bare);
+        assert_eq!((v.kind, v.subject.clone()), (Kind::HardBounce, Subject::Tag(tag.clone())), "{v:?}");
+        let upper = bare.replace(&tag, &tag.to_uppercase());
+        assert_eq!(
+            verdict(&upper).subject,
+            Subject::Tag(tag),
+            "a relay that upper-cases the local part"
+        );
+        let other = bare.replace("bounces+", "someone+");
+        assert_eq!(verdict(&other).kind, Kind::Unknown);
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub async fn handle(store: &Store, ws: &Workspace, clock: &Clock, raw: &[u8]) ->
     let matcher = Matcher {
         secrets: &secrets,
         unsubscribe_mailto: &config.unsubscribe.mailto,
+        return_path: &config.inbound.return_path,
     };
     let verdict = classify::classify(&returned, &matcher);
     if verdict.kind == Kind::Unknown {

@@ -156,6 +156,11 @@ impl Keys {
     pub fn inbound_resumed(&self) -> String {
         format!("{}:inbound:resumed", self.prefix)
     }
+    /// STRING `delivery key NUL address` that the VERP tag `tag` of an envelope sender names
+    /// (`[inbound] return_path`), kept 30 days after the send.
+    pub fn verp(&self, tag: &str) -> String {
+        format!("{}:verp:{tag}", self.prefix)
+    }
     /// The apalis queue name (apalis adds its own suffixes: `:active`, `:scheduled`, ...).
     pub fn queue(&self) -> String {
         format!("{}:jobs", self.prefix)
@@ -201,6 +206,7 @@ mod tests {
             k.vacuum_lock("d"),
             k.inbound_seen("h"),
             k.inbound_resumed(),
+            k.verp("t"),
         ] {
             assert!(key.starts_with("p1:"), "{key}");
         }

@@ -463,6 +463,11 @@ impl Store {
         Ok(if set.is_some() { None } else { held })
     }
 
+    /// The string at `key`, if any.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.clone().get(key).await?)
+    }
+
     /// True when `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.conn.clone().exists(key).await?)

@@ -857,3 +857,52 @@ fn a_reply_whose_copy_to_the_agent_fails_is_recorded_once_and_copied_later() {
     env.json(&["inbound", "read", "reply.eml"]);
     assert_eq!(counts(&env)["omar@agents.example.com"], agenda + 1, "copied once");
 }
+
+#[test]
+fn a_bounce_that_quotes_nothing_is_matched_by_its_verp_return_path() {
+    let env = TestEnv::new("inbound-verp");
+    with_inbound(&env, "return_path = \"bounces@example.com\"");
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    // The envelope sender the SMTP server received: bounces+TAG@example.com, one tag per message.
+    let olivia = env
+        .sink()
+        .messages()
+        .into_iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("olivia@")))
+        .unwrap();
+    let mail_from = header(&olivia, "X-Mail-Args").unwrap_or_default();
+    let tag = mail_from
+        .split_once("bounces+")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_else(|| panic!("no VERP envelope sender in {mail_from:?}"));
+    assert_eq!(tag.len(), 20, "{mail_from}");
+    let envelopes: std::collections::BTreeSet<String> = env.sink().messages().iter().filter_map(|m| header(m, "X-Mail-Args")).collect();
+    assert_eq!(envelopes.len(), 7, "a tag of its own for each message: {envelopes:?}");
+    // A qmail-style bounce to that address, quoting nothing of the original.
+    let bare = String::from_utf8(returned("qmail-plain.eml", "", "olivia@example.com"))
+        .unwrap()
+        .replace("To: sara@example.com", &format!("To: bounces+{tag}@example.com"))
+        .replace("Message-ID: \r\n", "");
+    std::fs::write(env.path().join("bare.eml"), &bare).unwrap();
+    let r = env.json(&["inbound", "read", "bare.eml"]);
+    assert_eq!(
+        (r[0]["kind"].as_str(), r[0]["outcome"].as_str()),
+        (Some("hard_bounce"), Some("applied")),
+        "{r}"
+    );
+    assert_eq!(suppression(&env, "olivia@example.com").unwrap()["reason"], "bounce");
+    let bounce = history(&env, "olivia@example.com")
+        .into_iter()
+        .find(|e| e["event"] == "bounce")
+        .unwrap();
+    assert_eq!(bounce["touch"], "w1-welcome", "{bounce}");
+    // A tag nurture never gave changes nothing.
+    let forged = bare
+        .replace(&tag, "0123456789abcdef0123")
+        .replace("qmail-bounce-77", "qmail-bounce-78");
+    std::fs::write(env.path().join("forged.eml"), forged).unwrap();
+    let r = env.json(&["inbound", "read", "forged.eml"]);
+    assert_ne!(r[0]["outcome"], "applied", "{r}");
+}
