@@ -82,9 +82,34 @@ async fn within<T>(limit: Duration, step: &str, fut: impl Future<Output = Result
     })
 }
 
+/// What one fetch works with.
+struct Fetch<'a> {
+    store: &'a Store,
+    ws: &'a Workspace,
+    clock: &'a Clock,
+    target: &'a ImapTarget,
+    /// `[inbound] timeout_secs`, for each step.
+    limit: Duration,
+}
+
+/// The items of a command's answer stream (FETCH, STORE, EXPUNGE), or the step's error.
+async fn drain<S, T>(answer: async_imap::error::Result<S>, step: &str) -> Result<Vec<T>, FetchError>
+where
+    S: futures::Stream<Item = async_imap::error::Result<T>>,
+{
+    answer.map_err(imap_err(step))?.try_collect().await.map_err(imap_err(step))
+}
+
 /// Reads the mailbox once.
 pub async fn fetch(store: &Store, ws: &Workspace, clock: &Clock, target: &ImapTarget) -> Result<FetchReport, FetchError> {
     let limit = Duration::from_secs(ws.config.inbound.timeout_secs);
+    let f = Fetch {
+        store,
+        ws,
+        clock,
+        target,
+        limit,
+    };
     let tcp = within(limit, "connect", async {
         tokio::net::TcpStream::connect((target.host.as_str(), target.port))
             .await
@@ -95,7 +120,7 @@ pub async fn fetch(store: &Store, ws: &Workspace, clock: &Clock, target: &ImapTa
     })
     .await?;
     if !target.tls {
-        return session(tcp, store, ws, clock, target, limit).await;
+        return session(tcp, &f).await;
     }
     let ca = if ws.config.inbound.ca_file.is_empty() {
         None
@@ -118,7 +143,7 @@ pub async fn fetch(store: &Store, ws: &Workspace, clock: &Clock, target: &ImapTa
         })
     })
     .await?;
-    session(tls, store, ws, clock, target, limit).await
+    session(tls, &f).await
 }
 
 fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, FetchError> {
@@ -151,17 +176,11 @@ fn tls_connector(ca_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, Fe
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-async fn session<T>(
-    stream: T,
-    store: &Store,
-    ws: &Workspace,
-    clock: &Clock,
-    target: &ImapTarget,
-    limit: Duration,
-) -> Result<FetchReport, FetchError>
+async fn session<T>(stream: T, f: &Fetch<'_>) -> Result<FetchReport, FetchError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
+    let (target, limit) = (f.target, f.limit);
     let mut client = async_imap::Client::new(stream);
     within(limit, "greeting", async {
         match client.read_response().await {
@@ -187,24 +206,18 @@ where
             })
     })
     .await?;
-    let report = read_folder(&mut session, store, ws, clock, target, limit).await;
+    let report = read_folder(&mut session, f).await;
     // A polite goodbye; the fetch's outcome does not depend on it.
     let _ = tokio::time::timeout(limit, session.logout()).await;
     report
 }
 
-async fn read_folder<T>(
-    session: &mut Session<T>,
-    store: &Store,
-    ws: &Workspace,
-    clock: &Clock,
-    target: &ImapTarget,
-    limit: Duration,
-) -> Result<FetchReport, FetchError>
+async fn read_folder<T>(session: &mut Session<T>, f: &Fetch<'_>) -> Result<FetchReport, FetchError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let folder = &target.folder;
+    let (ws, limit) = (f.ws, f.limit);
+    let folder = &f.target.folder;
     within(limit, "select", async {
         session.select(folder).await.map_err(imap_err(format!("select {folder}")))
     })
@@ -228,14 +241,8 @@ where
         let set = uid_set(chunk);
         // Sizes first: a message over the limit is never downloaded.
         let sizes: Vec<(u32, u32)> = within(limit, "fetch sizes", async {
-            let fetches: Vec<_> = session
-                .uid_fetch(&set, "(UID RFC822.SIZE)")
-                .await
-                .map_err(imap_err("fetch sizes"))?
-                .try_collect()
-                .await
-                .map_err(imap_err("fetch sizes"))?;
-            Ok(fetches.iter().filter_map(|f| Some((f.uid?, f.size.unwrap_or(0)))).collect())
+            let fetches = drain(session.uid_fetch(&set, "(UID RFC822.SIZE)").await, "fetch sizes").await?;
+            Ok(fetches.iter().filter_map(|m| Some((m.uid?, m.size.unwrap_or(0)))).collect())
         })
         .await?;
         let (small, large): (Vec<_>, Vec<_>) = sizes.into_iter().partition(|(_, size)| u64::from(*size) <= max);
@@ -252,18 +259,12 @@ where
         if !small.is_empty() {
             let small_set = uid_set(&small.iter().map(|(uid, _)| *uid).collect::<Vec<_>>());
             let bodies: Vec<(u32, Vec<u8>)> = within(limit, "fetch", async {
-                let fetches: Vec<_> = session
-                    .uid_fetch(&small_set, "(UID BODY.PEEK[])")
-                    .await
-                    .map_err(imap_err("fetch"))?
-                    .try_collect()
-                    .await
-                    .map_err(imap_err("fetch"))?;
-                Ok(fetches.iter().filter_map(|f| Some((f.uid?, f.body()?.to_vec()))).collect())
+                let fetches = drain(session.uid_fetch(&small_set, "(UID BODY.PEEK[])").await, "fetch").await?;
+                Ok(fetches.iter().filter_map(|m| Some((m.uid?, m.body()?.to_vec()))).collect())
             })
             .await?;
             for (uid, raw) in bodies {
-                let h = super::handle(store, ws, clock, &raw).await?;
+                let h = super::handle(f.store, ws, f.clock, &raw).await?;
                 tracing::info!(uid, kind = h.kind.name(), outcome = ?h.outcome, detail = %h.detail, "inbound message");
                 report.count(&h);
                 match h.outcome {
@@ -298,14 +299,7 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
     let set = uid_set(uids);
-    let flagged: Vec<_> = session
-        .uid_store(&set, "+FLAGS (\\Seen)")
-        .await
-        .map_err(imap_err("flag \\Seen"))?
-        .try_collect()
-        .await
-        .map_err(imap_err("flag \\Seen"))?;
-    drop(flagged);
+    drain(session.uid_store(&set, "+FLAGS (\\Seen)").await, "flag \\Seen").await?;
     if folder.is_empty() {
         return Ok(uids.len());
     }
@@ -319,22 +313,8 @@ where
             .uid_copy(&set, folder)
             .await
             .map_err(imap_err(format!("copy to {folder}")))?;
-        let deleted: Vec<_> = session
-            .uid_store(&set, "+FLAGS (\\Deleted)")
-            .await
-            .map_err(imap_err("flag \\Deleted"))?
-            .try_collect()
-            .await
-            .map_err(imap_err("flag \\Deleted"))?;
-        drop(deleted);
-        let expunged: Vec<_> = session
-            .expunge()
-            .await
-            .map_err(imap_err("expunge"))?
-            .try_collect()
-            .await
-            .map_err(imap_err("expunge"))?;
-        drop(expunged);
+        drain(session.uid_store(&set, "+FLAGS (\\Deleted)").await, "flag \\Deleted").await?;
+        drain(session.expunge().await, "expunge").await?;
     }
     Ok(uids.len())
 }
