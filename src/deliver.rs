@@ -106,6 +106,10 @@ pub struct Deliverer {
     seq: AtomicU64,
     /// When the complaint and bounce guard was last read (unix seconds), and what it said.
     guard: tokio::sync::Mutex<(i64, Option<String>)>,
+    /// The time of that reading, for the lock-free check of every email job.
+    guard_read_at: std::sync::atomic::AtomicI64,
+    /// True while the guard's last reading stops email.
+    guard_stops: std::sync::atomic::AtomicBool,
 }
 
 /// How often the complaint and bounce guard is read again while email goes out.
@@ -146,6 +150,8 @@ impl Deliverer {
             health: Mutex::default(),
             seq: AtomicU64::new(0),
             guard: tokio::sync::Mutex::new((0, None)),
+            guard_read_at: std::sync::atomic::AtomicI64::new(0),
+            guard_stops: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -187,6 +193,10 @@ impl Deliverer {
     /// says stop, the email breaker is open with its reason (as a relay that refuses us), so
     /// `run` stops with exit 3 and `work` / `serve` keep email queued.
     async fn guard(&self, now: i64) {
+        // Most jobs: a fresh reading that does not stop email (two atomic loads).
+        if now - self.guard_read_at.load(Ordering::Relaxed) < GUARD_EVERY_SECS && !self.guard_stops.load(Ordering::Relaxed) {
+            return;
+        }
         let mut cached = self.guard.lock().await;
         if now - cached.0 >= GUARD_EVERY_SECS {
             let cfg = &self.workspace.get().config;
@@ -204,6 +214,8 @@ impl Deliverer {
                 Err(_) => cached.1.clone(),
             };
             cached.0 = now;
+            self.guard_stops.store(cached.1.is_some(), Ordering::Relaxed);
+            self.guard_read_at.store(now, Ordering::Relaxed);
         }
         if let Some(reason) = &cached.1
             && self.breaker.open_until("email", now).is_none()
@@ -470,9 +482,12 @@ impl Deliverer {
     /// The VERP tag of an email's envelope sender and what it names, with `[inbound]
     /// return_path` (the same tag `compose` put on the envelope).
     fn verp(&self, job: &DeliveryJob, contact: Option<&Contact>) -> Option<(String, String)> {
-        let ws = self.workspace.get();
+        if job.channel != Channel::Email {
+            return None;
+        }
         let address = contact.and_then(Contact::email)?;
-        if job.channel != Channel::Email || ws.config.inbound.return_path.is_empty() {
+        let ws = self.workspace.get();
+        if ws.config.inbound.return_path.is_empty() {
             return None;
         }
         let tag = crate::compliance::token::verp_tag(ws.config.unsubscribe_secret(), &job.key, address);
