@@ -906,3 +906,100 @@ fn a_bounce_that_quotes_nothing_is_matched_by_its_verp_return_path() {
     let r = env.json(&["inbound", "read", "forged.eml"]);
     assert_ne!(r[0]["outcome"], "applied", "{r}");
 }
+
+/// A TCP proxy in front of `upstream` that cuts its first connection after the server has
+/// sent `cut_after` bytes (a mailbox dropping the connection mid-fetch); later connections
+/// pass whole. Returns its port.
+fn cutting_proxy(upstream: u16, cut_after: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+            });
+            std::thread::spawn(move || {
+                let limit = if n == 0 { cut_after } else { usize::MAX };
+                let mut sent = 0;
+                let mut buf = [0u8; 4096];
+                while let Ok(k) = server.read(&mut buf) {
+                    if k == 0 {
+                        break;
+                    }
+                    let k = k.min(limit - sent);
+                    if client.write_all(&buf[..k]).is_err() {
+                        break;
+                    }
+                    sent += k;
+                    if sent >= limit {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                let _ = server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_connection_dropped_mid_fetch_leaves_nothing_half_applied_and_the_next_fetch_finishes() {
+    let env = TestEnv::new("inbound-drop");
+    let dovecot = Dovecot::start(&env.path().join("dovecot"));
+    env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
+    env.json(&["run", "--now", FIRST]);
+    let ids = received(&env);
+    let people = ["olivia", "ben", "grace", "ahmed", "dana", "emma", "frank"];
+    // Three hard bounces per person (three relays' DSNs, each its own message, so the mailbox
+    // is long enough to be cut in the middle of the bodies): 21 messages, each to act once.
+    let mut mailbox = Vec::new();
+    for copy in 0..3 {
+        for who in people {
+            let raw = String::from_utf8(returned(
+                "postfix-hard.eml",
+                &ids[&format!("{who}@example.com")][0],
+                &format!("{who}@example.com"),
+            ))
+            .unwrap()
+            .replace("4Zx1R62ZbTz1@mail", &format!("{who}-{copy}@mail"));
+            mailbox.push(raw.into_bytes());
+        }
+    }
+    dovecot.append("INBOX", &mailbox);
+    let proxy = cutting_proxy(dovecot.port, 30_000);
+    with_inbound(
+        &env,
+        &format!("imap = \"imap://bounces:secret@127.0.0.1:{proxy}/INBOX\"\ntimeout_secs = 3"),
+    );
+    let started = std::time::Instant::now();
+    let cut = env.nurture(&["inbound", "fetch", "--json"]);
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "the dropped connection is an error: {}",
+        String::from_utf8_lossy(&cut.stdout)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    let handled_before: usize = people
+        .iter()
+        .map(|who| events_named(&env, &format!("{who}@example.com"), "bounce"))
+        .sum();
+    assert!(handled_before < 21, "cut before the end: {handled_before} handled");
+    assert!(dovecot.list("INBOX").len() > 7, "most messages are still waiting");
+    // The next fetch (a whole connection) finishes: each message acted once, every one moved.
+    let next = env.json(&["inbound", "fetch"]);
+    assert_eq!(next["outcomes"]["left"], serde_json::Value::Null, "{next}");
+    for who in people {
+        assert_eq!(events_named(&env, &format!("{who}@example.com"), "bounce"), 3, "{who}: {next}");
+        assert_eq!(suppression(&env, &format!("{who}@example.com")).unwrap()["reason"], "bounce");
+    }
+    assert_eq!(dovecot.list("INBOX").len(), 0, "{next}");
+    assert_eq!(dovecot.list("nurture-done").len(), 21);
+}
