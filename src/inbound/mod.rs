@@ -96,14 +96,7 @@ pub async fn handle(store: &Store, ws: &Workspace, clock: &Clock, raw: &[u8]) ->
         Some(id) => format!("id:{id}"),
         None => format!("raw:{}", hex::encode(Sha256::digest(raw))),
     };
-    let handled = handle_once(store, &id, verdict.kind, async {
-        Ok(match apply::apply(store, ws, clock, &verdict).await? {
-            Effect::Applied(s) => (Outcome::Applied, s),
-            Effect::Nothing(s) => (Outcome::Nothing, s),
-            Effect::Left(s) => (Outcome::Left, s),
-        })
-    })
-    .await?;
+    let handled = handle_once(store, &id, verdict.kind, applied(store, ws, clock, &verdict)).await?;
     match (&verdict.subject, handled.outcome) {
         (classify::Subject::Delivery(d), Outcome::Applied | Outcome::Duplicate)
             if verdict.kind == Kind::Reply && config.inbound.forward_replies =>
@@ -112,6 +105,15 @@ pub async fn handle(store: &Store, ws: &Workspace, clock: &Clock, raw: &[u8]) ->
         }
         _ => Ok(handled),
     }
+}
+
+/// [`apply::apply`]'s effect as the outcome of a once-only run.
+async fn applied(store: &Store, ws: &Workspace, clock: &Clock, verdict: &Verdict) -> Result<(Outcome, String), StoreError> {
+    Ok(match apply::apply(store, ws, clock, verdict).await? {
+        Effect::Applied(s) => (Outcome::Applied, s),
+        Effect::Nothing(s) => (Outcome::Nothing, s),
+        Effect::Left(s) => (Outcome::Left, s),
+    })
 }
 
 /// Copies a recorded reply to the contact's agent, once ([`forward`]); a copy that could not
@@ -167,14 +169,7 @@ pub async fn handle_event(store: &Store, ws: &Workspace, clock: &Clock, e: &prov
         }
         _ => {}
     }
-    handle_once(store, &e.id, verdict.kind, async {
-        Ok(match apply::apply(store, ws, clock, &verdict).await? {
-            Effect::Applied(s) => (Outcome::Applied, s),
-            Effect::Nothing(s) => (Outcome::Nothing, s),
-            Effect::Left(s) => (Outcome::Left, s),
-        })
-    })
-    .await
+    handle_once(store, &e.id, verdict.kind, applied(store, ws, clock, &verdict)).await
 }
 
 /// Runs `work` once for the message or event `id` (a `Message-ID`, a provider's event id):
