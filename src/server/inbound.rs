@@ -1,4 +1,4 @@
-//! `POST /inbound/email`, and the providers' event webhooks `POST /inbound/{mailgun|sendgrid|ses}`
+//! `POST /inbound/email`, and the providers' event webhooks `POST /inbound/{mailgun|sendgrid|ses|postmark}`
 //! (below). `/inbound/email`: one raw RFC 5322 message from a relay that forwards returning mail
 //! over HTTP, behind `Authorization: Bearer [inbound] token` (off, 404, when it is empty).
 //! Answers 200 when handled (also for a message handled before: nothing changes again), 202
@@ -38,17 +38,21 @@ pub(super) async fn email(State(state): State<AppState>, headers: HeaderMap, bod
     let status = match handled.outcome {
         Outcome::Applied | Outcome::Duplicate => StatusCode::OK,
         Outcome::Nothing | Outcome::Left => StatusCode::ACCEPTED,
-        Outcome::Busy => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "60")],
-                "Being handled, try again\n",
-            )
-                .into_response();
-        }
+        Outcome::Busy => return busy(),
     };
     let body = serde_json::json!({ "kind": handled.kind, "outcome": handled.outcome }).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Another process is handling the same message or event (or a reply's copy to the agent
+/// failed): the sender tries again later.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "60")],
+        "Being handled, try again\n",
+    )
+        .into_response()
 }
 
 /// One HTTP client for SNS certificates and subscription confirmations.
@@ -66,7 +70,7 @@ fn refused(r: &Refused, mailgun: bool) -> Response {
     }
 }
 
-/// `POST /inbound/{provider}`: Mailgun, SendGrid or Amazon SES (through SNS) events, each
+/// `POST /inbound/{provider}`: Mailgun, SendGrid, Amazon SES (through SNS) or Postmark events, each
 /// verified its own way (`inbound::providers`); 404 for a provider that is not configured.
 pub(super) async fn provider(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let ws = state.workspace.get();
@@ -135,14 +139,7 @@ pub(super) async fn provider(State(state): State<AppState>, Path(name): Path<Str
     let mut results = Vec::new();
     for e in &events {
         match inbound::handle_event(&state.store, &ws, &clock, e).await {
-            Ok(h) if h.outcome == Outcome::Busy => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::RETRY_AFTER, "60")],
-                    "Being handled, try again\n",
-                )
-                    .into_response();
-            }
+            Ok(h) if h.outcome == Outcome::Busy => return busy(),
             Ok(h) => {
                 tracing::info!(provider = %name, kind = h.kind.name(), outcome = ?h.outcome, "provider event");
                 applied |= matches!(h.outcome, Outcome::Applied | Outcome::Duplicate);
