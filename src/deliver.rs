@@ -94,8 +94,9 @@ pub struct Deliverer {
     pub owner: String,
     /// The circuit breaker of both channels.
     pub breaker: Arc<Breaker>,
-    /// `true` for `run`: while the breaker is open, jobs are put back due at once (the next
-    /// run tries again), since `run` stops; `work` puts them back until the cooldown ends.
+    /// `true` for `run`: while a channel's breaker is open, its jobs are parked
+    /// ([`crate::queue::park`]) so that the run finishes the other channel and ends (the next
+    /// run, or a worker, takes them back); `work` puts them back until the cooldown ends.
     pub parks_for_next_run: bool,
     clock: Clock,
     policy: RetryPolicy,
@@ -235,12 +236,10 @@ impl Deliverer {
             self.guard(now).await;
         }
         if let Some(until) = self.breaker.open_until(channel, now) {
-            let at = if self.parks_for_next_run {
-                now
-            } else {
-                until + crate::queue::spread_secs(&job.key, 30)
-            };
-            return self.put_back(&job, at).await;
+            if self.parks_for_next_run {
+                return Ok(crate::queue::park::park(&self.queue, &job).await?);
+            }
+            return self.put_back(&job, until + crate::queue::spread_secs(&job.key, 30)).await;
         }
         let owner = format!("{}:{}", self.owner, self.seq.fetch_add(1, Ordering::Relaxed));
         let lease_ms = cfg.delivery.claim_ttl_secs * 1000;
@@ -361,7 +360,7 @@ impl Deliverer {
                 tracing::warn!(key = %job.key, %reply, "refused by the relay; the message stays queued");
                 match self.breaker.open_until(channel, now) {
                     // The channel is stopped: wait for the next run, or for the cooldown.
-                    Some(_) if self.parks_for_next_run => self.put_back(job, now).await,
+                    Some(_) if self.parks_for_next_run => Ok(crate::queue::park::park(&self.queue, job).await?),
                     Some(until) => self.put_back(job, until).await,
                     // Refused while others go through (one message's content, say): retried
                     // like a transient failure, a dead letter at the end of the window.

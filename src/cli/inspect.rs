@@ -223,6 +223,12 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         backlog.scheduled,
         backlog.dead
     );
+    if backlog.parked > 0 {
+        outln!(
+            "             {} parked: their channel's sender refused us; the next run, or a running worker within a minute, takes them back",
+            backlog.parked
+        );
+    }
     outln!(
         "suppressed   {} email, {} sms",
         report["suppressed"]["email"],

@@ -213,7 +213,6 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         let breaker = deliverer.breaker.clone();
         deliverer.check_senders().await;
         let handler = Arc::new(Handler(Arc::new(deliverer)));
-        let tripped = breaker.tripped();
         let (watch, clock, wait) = (breaker.clone(), queue.clock(), queue.drain_wait.as_secs() as i64);
         // An outage longer than the drain wait: stop, the retries stay scheduled in Redis.
         let outage = async move {
@@ -225,19 +224,17 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
                 }
             }
         };
-        // Stop on Ctrl-C, as soon as the relay refuses us (the breaker: the messages stay
-        // queued for the next run), or when a relay has been unreachable for the drain wait.
+        // Stop on Ctrl-C or when a relay has been unreachable for the drain wait. A channel
+        // whose sender refuses us (the breaker) does not stop the run: its messages are parked
+        // for the next run while the other channel's go out.
         let stop = async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
-                _ = tripped => {}
                 _ = outage => {}
             }
         };
         queue.work(worker, opts.concurrency, handler, true, stop).await?;
-        s.stopped = breaker
-            .last_trip()
-            .map(|t| format!("sending stopped: the {} relay refuses us ({})", t.channel, t.reply));
+        s.stopped = stopped(&breaker.trips());
         s.unreachable = breaker.outage(queue.clock().unix()).map(|(channel, since)| {
             let at = chrono::DateTime::from_timestamp(since, 0)
                 .map(|t| t.with_timezone(&ws.config.sender_tz()).format("%Y-%m-%d %H:%M").to_string())
@@ -264,7 +261,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     }
     let backlog = inspect::backlog(&queue).await?;
     s.deferred = backlog.scheduled;
-    s.waiting = backlog.waiting + backlog.due;
+    s.waiting = backlog.waiting + backlog.due + backlog.parked;
     s.health = store
         .health()
         .await?
@@ -274,6 +271,27 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         .collect();
     store.record_run(&date, &serde_json::to_string(&s)?).await?;
     Ok(s)
+}
+
+/// What `run` says of the channels the breaker stopped (exit 3), one clause each.
+fn stopped(trips: &[crate::send::breaker::Trip]) -> Option<String> {
+    let clauses: Vec<String> = trips
+        .iter()
+        .map(|t| {
+            format!(
+                "{} sending stopped: the {} refuses us ({})",
+                t.channel,
+                sender_name(&t.channel),
+                t.reply
+            )
+        })
+        .collect();
+    (!clauses.is_empty()).then(|| clauses.join("; "))
+}
+
+/// How `run` names a channel's sender.
+fn sender_name(channel: &str) -> &'static str {
+    if channel == "sms" { "SMS provider" } else { "relay" }
 }
 
 async fn fetch(store: Store, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {

@@ -15,7 +15,8 @@ for _, w in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
 end
 return { redis.call('LLEN', KEYS[1]), redis.call('ZCOUNT', KEYS[2], 0, now),
          redis.call('ZCOUNT', KEYS[2], '(' .. now, now + tonumber(ARGV[3])),
-         redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'), held, redis.call('SCARD', KEYS[4]) }
+         redis.call('ZCOUNT', KEYS[2], '(' .. now, '(' .. ARGV[4]), held, redis.call('SCARD', KEYS[4]),
+         redis.call('ZCOUNT', KEYS[2], ARGV[4], '+inf') }
 "#,
     )
 });
@@ -31,6 +32,9 @@ pub struct Backlog {
     pub soon: u64,
     /// Scheduled for later (retries, deferrals).
     pub scheduled: u64,
+    /// Parked because their channel's sender refused us ([`super::park`]): the next `run`,
+    /// or a running worker within a minute, takes them back.
+    pub parked: u64,
     /// Held by workers (including workers that died and whose jobs are not yet recovered).
     pub in_flight: u64,
     /// Dead letters.
@@ -55,6 +59,7 @@ pub async fn backlog_within(queue: &Queue, horizon: Duration) -> Result<Backlog,
         .arg(cfg.inflight_jobs_set())
         .arg(queue.clock().unix())
         .arg(horizon.as_secs())
+        .arg(super::park::PARKED_AT)
         .invoke_async(&mut queue.store().conn.clone())
         .await?;
     Ok(Backlog {
@@ -64,6 +69,7 @@ pub async fn backlog_within(queue: &Queue, horizon: Duration) -> Result<Backlog,
         scheduled: v[3],
         in_flight: v[4],
         dead: v[5],
+        parked: v[6],
     })
 }
 

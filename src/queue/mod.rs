@@ -8,6 +8,7 @@
 
 pub mod dead;
 pub mod inspect;
+pub mod park;
 pub mod retry;
 pub mod vacuum;
 
@@ -224,7 +225,8 @@ impl Queue {
 
     /// Runs a worker named `name` with `concurrency` parallel jobs until `stop` resolves
     /// (drains in-flight jobs first), or — with `drain` — until no job is ready, in flight,
-    /// or due within [`Queue::drain_wait`].
+    /// or due within [`Queue::drain_wait`]. Parked jobs ([`park`]) are taken back at the start,
+    /// and every [`park::RELEASE_EVERY`] by a worker that does not drain.
     ///
     /// Supervised: when the apalis worker dies (Redis went away or restarted and lost its
     /// registration), it is started again under a fresh name (the old name may still look
@@ -239,6 +241,9 @@ impl Queue {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueueError> {
         let stop: StopSignal = futures::FutureExt::shared(Box::pin(stop));
+        if let Err(e) = park::release(self).await {
+            tracing::warn!(error = %e, "taking parked jobs back failed; the next worker tries again");
+        }
         let mut wait = Duration::from_millis(250);
         for restart in 0u32.. {
             let worker_name = if restart == 0 { name.clone() } else { format!("{name}-r{restart}") };
@@ -287,6 +292,7 @@ impl Queue {
                 let ended = ended.clone();
                 async move {
                     let mut quiet_polls = 0u32;
+                    let mut released = std::time::Instant::now();
                     loop {
                         tokio::select! {
                             _ = &mut stop => break,
@@ -295,6 +301,12 @@ impl Queue {
                         if let Err(e) = queue.promote_due().await {
                             tracing::warn!(error = %e, "promoting due jobs failed; retrying");
                             continue;
+                        }
+                        if !drain && released.elapsed() >= park::RELEASE_EVERY {
+                            released = std::time::Instant::now();
+                            if let Err(e) = park::release(&queue).await {
+                                tracing::warn!(error = %e, "taking parked jobs back failed; retrying");
+                            }
                         }
                         if drain {
                             match inspect::backlog(&queue).await {

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio::sync::watch;
 
 /// Why a channel is stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +25,8 @@ struct State {
     last: String,
     /// First transient failure since the last success (an outage), unix seconds.
     down_since: Option<i64>,
+    /// The latest time this channel's breaker opened, in this process.
+    trip: Option<Trip>,
 }
 
 /// One breaker per process, shared by all jobs.
@@ -34,7 +35,6 @@ pub struct Breaker {
     after: u32,
     cooldown: i64,
     channels: Mutex<HashMap<String, State>>,
-    tripped: watch::Sender<Option<Trip>>,
 }
 
 impl Breaker {
@@ -44,7 +44,6 @@ impl Breaker {
             after: after.max(1),
             cooldown: cooldown_secs as i64,
             channels: Mutex::default(),
-            tripped: watch::channel(None).0,
         }
     }
 
@@ -96,36 +95,29 @@ impl Breaker {
     }
 
     fn count_refusal(&self, channel: &str, reply: &str, now: i64, weight: u32) -> Option<Trip> {
-        let trip = {
-            let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-            let s = map.entry(channel.to_string()).or_default();
-            s.refusals += weight;
-            s.last = reply.to_string();
-            if s.refusals < self.after || s.open_until > now {
-                return None;
-            }
-            s.open_until = now + self.cooldown.max(1);
-            Trip {
-                channel: channel.to_string(),
-                reply: reply.to_string(),
-                until: s.open_until,
-            }
+        let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let s = map.entry(channel.to_string()).or_default();
+        s.refusals += weight;
+        s.last = reply.to_string();
+        if s.refusals < self.after || s.open_until > now {
+            return None;
+        }
+        s.open_until = now + self.cooldown.max(1);
+        let trip = Trip {
+            channel: channel.to_string(),
+            reply: reply.to_string(),
+            until: s.open_until,
         };
-        self.tripped.send_replace(Some(trip.clone()));
+        s.trip = Some(trip.clone());
         Some(trip)
     }
 
-    /// The latest trip of this process, if any.
-    pub fn last_trip(&self) -> Option<Trip> {
-        self.tripped.borrow().clone()
-    }
-
-    /// Resolves when the breaker opens (for `run`, which then stops).
-    pub fn tripped(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.tripped.subscribe();
-        async move {
-            let _ = rx.wait_for(Option::is_some).await;
-        }
+    /// The latest trip of each channel that tripped in this process, by channel name.
+    pub fn trips(&self) -> Vec<Trip> {
+        let map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let mut trips: Vec<Trip> = map.values().filter_map(|s| s.trip.clone()).collect();
+        trips.sort_by(|a, b| a.channel.cmp(&b.channel));
+        trips
     }
 }
 
@@ -145,7 +137,8 @@ mod tests {
         assert_eq!(b.open_until("email", 20), Some(70));
         assert_eq!(b.open_until("sms", 20), None);
         assert_eq!(b.open_until("email", 70), None, "half open after the cooldown");
-        assert_eq!(b.last_trip(), Some(trip));
+        let sms = b.refused_at_startup("sms", "401", 20).unwrap();
+        assert_eq!(b.trips(), vec![trip, sms], "each channel's trip, by name");
     }
 
     #[test]

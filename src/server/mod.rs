@@ -289,6 +289,7 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
             );
             gauge("nurture_queue_jobs", "", "{state=\"in_flight\"}", b.in_flight);
             gauge("nurture_queue_jobs", "", "{state=\"scheduled\"}", b.scheduled);
+            gauge("nurture_queue_jobs", "", "{state=\"parked\"}", b.parked);
             gauge("nurture_queue_jobs", "", "{state=\"dead\"}", b.dead);
             gauge(
                 "nurture_suppressed",

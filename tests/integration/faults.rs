@@ -633,3 +633,99 @@ fn a_send_claim_renewed_by_its_owner_keeps_another_worker_out() {
             .unwrap();
     });
 }
+
+/// Ten SMS contacts (no email) whose `w3-checkin` text is due on DATE.
+fn texters() -> String {
+    let mut csv = String::from("first_name,phone,plan,sms_consent\n");
+    for i in 0..10 {
+        csv.push_str(&format!("T{i},+121755510{i:02},8x8,2026-10-01\n"));
+    }
+    csv
+}
+
+/// The texts the SMS stand-in accepted, per number.
+fn texts_per_number(env: &TestEnv) -> std::collections::HashMap<String, usize> {
+    let mut per = std::collections::HashMap::new();
+    for r in env.twilio().requests().into_iter().filter(|r| r["status"] == 201) {
+        *per.entry(r["form"]["To"].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    per
+}
+
+fn assert_each_text_once(env: &TestEnv) {
+    let per = texts_per_number(env);
+    assert_eq!(per.len(), 10, "{per:?}");
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+}
+
+#[test]
+fn an_sms_provider_that_refuses_us_does_not_hold_back_the_nights_email() {
+    let env = TestEnv::new("smsrefused");
+    env.write_config(DELIVERY);
+    env.patch_config("auth_token = \"test-token\"", "auth_token = \"wrong-token\"");
+    env.import(&contacts(20), &["--enrolled-on", ENROLLED]);
+    env.import(&texters(), &["--enrolled-on", "2026-11-03"]);
+    let (out, s) = run_json(&env, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "exit 3 says a channel stopped: {err}");
+    assert!(err.contains("sms sending stopped") && err.contains("401 Unauthorized"), "{err}");
+    assert!(!err.contains("email sending stopped") && !err.contains("worker died"), "{err}");
+    assert_eq!((s["sent"].as_u64(), s["waiting"].as_u64()), (Some(20), Some(10)), "{s}");
+    let mut per: std::collections::HashMap<String, usize> = Default::default();
+    for m in env.sink().messages() {
+        *per.entry(crate::support::header(&m, "To").unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(per.len(), 20, "every email went out while SMS was stopped: {per:?}");
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+    assert!(texts_per_number(&env).is_empty());
+    let status = env.json(&["status"]);
+    assert_eq!(status["queue"]["parked"], 10, "{status}");
+
+    // The token is renewed: a worker started now takes the parked texts back and sends each
+    // once; the next run sends nothing again.
+    env.patch_config("auth_token = \"wrong-token\"", "auth_token = \"test-token\"");
+    let mut worker = env.command(&["work", "--now", NOW]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while texts_per_number(&env).len() < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    crate::unsafe_sigterm(&worker);
+    assert!(worker.wait().unwrap().success());
+    assert_each_text_once(&env);
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s["sent"], 0, "{s}");
+    assert_each_text_once(&env);
+    assert_eq!(env.sink().count(), 20);
+    assert_eq!(env.json(&["status"])["queue"]["parked"], 0);
+}
+
+#[test]
+fn a_relay_that_refuses_us_does_not_hold_back_the_nights_sms() {
+    let (env, smtp) = fault_env(
+        "mailrefused",
+        json!({"mail": 550, "text": "5.7.1 <sara@example.com>: sender not authorised"}),
+        DELIVERY,
+        20,
+    );
+    env.import(&texters(), &["--enrolled-on", "2026-11-03"]);
+    let (out, s) = run_json(&env, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("email sending stopped") && err.contains("sender not authorised"),
+        "{err}"
+    );
+    assert!(!err.contains("sms sending stopped"), "{err}");
+    assert_eq!((s["sent"].as_u64(), s["waiting"].as_u64()), (Some(10), Some(20)), "{s}");
+    assert_each_text_once(&env);
+    assert!(smtp.accepted_per_recipient().is_empty());
+
+    // The relay is fixed: the next run sends each email once, no text again.
+    smtp.set(json!({}));
+    let (out, s) = run_json(&env, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s["sent"], 20, "{s}");
+    assert_each_once(&smtp, 20);
+    assert_each_text_once(&env);
+}

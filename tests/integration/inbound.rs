@@ -392,13 +392,25 @@ fn the_complaint_guard_stops_email_until_resumed() {
     )
     .unwrap();
     env.json(&["inbound", "read", "arf.eml", "--now", NEXT_DAY]);
-    // 1 complaint in 7 emails (14 %) with at least 5 sent: the next run sends no email.
+    // Three texters whose w3-checkin SMS falls due on the guarded night.
+    env.import(
+        "first_name,phone,plan,sms_consent\nT0,+12175551000,8x8,2026-10-01\nT1,+12175551001,8x8,2026-10-01\nT2,+12175551002,8x8,2026-10-01\n",
+        &["--enrolled-on", "2026-10-23"],
+    );
+    let texts = || env.twilio().requests().into_iter().filter(|r| r["status"] == 201).count();
+    // 1 complaint in 7 emails (14 %) with at least 5 sent: the next run sends no email, and
+    // every SMS of the night.
     let before = env.sink().count();
     let out = env.nurture(&["run", "--json", "--now", "2026-11-04T18:00:00Z", "--date", "2026-11-09"]);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("complaint rate") && stderr.contains("inbound resume"), "{stderr}");
+    assert!(
+        stderr.contains("email sending stopped") && !stderr.contains("sms sending stopped"),
+        "{stderr}"
+    );
     assert_eq!(env.sink().count(), before, "no email while the guard is tripped");
+    assert_eq!(texts(), 3, "SMS goes on while email is stopped");
     let status = env.json(&["status", "--now", "2026-11-04T18:00:00Z"]);
     assert_eq!(status["reputation"]["guard"]["state"], "stop", "{status}");
     let text = env.ok(&["status"]);
@@ -408,6 +420,7 @@ fn the_complaint_guard_stops_email_until_resumed() {
     let resumed = env.json(&["run", "--now", "2026-11-04T18:05:00Z", "--date", "2026-11-09"]);
     assert_eq!(resumed["sent"], 6, "7 queued, Grace suppressed: {resumed}");
     assert_eq!(resumed["suppressed"], 1, "{resumed}");
+    assert_eq!(texts(), 3, "no text twice");
 }
 
 #[test]

@@ -171,7 +171,7 @@ fn suppression_added_after_queueing_stops_the_send() {
     assert!(list.contains("grace@example.com") && list.contains("asked by phone"), "{list}");
 }
 
-fn unsafe_sigterm(child: &std::process::Child) {
+pub(crate) fn unsafe_sigterm(child: &std::process::Child) {
     let ok = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
