@@ -6,6 +6,7 @@ pub mod census;
 pub mod headers;
 pub mod identity;
 pub mod import;
+pub mod phone;
 pub mod pipeline;
 pub mod read;
 
@@ -13,6 +14,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub use phone::E164;
 
 /// Columns nurture understands; every other column is kept as a custom field.
 pub const KNOWN_COLUMNS: &[&str] = &[
@@ -59,33 +62,6 @@ impl Email {
         Ok(Email(s))
     }
     /// The address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A phone number in E.164 form (`+15551234567`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct E164(String);
-
-impl E164 {
-    /// Parses a number, using `default_region` (ISO code such as `US`) when it has no country code.
-    pub fn parse(raw: &str, default_region: &str) -> Result<E164, String> {
-        let region = default_region.parse::<phonenumber::country::Id>().ok();
-        let cleaned = raw.trim();
-        let cleaned = if let Some(rest) = cleaned.strip_prefix("00") {
-            format!("+{rest}")
-        } else {
-            cleaned.to_string()
-        };
-        let number = phonenumber::parse(region, &cleaned).map_err(|_| format!("not a phone number: {raw:?}"))?;
-        if !phonenumber::is_valid(&number) {
-            return Err(format!("not a valid phone number: {raw:?}"));
-        }
-        Ok(E164(number.format().mode(phonenumber::Mode::E164).to_string()))
-    }
-    /// The number, `+` and digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }

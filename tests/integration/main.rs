@@ -9,6 +9,7 @@ mod inbound;
 mod leads;
 mod lifecycle;
 mod marketers;
+mod phones;
 mod pipeline;
 mod redis_setups;
 mod reports;
