@@ -89,7 +89,7 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
         return Err(ComposeError::NotFound(format!("{template}.email.hbs")));
     }
     let name = ws.catalog.resolve(template, Kind::Email, contact.is_arabic());
-    let context = ws.context(contact, at.plan, at.touch, at.date);
+    let context = context(ws, contact, at, to);
     // The link the context holds (signing it again would cost a second encryption).
     let url = context["unsubscribe_url"].as_str().unwrap_or_default().to_string();
     let mut rendered = ws.catalog.render_email(&name, context)?;
@@ -113,6 +113,28 @@ pub fn email(ws: &Workspace, contact: &Contact, template: &str, at: &Occasion<'_
     build(ws, content, to_name, (&url, &ws.config.unsubscribe.mailto), at.key, from, reply_to)
 }
 
+/// The render context of a message to `to`: a test or a preview gets a test unsubscribe link
+/// ([`crate::compliance::token::sign_test`]), so a click from the tester's inbox or the preview
+/// unsubscribes nobody.
+fn context(ws: &Workspace, contact: &Contact, at: &Occasion<'_>, to: Recipient<'_>) -> serde_json::Value {
+    let mut context = ws.context(contact, at.plan, at.touch, at.date);
+    let test_address = match to {
+        Recipient::Contact { .. } => None,
+        Recipient::Preview => Some(contact.email().unwrap_or_default()),
+        Recipient::Test(address) => Some(address),
+    };
+    if let Some(address) = test_address {
+        context["unsubscribe_url"] = crate::compliance::token::test_unsubscribe_url(
+            &ws.config.unsubscribe.base_url,
+            ws.config.unsubscribe_secret(),
+            &contact.id.0,
+            address,
+        )
+        .into();
+    }
+    context
+}
+
 /// Renders and checks the SMS of `template` for `contact`.
 pub fn sms(
     ws: &Workspace,
@@ -125,7 +147,7 @@ pub fn sms(
         return Err(ComposeError::NotFound(format!("{template}.sms.hbs")));
     }
     let name = ws.catalog.resolve(template, Kind::Sms, contact.is_arabic());
-    let rendered = ws.catalog.render_sms(&name, &ws.context(contact, at.plan, at.touch, at.date))?;
+    let rendered = ws.catalog.render_sms(&name, &context(ws, contact, at, to))?;
     let opt_out = &ws.config.sms.opt_out_text;
     let number = match to {
         Recipient::Contact { .. } => contact.phone(),

@@ -35,6 +35,8 @@ pub struct Unsubscriber {
     pub contact_id: String,
     /// The address the message was sent to (`None` for a v1 token, which names none).
     pub address: Option<String>,
+    /// A test token ([`sign_test`]: `send-test`, previews): its link suppresses nobody.
+    pub test: bool,
 }
 
 fn v1_mac(secret: &str, contact_id: &str) -> HmacSha256 {
@@ -134,11 +136,26 @@ pub fn verp_address(return_path: &str, tag: &str) -> String {
 
 /// Makes the token of `contact_id` for a message sent to `address` (empty when there is none).
 pub fn sign(secret: &str, contact_id: &str, address: &str) -> String {
+    seal_token(secret, LIVE, contact_id, address)
+}
+
+/// Makes the token of a test message (`send-test`, a preview) rendered for `contact_id` and
+/// sent to `address`: the same shape, sealed under another label, so the page knows it
+/// unsubscribes nobody.
+pub fn sign_test(secret: &str, contact_id: &str, address: &str) -> String {
+    seal_token(secret, TEST, contact_id, address)
+}
+
+/// The AES-SIV associated data of real and of test tokens.
+const LIVE: &[u8] = b"u2";
+const TEST: &[u8] = b"t2";
+
+fn seal_token(secret: &str, label: &[u8], contact_id: &str, address: &str) -> String {
     let mut plain = Vec::with_capacity(contact_id.len() + address.len() + 1);
     plain.extend_from_slice(contact_id.as_bytes());
     plain.push(0);
     plain.extend_from_slice(address.as_bytes());
-    let sealed = cipher(secret).encrypt([b"u2"], &plain).expect("AES-SIV encrypts any length");
+    let sealed = cipher(secret).encrypt([label], &plain).expect("AES-SIV encrypts any length");
     URL_SAFE_NO_PAD.encode(sealed)
 }
 
@@ -165,15 +182,21 @@ fn verify_with(secret: &str, token: &str) -> Option<Unsubscriber> {
         return Some(Unsubscriber {
             contact_id: id,
             address: None,
+            test: false,
         });
     }
     let sealed = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let plain = cipher(secret).decrypt([b"u2"], &sealed).ok()?;
+    let mut cipher = cipher(secret);
+    let (plain, test) = match cipher.decrypt([LIVE], &sealed) {
+        Ok(plain) => (plain, false),
+        Err(_) => (cipher.decrypt([TEST], &sealed).ok()?, true),
+    };
     let plain = String::from_utf8(plain).ok()?;
     let (id, address) = plain.rsplit_once('\0')?;
     Some(Unsubscriber {
         contact_id: id.to_string(),
         address: (!address.is_empty()).then(|| address.to_string()),
+        test,
     })
 }
 
@@ -202,6 +225,11 @@ pub fn unreachable_base(base_url: &str) -> Option<String> {
 /// `{base_url}/u/{token}` for a message to `address`.
 pub fn unsubscribe_url(base_url: &str, secret: &str, contact_id: &str, address: &str) -> String {
     format!("{}/u/{}", base_url.trim_end_matches('/'), sign(secret, contact_id, address))
+}
+
+/// `{base_url}/u/{token}` with a test token ([`sign_test`]).
+pub fn test_unsubscribe_url(base_url: &str, secret: &str, contact_id: &str, address: &str) -> String {
+    format!("{}/u/{}", base_url.trim_end_matches('/'), sign_test(secret, contact_id, address))
 }
 
 #[cfg(test)]
@@ -236,6 +264,12 @@ mod tests {
         assert_eq!(who.address.as_deref(), Some("ann@example.com"));
         assert_eq!(t, sign("k", "c-17", "ann@example.com"), "deterministic");
         assert_ne!(t, sign("k", "c-17", "ann@new.example.com"), "bound to the address");
+        assert!(!who.test);
+        let test = verify(&["k"], &sign_test("k", "c-17", "me@example.com")).unwrap();
+        assert_eq!(
+            (test.contact_id.as_str(), test.address.as_deref(), test.test),
+            ("c-17", Some("me@example.com"), true)
+        );
         let odd = sign("k", "a|b\0c", "");
         let who = verify(&["k"], &odd).unwrap();
         assert_eq!((who.contact_id.as_str(), who.address), ("a|b\0c", None));

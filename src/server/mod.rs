@@ -120,17 +120,28 @@ fn verify(state: &AppState, token: &str) -> Option<token::Unsubscriber> {
 
 async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let Some(who) = verify(&state, &token) else { return not_found() };
+    if who.test {
+        return test_page(&state);
+    }
     let contact = match state.store.contact(&who.contact_id).await {
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };
     state.metrics.unsubscribe_pages.fetch_add(1, Ordering::Relaxed);
     let arabic = contact.as_ref().is_some_and(|c| c.is_arabic());
-    // A forgotten or unknown contact: the page says nothing about them.
-    let email = contact
-        .as_ref()
-        .and_then(|c| who.address.as_deref().or(c.email()).map(str::to_string));
+    // A forgotten or unknown contact: the page says nothing about them. A link made before
+    // 0.6 names no address: the contact's current one is shown masked (whoever holds an old
+    // link learns no new address).
+    let email = contact.as_ref().and_then(|c| match &who.address {
+        Some(address) => Some(address.clone()),
+        None => c.email().map(pages::masked_email),
+    });
     no_store(Html(pages::confirm(&state.workspace.get().config.sender.name, email.as_deref(), arabic)).into_response())
+}
+
+/// The page of a test link (`send-test`, previews), for GET and POST: nobody is unsubscribed.
+fn test_page(state: &AppState) -> Response {
+    no_store(Html(pages::test_message(&state.workspace.get().config.sender.name)).into_response())
 }
 
 /// Any POST unsubscribes (RFC 8058 one-click sends `List-Unsubscribe=One-Click`, urlencoded or
@@ -139,6 +150,9 @@ async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<Strin
 /// a forgotten or unknown contact the answer is the same and nothing is written.
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(who) = verify(&state, &token) else { return not_found() };
+    if who.test {
+        return test_page(&state);
+    }
     let contact = match state.store.contact(&who.contact_id).await {
         Ok(c) => c,
         Err(e) => return unavailable(e),

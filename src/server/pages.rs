@@ -1,5 +1,5 @@
-//! The two unsubscribe pages: a confirmation with one button (no JavaScript, no login, no
-//! cookie), and the answer after the button. Arabic contacts get them right-to-left. The
+//! The unsubscribe pages: a confirmation with one button (no JavaScript, no login, no
+//! cookie), the answer after the button, and the page of a test link. Arabic contacts get them right-to-left. The
 //! page shell is shared with the lead form.
 
 use crate::render::escape_html;
@@ -68,5 +68,37 @@ pub fn done(sender: &str, arabic: bool) -> String {
             "",
             &format!("<h1 id=\"done\">You are unsubscribed</h1><p>You will not receive emails from {sender} any more.</p>"),
         )
+    }
+}
+
+/// The page of a test link: a test message's or a preview's link unsubscribes nobody.
+pub fn test_message(sender: &str) -> String {
+    let sender = escape_html(sender);
+    page(
+        "en",
+        "ltr",
+        "Test message",
+        "",
+        &format!(
+            "<h1 id=\"test\">This was a test message</h1><p>Nobody was unsubscribed: this link came from a test \
+message or a preview of {sender}. In a real message it unsubscribes the person it was sent to.</p>"
+        ),
+    )
+}
+
+/// `a***@example.com`: enough for its owner to recognise, nothing for anyone else.
+pub fn masked_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_masked_address_keeps_its_first_letter_and_domain() {
+        assert_eq!(super::masked_email("ann.lee@example.com"), "a***@example.com");
+        assert_eq!(super::masked_email("oops"), "***");
     }
 }

@@ -574,3 +574,70 @@ fn dkim_signature_covers_list_unsubscribe_and_verifies_independently() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The first `/u/…` path in `text` (the link of `http://127.0.0.1:8080`).
+fn first_link(text: &str) -> String {
+    let at = text.find("http://127.0.0.1:8080/u/").expect("an unsubscribe link");
+    let rest = &text[at + "http://127.0.0.1:8080".len()..];
+    rest.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+        .collect()
+}
+
+#[test]
+fn a_test_send_or_a_preview_link_unsubscribes_nobody() {
+    let env = TestEnv::new("testlink");
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    env.ok(&[
+        "send-test",
+        "8x8/free-report",
+        "--to",
+        "me@agency.example",
+        "--contact",
+        "olivia.bennett@example.com",
+    ]);
+    let test_mail = env.sink().messages().remove(0);
+    let from_header = unsubscribe_path(&test_mail);
+    let preview = env.ok(&[
+        "preview",
+        "8x8/free-report",
+        "--contact",
+        "olivia.bennett@example.com",
+        "--format",
+        "text",
+    ]);
+    let from_preview = first_link(&preview);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    for link in [&from_header, &from_preview] {
+        let page = http("GET", &format!("{}{link}", server.base), &[], "");
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("This was a test message") && page.body.contains("Nobody was unsubscribed"),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("olivia"), "{}", page.body);
+        let one_click = http(
+            "POST",
+            &format!("{}{link}", server.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            "List-Unsubscribe=One-Click",
+        );
+        assert_eq!(one_click.status, 200);
+        let button = http("POST", &format!("{}{link}", server.base), &[("Accept", "text/html")], "");
+        assert!(button.body.contains("Nobody was unsubscribed"), "{}", button.body);
+    }
+    assert!(suppressed(&env).is_empty(), "{:?}", suppressed(&env));
+    let history = env.ok(&["contact", "show", "olivia.bennett@example.com"]);
+    assert!(!history.contains("unsubscribed"), "{history}");
+    // A link made before 0.6 names no address: the page masks her current one.
+    let old = nurture::compliance::token::sign_v1("test-secret", "olivia.bennett@example.com");
+    let page = http("GET", &format!("{}/u/{old}", server.base), &[], "");
+    assert!(page.body.contains("o***@example.com") && !page.body.contains("olivia.bennett"), "{}", page.body);
+    // Her real link still works.
+    assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3);
+    let real = link_for(&env, "olivia.bennett@example.com");
+    assert_ne!(real, from_header);
+    http("POST", &format!("{}{real}", server.base), &[], "List-Unsubscribe=One-Click");
+    assert_eq!(suppressed(&env).len(), 1);
+}
