@@ -1,8 +1,9 @@
 //! A lead arriving through `POST /leads` or the public form: checked field by field like an
 //! imported row, then upserted through the import's intake ([`crate::intake`]) — forgotten
 //! people refused, one person one contact, a compare-and-set write — with the `[assign]` rules
-//! for a new contact, and only empty fields filled for a known one, whose lead then counts as
-//! its response. Sequencing only.
+//! for a new contact. A known person's lead from a keyed source fills only empty fields (never
+//! an address, a phone or a consent) and counts as their response; from the anonymous form it
+//! changes nothing and leaves a line in their history. Sequencing only.
 
 use crate::config::Config;
 use crate::contacts::import::{ImportOptions, normalize_row};
@@ -84,12 +85,21 @@ impl Taken {
     };
 }
 
+/// Who sent a lead: a source with its own key (`POST /leads`), or anyone (the public form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// Authenticated by the source's key: a known person's lead is their response.
+    Trusted,
+    /// The anonymous form: anyone can type anyone's email, so a known person is left as is.
+    Anonymous,
+}
+
 /// Takes one lead of `source` on `today`.
 pub async fn take(
     store: &Store,
     config: &Config,
     plans: &HashSet<String>,
-    source: &str,
+    (source, sender): (&str, Sender),
     lead: &Lead,
     today: NaiveDate,
 ) -> Result<Taken, StoreError> {
@@ -146,6 +156,16 @@ pub async fn take(
             return Ok(Taken::Invalid { errors });
         }
     };
+    let note = lead.message.clone().unwrap_or_default();
+    if sender == Sender::Anonymous
+        && let Some(known) = known_person(store, &contact, &config.contacts.default_region).await?
+    {
+        // Not their response, and nothing of theirs changes: only a line for the agent.
+        let detail = format!("{source}: {note}");
+        let event = crate::history::Event::new(today.to_string(), "lead_unverified", detail.trim_end_matches(": "));
+        store.push_history(&[(known.id.0.clone(), event)]).await?;
+        return Ok(Taken::NOTHING);
+    }
     let label = format!("lead from {source}");
     let rules = Rules {
         assign: Some(&config.assign),
@@ -166,7 +186,6 @@ pub async fn take(
     let Some(stored) = store.lookup(address, &config.contacts.default_region).await? else {
         return Ok(Taken::NOTHING);
     };
-    let note = lead.message.clone().unwrap_or_default();
     let stored = if created {
         let event = crate::history::Event::new(today.to_string(), "lead", format!("{source}: {note}").trim_end_matches(": "));
         store.push_history(&[(stored.id.0.clone(), event)]).await?;
@@ -194,4 +213,18 @@ pub async fn take(
         plan: stored.plan().map(str::to_string),
         stage: Some(crate::contacts::pipeline::Pipeline::stage_of(&stored).to_string()),
     })
+}
+
+/// The stored contact a lead's email, else its phone, belongs to.
+async fn known_person(
+    store: &Store,
+    lead: &crate::contacts::Contact,
+    region: &str,
+) -> Result<Option<crate::contacts::Contact>, StoreError> {
+    for address in [lead.email(), lead.phone()].into_iter().flatten() {
+        if let Some(c) = store.lookup(address, region).await? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
 }

@@ -35,6 +35,7 @@ pub mod send;
 pub mod store;
 
 pub mod compose;
+pub mod consent;
 pub mod deliver;
 pub mod events;
 pub mod facts;

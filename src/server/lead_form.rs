@@ -81,27 +81,46 @@ pub(super) async fn submit(
     let today = crate::clock::Clock::System.today(ws.config.sender_tz());
     let lead = lead_of(&values, &locale, today);
     let plans = ws.plans.keys().cloned().collect();
-    match leads::take(&state.store, &ws.config, &plans, &source, &lead, today).await {
+    match leads::take(&state.store, &ws.config, &plans, (&source, leads::Sender::Anonymous), &lead, today).await {
         Ok(Taken::Invalid { errors }) => {
             let sender = &ws.config.sender;
             let page = form_page::form(words, &sender.name, &sender.postal_address, &values, &errors);
             secured((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
         }
-        Ok(Taken::Stored { .. }) => {
+        Ok(Taken::Stored { contact, created, .. }) => {
             state.metrics.lead_form_posts.fetch_add(1, Ordering::Relaxed);
+            if let (Some(id), true) = (contact, created && lead.fields.contains_key(crate::consent::PENDING)) {
+                tokio::spawn(ask_consent(state.clone(), id, today));
+            }
             thanks
         }
         Err(e) => super::unavailable(e),
     }
 }
 
-/// The lead a form post makes: its fields, the source's locale, and the SMS consent (with
-/// its date and where it was given) when the box was ticked and a phone given.
+/// Texts a new contact of the form the request to confirm their SMS consent (in the
+/// background: the visitor is thanked at once).
+async fn ask_consent(state: AppState, contact_id: String, today: chrono::NaiveDate) {
+    let config = state.workspace.get().config.clone();
+    let asked = match state.store.contact(&contact_id).await {
+        Ok(Some(c)) => crate::consent::ask(&state.store, &config, &c, today).await,
+        Ok(None) => Ok(false),
+        Err(e) => Err(e.into()),
+    };
+    match asked {
+        Ok(sent) => tracing::info!(sent, "lead form: SMS consent confirmation"),
+        Err(e) => tracing::warn!(error = %e, "lead form: the SMS consent confirmation was not sent"),
+    }
+}
+
+/// The lead a form post makes: its fields, the source's locale, and a *pending* SMS consent
+/// (with its date and where it was given) when the box was ticked and a phone given — the
+/// number confirms it by replying YES ([`crate::consent`]).
 fn lead_of(values: &BTreeMap<String, String>, locale: &str, today: chrono::NaiveDate) -> Lead {
     let get = |name: &str| values.get(name).cloned();
     let mut fields = BTreeMap::new();
     if values.contains_key(SMS_CONSENT) && values.contains_key("phone") {
-        fields.insert(SMS_CONSENT.to_string(), format!("{today} lead form"));
+        fields.insert(crate::consent::PENDING.to_string(), format!("{today} lead form"));
     }
     Lead {
         first_name: get("first_name"),
@@ -171,7 +190,7 @@ mod tests {
         assert!(lead_of(&values, "", today).fields.is_empty());
         values.insert("phone".into(), "+12175550100".into());
         let lead = lead_of(&values, "ar", today);
-        assert_eq!(lead.fields[SMS_CONSENT], "2026-12-06 lead form");
+        assert_eq!(lead.fields[crate::consent::PENDING], "2026-12-06 lead form");
         assert_eq!(lead.locale.as_deref(), Some("ar"));
     }
 }

@@ -96,7 +96,7 @@ async fn handle(state: &AppState, source: &str, body: &[u8]) -> Result<(StatusCo
     let mut answers = Vec::new();
     for lead in parsed {
         let taken = match lead {
-            Ok(lead) => leads::take(&state.store, &ws.config, &plans, source, &lead, today).await?,
+            Ok(lead) => leads::take(&state.store, &ws.config, &plans, (source, leads::Sender::Trusted), &lead, today).await?,
             Err(e) => Taken::Invalid {
                 errors: [(field_of(&e), e)].into(),
             },

@@ -2,7 +2,8 @@
 //! Only requests signed by the provider are taken (an unsigned webhook needs
 //! `[sms] allow_unsigned_inbound`, for local testing). Opt-out keywords suppress the number at
 //! once, opt-in keywords lift only a suppression an opt-out set; every event is
-//! recorded. Any other text (and an opt-in) from a contact is a response to the plans. The
+//! recorded. A YES from a contact whose form consent waits for it confirms that consent
+//! ([`crate::consent`]). Any other text (and an opt-in) from a contact is a response to the plans. The
 //! provider sends the confirmation text itself, so the answer is empty TwiML.
 
 use super::{AppState, unavailable};
@@ -83,8 +84,19 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };
+    // A YES to the lead form's confirmation text: the consent is confirmed (not a response).
+    let today = crate::clock::Clock::System.today(config.sender_tz());
+    let result = match (&contact, result) {
+        (Some(c), Ok("start")) => match crate::consent::confirm(&state.store, c, today).await {
+            Ok(true) => Ok("consent_confirmed"),
+            Ok(false) => Ok("start"),
+            Err(e) => return unavailable(e),
+        },
+        (_, result) => result,
+    };
     if let Some(c) = &contact {
         let history = match result {
+            Ok("consent_confirmed") => Ok(()),
             Ok(kw @ ("reply" | "start")) => {
                 let event = crate::events::ContactEvent {
                     kind: crate::events::Kind::Response,

@@ -129,6 +129,11 @@ impl Keys {
     pub fn run_lock(&self, date: &str) -> String {
         format!("{}:lock:run:{date}", self.prefix)
     }
+    /// STRING set when a number was asked to confirm its SMS consent (`hash`: its peppered
+    /// address hash), so a form cannot make us text one number more than once a month.
+    pub fn consent_asked(&self, hash: &str) -> String {
+        format!("{}:consent:asked:{hash}", self.prefix)
+    }
     /// STRING taken by the run that cleans up for one date (once per date).
     pub fn vacuum_lock(&self, date: &str) -> String {
         format!("{}:lock:vacuum:{date}", self.prefix)

@@ -633,7 +633,11 @@ fn a_test_send_or_a_preview_link_unsubscribes_nobody() {
     // A link made before 0.6 names no address: the page masks her current one.
     let old = nurture::compliance::token::sign_v1("test-secret", "olivia.bennett@example.com");
     let page = http("GET", &format!("{}/u/{old}", server.base), &[], "");
-    assert!(page.body.contains("o***@example.com") && !page.body.contains("olivia.bennett"), "{}", page.body);
+    assert!(
+        page.body.contains("o***@example.com") && !page.body.contains("olivia.bennett"),
+        "{}",
+        page.body
+    );
     // Her real link still works.
     assert_eq!(env.json(&["run", "--now", NOW])["sent"], 3);
     let real = link_for(&env, "olivia.bennett@example.com");

@@ -220,7 +220,8 @@ fn the_public_form_takes_people_and_refuses_bots() {
     );
     assert_eq!(fields["plan"], "8x8");
     assert_eq!(fields["phone"], "+12175550142");
-    assert!(fields["sms_consent"].as_str().unwrap().ends_with(" lead form"), "{dana}");
+    assert!(fields["sms_consent"].is_null(), "a form's consent waits for the YES: {dana}");
+    assert!(fields["sms_consent_pending"].as_str().unwrap().ends_with(" lead form"), "{dana}");
     assert!(
         events(&env, "dana@example.com").contains(&"lead web: Looking for a 3-bed near the school".to_string()),
         "{dana}"
@@ -271,4 +272,105 @@ fn the_public_form_takes_people_and_refuses_bots() {
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.iter().filter(|s| **s == 303).count() <= 8, "{statuses:?}");
     assert_eq!(form("203.0.113.99", "other%40example.com"), 303);
+}
+
+/// POSTs the public form of `source` as a browser would (urlencoded pairs).
+fn post_form(base: &str, source: &str, pairs: &[(&str, &str)]) -> u16 {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    http("POST", &format!("{base}/leads/form/{source}"), &headers, &body).status
+}
+
+#[test]
+fn the_anonymous_form_changes_no_known_person_and_its_sms_consent_needs_a_yes() {
+    let env = TestEnv::new("leadconsent");
+    env.patch_config("[delivery]\n", SETUP);
+    env.patch_config("per_minute = 12\n", "per_minute = 12\nform = true\nform_per_minute = 20\n");
+    env.import(
+        "email,first_name,plan,status\nann@example.com,Ann,8x8,contacted\n",
+        &["--enrolled-on", "2026-11-03"],
+    );
+    let ann_before = env.json(&["contact", "show", "ann@example.com"])["contact"].clone();
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let base = server.base.as_str();
+
+    // A stranger types Ann's email, their own phone and ticks the SMS box: thanked, and Ann
+    // is as she was — no phone, no consent, no response, no stage move; a line for the agent.
+    let pairs = [
+        ("first_name", "Ann"),
+        ("email", "ann@example.com"),
+        ("phone", "+1 217 555 0177"),
+        ("sms_consent", "yes"),
+        ("message", "call me"),
+    ];
+    assert_eq!(post_form(base, "web", &pairs), 303);
+    let ann = env.json(&["contact", "show", "ann@example.com"]);
+    assert_eq!(ann["contact"], ann_before, "{ann}");
+    assert!(
+        events(&env, "ann@example.com").contains(&"lead_unverified web: call me".to_string()),
+        "{ann}"
+    );
+    assert!(!env.nurture(&["contact", "show", "+12175550177"]).status.success());
+
+    // A keyed source's lead for her is her response, but adds no phone either.
+    let (status, body) = post(base, "web-key", r#"{"email":"ann@example.com","phone":"+12175550177"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    let ann = env.json(&["contact", "show", "ann@example.com"]);
+    assert!(ann["contact"]["fields"]["phone"].is_null(), "{ann}");
+    assert!(!ann["contact"]["responded_on"].is_null(), "{ann}");
+
+    // Two new people tick the box: each gets one confirmation text and no consent yet.
+    for (email, phone) in [("dana@example.com", "+12175550142"), ("eli@example.com", "+12175550143")] {
+        let pairs = [("email", email), ("phone", phone), ("sms_consent", "yes")];
+        assert_eq!(post_form(base, "web", &pairs), 303);
+    }
+    let texts = |to: &str| {
+        env.twilio()
+            .requests()
+            .into_iter()
+            .filter(|r| r["form"]["To"] == to)
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (texts("+12175550142").is_empty() || texts("+12175550143").is_empty()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let asked = texts("+12175550142");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let body = asked[0]["form"]["Body"].as_str().unwrap();
+    assert!(body.contains("reply YES") && body.contains("Reply STOP to opt out"), "{body}");
+    let dana = env.json(&["contact", "show", "dana@example.com"]);
+    assert!(dana["contact"]["fields"]["sms_consent"].is_null(), "{dana}");
+    assert!(
+        dana["contact"]["fields"]["sms_consent_pending"]
+            .as_str()
+            .unwrap()
+            .ends_with("lead form"),
+        "{dana}"
+    );
+    // The same number again within the month: no second text.
+    assert_eq!(
+        post_form(
+            base,
+            "web",
+            &[("email", "dana2@example.com"), ("phone", "+12175550142"), ("sms_consent", "yes")]
+        ),
+        303
+    );
+
+    // Dana replies YES through the signed webhook: her consent is confirmed; Eli never answers.
+    assert_eq!(crate::compliance::post_sms(base, "+12175550142", "Yes", true).status, 200);
+    let dana = env.json(&["contact", "show", "dana@example.com"]);
+    let consent = dana["contact"]["fields"]["sms_consent"].as_str().unwrap_or_default();
+    assert!(consent.contains("replied YES"), "{dana}");
+    assert!(dana["contact"]["fields"]["sms_consent_pending"].is_null(), "{dana}");
+
+    // 17 days on, the w3-checkin text of 8x8 is due for both: only Dana's goes out.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive() + chrono::Duration::days(17);
+    let now = format!("{today}T18:00:00Z");
+    let s = env.json(&["run", "--now", &now]);
+    assert_eq!(s["no_consent"], 1, "{s}");
+    assert_eq!(texts("+12175550142").len(), 2, "the confirmation, then the plan's text");
+    assert_eq!(texts("+12175550143").len(), 1, "only the confirmation");
+    assert!(texts("+12175550177").is_empty());
 }
