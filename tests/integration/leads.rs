@@ -366,7 +366,7 @@ fn the_anonymous_form_changes_no_known_person_and_its_sms_consent_needs_a_yes() 
     assert!(dana["contact"]["fields"]["sms_consent_pending"].is_null(), "{dana}");
 
     // 17 days on, the w3-checkin text of 8x8 is due for both: only Dana's goes out.
-    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive() + chrono::Duration::days(17);
+    let today = nurture::clock::Clock::System.today(chrono_tz::America::Chicago) + chrono::Duration::days(17);
     let now = format!("{today}T18:00:00Z");
     let s = env.json(&["run", "--now", &now]);
     assert_eq!(s["no_consent"], 1, "{s}");
