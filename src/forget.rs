@@ -58,12 +58,14 @@ pub async fn forget(store: &Store, queue: &Queue, pepper: &str, region: &str, wh
         cfg.dead_jobs_set(),
         cfg.idempotency_key_set(),
     ];
+    // The mark first: every writer that could bring the person back checks it in the same
+    // atomic step as its write, so from here on nothing re-creates them.
+    let hashes: Vec<String> = addresses.iter().map(|(ch, v)| address_hash(pepper, ch, v)).collect();
+    store.remember_forgotten(&hashes).await?;
     let erased = store.erase(&id, &needles, keys).await?;
     for (channel, value) in &addresses {
         store.unsuppress(channel, value).await?;
     }
-    let hashes: Vec<String> = addresses.iter().map(|(ch, v)| address_hash(pepper, ch, v)).collect();
-    store.remember_forgotten(&hashes).await?;
     Ok(Some(Forgotten {
         erased,
         hashes: hashes.len(),

@@ -118,6 +118,8 @@ struct Tally {
     created: u64,
     updated: u64,
     unchanged: u64,
+    /// Rows of people forgotten between the reads and the write: refused by the write itself.
+    forgotten: Vec<Rejection>,
 }
 
 /// One chunk, placed: what its write needs, owned (it runs on a task of its own).
@@ -133,6 +135,9 @@ struct PlacedChunk {
     origin: String,
     today: NaiveDate,
     fill: bool,
+    /// For the forgotten check made with the write.
+    pepper: String,
+    file: String,
 }
 
 impl<'a> Intake<'a> {
@@ -219,6 +224,8 @@ impl<'a> Intake<'a> {
             origin: self.origin.clone(),
             today,
             fill: self.rules.fill_only,
+            pepper: self.pepper.to_string(),
+            file: self.file.clone(),
         };
         if self.dry_run {
             let tally = placed_chunk.dry_run().await?;
@@ -253,6 +260,9 @@ impl<'a> Intake<'a> {
         self.report.created += tally.created;
         self.report.updated += tally.updated;
         self.report.unchanged += tally.unchanged;
+        if !tally.forgotten.is_empty() {
+            self.report.reject(tally.forgotten);
+        }
     }
 
     /// Writes what is still pending and waits until everything upserted so far is written.
@@ -275,9 +285,13 @@ impl PlacedChunk {
         let read = std::mem::take(&mut self.read);
         let mut merged = Merged::new(&self);
         let targets: Vec<String> = self.groups.iter().map(|(id, _)| id.clone()).collect();
-        self.store
-            .update_contacts_as_read(&targets, read, |id, stored| merged.apply(id, stored))
+        let (_, refused) = self
+            .store
+            .update_contacts_unless_forgotten(&targets, read, &self.pepper, |id, stored| merged.apply(id, stored))
             .await?;
+        for id in &refused {
+            merged.refuse(id);
+        }
         let (tally, events, leads) = merged.finish();
         self.store.push_history(&events).await?;
         self.store.record_facts(&leads).await?;
@@ -301,6 +315,7 @@ struct Merged<'p> {
     rows_of: HashMap<&'p str, &'p Vec<usize>>,
     outcomes: HashMap<String, (Outcome, Option<Event>)>,
     leads: HashMap<String, (NaiveDate, Fact)>,
+    forgotten: Vec<Rejection>,
 }
 
 impl<'p> Merged<'p> {
@@ -310,6 +325,7 @@ impl<'p> Merged<'p> {
             rows_of: p.groups.iter().map(|(id, rows)| (id.as_str(), rows)).collect(),
             outcomes: HashMap::new(),
             leads: HashMap::new(),
+            forgotten: Vec::new(),
         }
     }
 
@@ -330,6 +346,20 @@ impl<'p> Merged<'p> {
         merged
     }
 
+    /// `id` was forgotten while its rows were on their way: nothing of it is written, each of
+    /// its rows is rejected.
+    fn refuse(&mut self, id: &str) {
+        self.outcomes.remove(id);
+        self.leads.remove(id);
+        let p = self.p;
+        for &i in self.rows_of.get(id).copied().into_iter().flatten() {
+            let (line, c) = &p.chunk[i];
+            let column = if c.email().is_some() { "email" } else { "phone" };
+            let reason = "this person asked to be forgotten (`nurture forget`); not imported".to_string();
+            self.forgotten.push(Rejection::new(&p.file, *line, column, reason));
+        }
+    }
+
     /// The tally, the history events (with `assigned`) and the lead facts.
     fn finish(self) -> (Tally, Events, Vec<(NaiveDate, Fact)>) {
         let mut tally = Tally::default();
@@ -343,6 +373,7 @@ impl<'p> Merged<'p> {
             events.extend(event.map(|e| (id, e)));
         }
         events.extend(self.p.assigned.iter().cloned());
+        tally.forgotten = self.forgotten;
         (tally, events, self.leads.into_values().collect())
     }
 }

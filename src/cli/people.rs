@@ -195,7 +195,21 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
                 print_json(&serde_json::json!({ "contact": c, "stage": stage, "history": history }))?;
                 return Ok(ExitCode::SUCCESS);
             }
-            outln!("{}{}", c.id, c.display_name().map(|n| format!(" — {n}")).unwrap_or_default());
+            // What people typed (a lead's message, a name) is shown, never obeyed: a terminal
+            // escape in it is printed as `\u{1b}`.
+            let shown = |s: &str| -> String {
+                s.chars()
+                    .flat_map(|ch| match ch.is_control() {
+                        true => ch.escape_unicode().collect::<Vec<_>>(),
+                        false => vec![ch],
+                    })
+                    .collect()
+            };
+            outln!(
+                "{}{}",
+                shown(&c.id.0),
+                c.display_name().map(|n| format!(" — {}", shown(&n))).unwrap_or_default()
+            );
             outln!(
                 "plan         {} since {}",
                 c.plan().unwrap_or("(none)"),
@@ -211,11 +225,11 @@ pub(super) async fn contact(config: Config, a: ContactArgs) -> anyhow::Result<Ex
                 .iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "plan" | "enrolled_on" | "status"))
             {
-                outln!("{k:<12} {v}");
+                outln!("{:<12} {}", shown(k), shown(v));
             }
             outln!("\nhistory ({} events, oldest first):", history.len());
             for e in &history {
-                outln!("  {}", e.line());
+                outln!("  {}", shown(&e.line()));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,7 +1,8 @@
 //! Deleting one person's data: contact record, history, email and phone index entries (of
 //! every address they had), queued jobs,
-//! agenda items (open and done), ledger entries, events, deal facts and failure records that
-//! name them,
+//! agenda items (open and done, and the lists of what each viewer was shown), ledger entries,
+//! events, deal facts, failure records and kept lead answers that name them, their addresses in
+//! the senders' last errors,
 //! and their plain suppression entries (replaced by keyed hashes in the `forgotten` set).
 //!
 //! "Name them" is exact, never a substring: a record is theirs when a decoded JSON string in
@@ -135,7 +136,52 @@ impl Store {
                 out.records += conn.lrem::<_, _, u64>(&list, 0, item).await?;
             }
         }
+        // Answers kept for a retried lead post, which name the contact.
+        for key in self
+            .scan_keys(&format!("{}*", redis_glob_escape(&self.keys.lead_answers())))
+            .await?
+        {
+            let answer: Option<String> = conn.get(&key).await?;
+            if answer.as_deref().is_some_and(theirs) {
+                out.records += conn.del::<_, u64>(&key).await?;
+            }
+        }
+        // The agenda items each viewer was last shown (their codes).
+        for key in self
+            .scan_keys(&format!("{}*", redis_glob_escape(&self.keys.agenda_shown(""))))
+            .await?
+        {
+            let shown: Vec<String> = conn.smembers(&key).await?;
+            let mine: Vec<&String> = shown.iter().filter(|i| is_theirs_key(i)).collect();
+            if !mine.is_empty() {
+                out.records += conn.srem::<_, _, u64>(&key, mine).await?;
+            }
+        }
+        // A sender's last error can quote an address ("450 <ann@…> greylisted"), and so can the
+        // run summaries that repeat it.
+        for key in [self.keys.health(), self.keys.runs()] {
+            out.records += self.scrub_quotes(&key, needles).await?;
+        }
         Ok(out)
+    }
+
+    /// Replaces `needles` quoted in the values of hash `key` by `(forgotten)`; returns how many
+    /// values changed.
+    async fn scrub_quotes(&self, key: &str, needles: &[String]) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = conn.hgetall(key).await?;
+        let mut changed = 0;
+        for (field, value) in all {
+            let cleaned = needles
+                .iter()
+                .filter(|n| n.len() > 3)
+                .fold(value.clone(), |v, n| v.replace(n.as_str(), "(forgotten)"));
+            if cleaned != value {
+                let _: () = conn.hset(key, field, cleaned).await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// One HSCAN step of `key`: the next cursor and a page of field, value, field, value...

@@ -113,6 +113,10 @@ impl Keys {
     pub fn lead_answer(&self, source: &str, key: &str) -> String {
         format!("{}:leads:idem:{source}:{key}", self.prefix)
     }
+    /// The common start of every [`Keys::lead_answer`] key.
+    pub fn lead_answers(&self) -> String {
+        format!("{}:leads:idem:", self.prefix)
+    }
     /// STRING posts of one rate-limit bucket (`who`: a source or a client IP) in one minute.
     pub fn lead_rate(&self, who: &str, minute: i64) -> String {
         format!("{}:leads:rate:{who}:{minute}", self.prefix)

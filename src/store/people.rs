@@ -24,16 +24,18 @@ return 1
     )
 });
 
-/// Pushes events onto history lists, trimming a list only when it outgrew the cap. KEYS: the
-/// lists; ARGV: the cap, then one event per key. One call per thousand events instead of
-/// two commands each.
+/// Pushes events onto history lists, trimming a list only when it outgrew the cap, and only
+/// for contacts that exist (a writer that read a contact just before `forget` erased it leaves
+/// no history behind). KEYS: the contacts hash, then the lists; ARGV: the cap, then a contact
+/// id and an event per list. One call per thousand events instead of three commands each.
 static PUSH: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r#"
 local keep = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  if redis.call('LPUSH', key, ARGV[i + 1]) > keep then
-    redis.call('LTRIM', key, 0, keep - 1)
+for i = 2, #KEYS do
+  local id, event = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  if redis.call('HEXISTS', KEYS[1], id) == 1 and redis.call('LPUSH', KEYS[i], event) > keep then
+    redis.call('LTRIM', KEYS[i], 0, keep - 1)
   end
 end
 return 0
@@ -42,7 +44,7 @@ return 0
 });
 
 impl Store {
-    /// Adds events to contacts' histories (one round trip).
+    /// Adds events to the histories of contacts that exist (one round trip).
     pub async fn push_history(&self, events: &[(String, Event)]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -53,9 +55,9 @@ impl Store {
             .chunks(1000)
             .map(|chunk| {
                 let mut inv = PUSH.prepare_invoke();
-                inv.arg(KEEP);
+                inv.key(self.keys.contacts()).arg(KEEP);
                 for (contact_id, event) in chunk {
-                    inv.key(self.keys.history(contact_id)).arg(event.to_json());
+                    inv.key(self.keys.history(contact_id)).arg(contact_id).arg(event.to_json());
                 }
                 inv
             })

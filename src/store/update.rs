@@ -15,11 +15,14 @@ use std::sync::LazyLock;
 /// How many times a contended contact is read again before giving up.
 const ROUNDS: usize = 50;
 
-/// KEYS: contacts, phones, emails. ARGV: seven per contact — id, expected JSON ('' = absent),
-/// new JSON, old phone, new phone, old email, new email (an index entry is written only when
-/// the address changed: every write keeps the indexes, so an unchanged one is already there). Returns 1 (written) or 0 (someone
-/// wrote it first) per contact. One call per batch: the per-call overhead of a script is
-/// paid once for a thousand contacts.
+/// KEYS: contacts, phones, emails, the forgotten set. ARGV: eight per contact — id, expected
+/// JSON ('' = absent), new JSON, old phone, new phone, old email, new email (an index entry is
+/// written only when the address changed: every write keeps the indexes, so an unchanged one
+/// is already there), and the forgotten-hashes of the new contact's addresses, space
+/// separated ('' = not checked). Returns 1 (written), 0 (someone wrote it first) or 2 (one of
+/// its addresses was forgotten: not written) per contact. One call per batch: the per-call
+/// overhead of a script is paid once for a thousand contacts. The forgotten check sits in the
+/// same script as the write, so a `forget` (which marks before it erases) cannot slip between.
 static SWAP: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r#"
@@ -30,11 +33,19 @@ local function reindex(key, id, old, new)
   end
   if new ~= '' and new ~= old then redis.call('HSET', key, new, id) end
 end
-for i = 1, #ARGV, 7 do
+local function forgotten(hashes)
+  for h in string.gmatch(hashes, '%S+') do
+    if redis.call('SISMEMBER', KEYS[4], h) == 1 then return true end
+  end
+  return false
+end
+for i = 1, #ARGV, 8 do
   local id = ARGV[i]
   local cur = redis.call('HGET', KEYS[1], id)
   if (cur or '') ~= ARGV[i + 1] then
     out[#out + 1] = 0
+  elseif forgotten(ARGV[i + 7]) then
+    out[#out + 1] = 2
   else
     redis.call('HSET', KEYS[1], id, ARGV[i + 2])
     reindex(KEYS[2], id, ARGV[i + 3], ARGV[i + 4])
@@ -46,6 +57,18 @@ return out
 "#,
     )
 });
+
+/// The forgotten-hashes of every address of `contact`, space separated.
+fn forgotten_hashes(pepper: &str, contact: &Contact) -> String {
+    contact
+        .all_addresses()
+        .filter_map(|a| {
+            let channel = if a.contains('@') { "email" } else { "sms" };
+            (!a.is_empty()).then(|| crate::compliance::erasure::address_hash(pepper, channel, a))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// What an import reads about a chunk of rows ([`Store::intake_reads`]).
 #[derive(Debug, Default)]
@@ -80,18 +103,49 @@ impl Store {
     pub async fn update_contacts_as_read<F>(
         &self,
         ids: &[String],
-        mut read: HashMap<String, Option<String>>,
-        mut change: F,
+        read: HashMap<String, Option<String>>,
+        change: F,
     ) -> Result<Vec<Contact>, StoreError>
     where
         F: FnMut(&str, Option<Contact>) -> Option<Contact>,
     {
+        Ok(self.swap_contacts(ids, read, None, change).await?.0)
+    }
+
+    /// [`Store::update_contacts_as_read`] for writers that may create a contact (imports,
+    /// leads): a contact any of whose addresses was forgotten (hashed with `pepper`) is not
+    /// written, checked in the same atomic step as the write. Returns the contacts written and
+    /// the ids refused as forgotten.
+    pub async fn update_contacts_unless_forgotten<F>(
+        &self,
+        ids: &[String],
+        read: HashMap<String, Option<String>>,
+        pepper: &str,
+        change: F,
+    ) -> Result<(Vec<Contact>, Vec<String>), StoreError>
+    where
+        F: FnMut(&str, Option<Contact>) -> Option<Contact>,
+    {
+        self.swap_contacts(ids, read, Some(pepper), change).await
+    }
+
+    async fn swap_contacts<F>(
+        &self,
+        ids: &[String],
+        mut read: HashMap<String, Option<String>>,
+        pepper: Option<&str>,
+        mut change: F,
+    ) -> Result<(Vec<Contact>, Vec<String>), StoreError>
+    where
+        F: FnMut(&str, Option<Contact>) -> Option<Contact>,
+    {
         let mut written = Vec::new();
+        let mut refused = Vec::new();
         let mut pending: Vec<String> = ids.to_vec();
         pending.dedup();
         for _ in 0..ROUNDS {
             if pending.is_empty() {
-                return Ok(written);
+                return Ok((written, refused));
             }
             let unread: Vec<String> = pending.iter().filter(|id| !read.contains_key(*id)).cloned().collect();
             let raws = self.raw_contacts(&unread).await?;
@@ -100,7 +154,10 @@ impl Store {
             let raws: Vec<Option<String>> = pending.iter().map(|id| read.remove(id).flatten()).collect();
             let mut tries: Vec<(String, Contact)> = Vec::new();
             let mut swap = SWAP.prepare_invoke();
-            swap.key(self.keys.contacts()).key(self.keys.phones()).key(self.keys.emails());
+            swap.key(self.keys.contacts())
+                .key(self.keys.phones())
+                .key(self.keys.emails())
+                .key(self.keys.forgotten());
             for (id, raw) in pending.iter().zip(raws) {
                 let current = raw.as_deref().map(|r| self.decode(r)).transpose()?;
                 let old = current.as_ref().map(|c| (c.phone().unwrap_or(""), c.email().unwrap_or("")));
@@ -112,7 +169,8 @@ impl Store {
                     .arg(old_phone)
                     .arg(new.phone().unwrap_or(""))
                     .arg(old_email)
-                    .arg(new.email().unwrap_or(""));
+                    .arg(new.email().unwrap_or(""))
+                    .arg(pepper.map(|p| forgotten_hashes(p, &new)).unwrap_or_default());
                 tries.push((id.clone(), new));
             }
             let swapped: Vec<i64> = if tries.is_empty() {
@@ -122,15 +180,15 @@ impl Store {
             };
             pending.clear();
             for ((id, contact), ok) in tries.into_iter().zip(swapped) {
-                if ok == 1 {
-                    written.push(contact);
-                } else {
-                    pending.push(id);
+                match ok {
+                    1 => written.push(contact),
+                    2 => refused.push(id),
+                    _ => pending.push(id),
                 }
             }
         }
         if pending.is_empty() {
-            return Ok(written);
+            return Ok((written, refused));
         }
         Err(StoreError::Contended {
             key: format!("{} {}", self.keys.contacts(), pending.join(", ")),

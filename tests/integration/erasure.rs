@@ -294,3 +294,104 @@ fn a_response_recorded_while_a_run_moves_the_contact_keeps_both() {
     assert_eq!(c["contact"]["fields"]["plan"], "33-touch", "the move: {c}");
     assert_eq!(c["contact"]["responded_on"], "2026-11-20", "the response: {c}");
 }
+
+const LEADS: &str = "[leads]\nper_minute = 100000\n\n[leads.sources.web]\nkey = \"web-key\"\n\n[delivery]\n";
+
+fn post_leads(base: &str, body: &str, extra: &[(&str, &str)]) -> crate::support::HttpResponse {
+    let mut headers = vec![("Authorization", "Bearer web-key"), ("Content-Type", "application/json")];
+    headers.extend_from_slice(extra);
+    http("POST", &format!("{base}/leads"), &headers, body)
+}
+
+#[test]
+fn a_lead_racing_forget_never_brings_the_person_back() {
+    let env = TestEnv::new("forgetrace");
+    env.patch_config("[delivery]\n", LEADS);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    for trial in 0..5 {
+        let email = format!("race{trial}@example.com");
+        env.import(&format!("email,first_name,plan\n{email},Rae,8x8\n"), &["--enrolled-on", ENROLLED]);
+        let copies = vec![json!({"email": email, "first_name": "Rae", "phone": format!("+1217555{trial:04}")}); 50];
+        let body = serde_json::to_string(&copies).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let posters: Vec<_> = (0..3)
+            .map(|_| {
+                let (base, body, stop) = (server.base.clone(), body.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut posts = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = post_leads(&base, &body, &[]);
+                        assert!(r.status == 200 || r.status == 201, "{} {}", r.status, r.body);
+                        posts += 1;
+                    }
+                    posts
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        env.ok(&["forget", &email]);
+        std::thread::sleep(Duration::from_millis(400));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let posts: usize = posters.into_iter().map(|p| p.join().unwrap()).sum();
+        assert!(posts >= 3, "the posts ran through the forget: {posts}");
+        assert!(
+            !env.nurture(&["contact", "show", &email]).status.success(),
+            "trial {trial}: {email} came back"
+        );
+        let left: Vec<_> = env
+            .dump()
+            .into_iter()
+            .filter(|(k, d)| k.contains(&email) || d.contains(&email))
+            .collect();
+        assert!(left.is_empty(), "trial {trial}: {left:?}");
+    }
+    // The night's run reaches none of them.
+    env.ok(&["run", "--now", NOW]);
+    let to: Vec<String> = env
+        .sink()
+        .messages()
+        .iter()
+        .filter_map(|m| crate::support::header(m, "To"))
+        .collect();
+    assert!(!to.iter().any(|t| t.contains("race")), "{to:?}");
+}
+
+#[test]
+fn forget_leaves_nothing_in_lead_answers_agenda_views_or_sender_health() {
+    const HER: [&str; 3] = ["ann@example.com", "Quill", "2175550123"];
+    let (env, smtp) = fault_env(
+        "forgettraces",
+        json!({"rcpt": 450, "text": "4.2.1 <ann@example.com>: greylisted"}),
+        DELIVERY,
+        0,
+    );
+    env.patch_config("[delivery]\n", LEADS);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let lead = r#"{"first_name":"Ann","last_name":"Quill","email":"ann@example.com","phone":"+12175550123","message":"hi \u001b[2J"}"#;
+    let first = post_leads(&server.base, lead, &[("Idempotency-Key", "k-1")]);
+    assert_eq!(first.status, 201, "{}", first.body);
+    env.import("email,plan\nann@example.com,8x8\n", &["--enrolled-on", DATE]);
+    // A terminal escape she typed is shown, not obeyed.
+    let shown = env.ok(&["contact", "show", "ann@example.com"]);
+    assert!(!shown.contains('\u{1b}') && shown.contains("\\u{1b}"), "{shown}");
+    // The night: her welcome email meets a greylisting relay that quotes her address (the
+    // sender's health records it), her card goes on the agenda, and Sara looks at it.
+    env.json(&["run", "--date", DATE]);
+    assert!(env.ok(&["status"]).contains("ann@example.com"), "the health record quotes her");
+    let agenda = env.ok(&["agenda", "--date", DATE]);
+    assert!(agenda.contains("Ann"), "{agenda}");
+    smtp.set(json!({}));
+
+    env.ok(&["forget", "ann@example.com"]);
+    let left: Vec<String> = env
+        .dump()
+        .into_iter()
+        .filter(|(k, d)| HER.iter().any(|h| k.contains(h) || d.contains(h)))
+        .map(|(k, d)| format!("{k} = {}", d.chars().take(300).collect::<String>()))
+        .collect();
+    assert!(left.is_empty(), "traces of Ann:\n{}", left.join("\n"));
+    // Replaying her lead post's key answers nothing about her.
+    let replay = post_leads(&server.base, lead, &[("Idempotency-Key", "k-1")]);
+    assert!(!replay.body.contains("ann"), "{}", replay.body);
+    assert!(!env.nurture(&["contact", "show", "ann@example.com"]).status.success());
+}
