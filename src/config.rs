@@ -200,8 +200,11 @@ pub struct AgentConfig {
 pub struct LeadsConfig {
     /// Serve `GET`/`POST /leads/form/{source}` (a public HTML form).
     pub form: bool,
-    /// Leads accepted per minute per source key (more get 429).
+    /// Leads (not posts) accepted per minute per source key: a post with more leads than the
+    /// minute has left gets 429 and stores none.
     pub per_minute: u32,
+    /// Leads in one post at most (more: 413, nothing stored).
+    pub max_per_request: u32,
     /// Form posts accepted per minute per client IP.
     pub form_per_minute: u32,
     /// `[leads.sources.NAME]`: each source's own key.
@@ -213,6 +216,7 @@ impl Default for LeadsConfig {
         LeadsConfig {
             form: false,
             per_minute: 120,
+            max_per_request: 100,
             form_per_minute: 5,
             sources: Default::default(),
         }

@@ -492,6 +492,30 @@ impl Store {
         Ok(n)
     }
 
+    /// Adds `n` to the counter `key` (which expires `ttl_secs` after its first count) only if
+    /// it stays within `limit`, atomically; returns whether it did.
+    pub async fn reserve_in(&self, key: &str, n: u64, limit: u64, ttl_secs: i64) -> Result<bool, StoreError> {
+        static RESERVE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r#"
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3], 'NX')
+return 1
+"#,
+            )
+        });
+        let ok: i64 = RESERVE
+            .key(key)
+            .arg(n)
+            .arg(limit)
+            .arg(ttl_secs)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(ok == 1)
+    }
+
     /// Gives a lock back (its work failed and should be tried again).
     pub async fn unlock(&self, key: &str) -> Result<(), StoreError> {
         let _: u64 = self.conn.clone().del(key).await?;

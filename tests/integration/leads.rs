@@ -374,3 +374,52 @@ fn the_anonymous_form_changes_no_known_person_and_its_sms_consent_needs_a_yes() 
     assert_eq!(texts("+12175550143").len(), 1, "only the confirmation");
     assert!(texts("+12175550177").is_empty());
 }
+
+#[test]
+fn leads_are_limited_per_lead_and_a_timed_out_post_answers_its_key_with_the_real_result() {
+    let mut redis = crate::support::private_redis::PrivateRedis::start(&tempfile::tempdir().unwrap().keep(), false);
+    let env = TestEnv::new("leadbudget");
+    env.patch_config(&crate::support::redis_url(), &redis.url());
+    env.patch_config("[delivery]\n", SETUP);
+    env.patch_config("per_minute = 12\n", "per_minute = 10\nmax_per_request = 8\n");
+    env.patch_config("[privacy]\n", "[server]\nrequest_timeout_secs = 1\n\n[privacy]\n");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let base = server.base.as_str();
+    let batch = |from: usize, n: usize| {
+        let leads: Vec<Value> = (from..from + n)
+            .map(|i| serde_json::json!({"email": format!("b{i}@example.com")}))
+            .collect();
+        serde_json::to_string(&leads).unwrap()
+    };
+    let stored = |from: usize, n: usize| {
+        (from..from + n)
+            .filter(|i| env.nurture(&["contact", "show", &format!("b{i}@example.com")]).status.success())
+            .count()
+    };
+    // More leads than a post may hold: 413, none stored.
+    let (status, body) = post(base, "web-key", &batch(0, 9), &[]);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.to_string().contains("max_per_request"), "{body}");
+    assert_eq!(stored(0, 9), 0);
+    // The minute's budget is 10 leads: 6 go in; a post of 6 more is refused whole; 4 still fit.
+    assert_eq!(post(base, "web-key", &batch(100, 6), &[]).0, 201);
+    assert_eq!(post(base, "web-key", &batch(200, 6), &[]).0, 429);
+    assert_eq!(stored(200, 6), 0, "a refused post stores none of its leads");
+    assert_eq!(post(base, "web-key", &batch(300, 4), &[]).0, 201);
+    assert_eq!(stored(100, 6) + stored(300, 4), 10);
+
+    // Redis stalls for 2.5 s: the post's request times out (408), the post itself finishes,
+    // and a retry with its key gets the real answer — not 409.
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(2500).arg("ALL").query(&mut conn).unwrap();
+    let key = [("Idempotency-Key", "slow-1")];
+    let one = r#"{"email":"slow@example.com","first_name":"Slow"}"#;
+    let (status, _) = post(base, "zillow-key", one, &key);
+    assert_eq!(status, 408);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (status, body) = post(base, "zillow-key", one, &key);
+    assert_eq!(status, 201, "the retry answers what the timed-out post did: {body}");
+    assert_eq!(body["contact"], "slow@example.com", "{body}");
+    assert!(env.nurture(&["contact", "show", "slow@example.com"]).status.success());
+    redis.kill();
+}
