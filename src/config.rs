@@ -834,7 +834,7 @@ impl Config {
                     "[assign] {name}: list the agents who take turns (agents = [\"sara\"])"
                 )));
             }
-            if let Some(unknown) = rule.agents.iter().find(|a| !self.agents.contains_key(*a)) {
+            if let Some(unknown) = rule.agents.iter().find(|a| self.agent_key(a).is_none()) {
                 return Err(fail(format!(
                     "[assign] {name}: agent {unknown:?} has no [agents.{unknown}] table (name, email, phone); add it or fix the name"
                 )));
@@ -867,6 +867,12 @@ impl Config {
     pub fn agent(&self, name: Option<&str>) -> Option<&AgentConfig> {
         let name = name?.trim();
         self.agents.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, a)| a)
+    }
+
+    /// The `[agents.KEY]` key `name` means, in any case (`Omar` → `omar`).
+    pub fn agent_key(&self, name: &str) -> Option<&str> {
+        let name = name.trim();
+        self.agents.keys().find(|k| k.eq_ignore_ascii_case(name)).map(String::as_str)
     }
 
     /// True when email goes to a real SMTP server or SMS to a real provider (not to files).

@@ -313,7 +313,7 @@ impl PlacedChunk {
 struct Merged<'p> {
     p: &'p PlacedChunk,
     rows_of: HashMap<&'p str, &'p Vec<usize>>,
-    outcomes: HashMap<String, (Outcome, Option<Event>)>,
+    outcomes: HashMap<String, (Outcome, Vec<Event>)>,
     leads: HashMap<String, (NaiveDate, Fact)>,
     forgotten: Vec<Rejection>,
 }
@@ -370,7 +370,7 @@ impl<'p> Merged<'p> {
                 Outcome::Updated => tally.updated += 1,
                 Outcome::Unchanged => tally.unchanged += 1,
             }
-            events.extend(event.map(|e| (id, e)));
+            events.extend(event.into_iter().map(|e| (id.clone(), e)));
         }
         events.extend(self.p.assigned.iter().cloned());
         tally.forgotten = self.forgotten;
@@ -581,40 +581,54 @@ fn place_rows(
 }
 
 /// Merges a contact's rows, in file order, into its stored version: what to write (`None`:
-/// nothing changed) and the outcome with its history event.
+/// nothing changed) and the outcome with its history events. A contact's `source` is the
+/// first one it came with: a row naming another is noted in the history, not applied.
 fn merge_rows<'a>(
     stored: Option<Contact>,
     rows: impl Iterator<Item = &'a Contact>,
     origin: &str,
     today: NaiveDate,
     fill: bool,
-) -> (Option<Contact>, (Outcome, Option<Event>)) {
+) -> (Option<Contact>, (Outcome, Vec<Event>)) {
     let created = stored.is_none();
     let plan_before = stored.as_ref().and_then(|c| c.plan().map(str::to_string));
     let mut current = stored.clone();
+    let mut events = Vec::new();
     for row in rows {
         match &mut current {
             None => current = Some(row.clone()),
-            Some(c) if fill => {
-                c.fill(row);
-            }
             Some(c) => {
-                c.merge(row);
+                let kept = c.get("source").filter(|s| !s.is_empty()).map(str::to_string);
+                let mut row = std::borrow::Cow::Borrowed(row);
+                if let (Some(kept), Some(other)) = (&kept, row.get("source"))
+                    && other != kept
+                {
+                    let detail = format!("{origin} says source {other}; the first source, {kept}, is kept");
+                    events.push(Event::new(today.to_string(), "source_kept", detail));
+                    row.to_mut().fields.remove("source");
+                }
+                if fill {
+                    c.fill(&row);
+                } else {
+                    c.merge(&row);
+                }
             }
         }
     }
     let Some(c) = current else {
-        return (None, (Outcome::Unchanged, None));
+        return (None, (Outcome::Unchanged, events));
     };
     if created {
-        let event = arrived(&c, origin, "created", today);
-        return (Some(c), (Outcome::Created, Some(event)));
+        events.insert(0, arrived(&c, origin, "created", today));
+        return (Some(c), (Outcome::Created, events));
     }
     if stored.as_ref() == Some(&c) {
-        return (None, (Outcome::Unchanged, None));
+        return (None, (Outcome::Unchanged, events));
     }
-    let event = (c.plan().map(str::to_string) != plan_before).then(|| arrived(&c, origin, "enrolled", today));
-    (Some(c), (Outcome::Updated, event))
+    if c.plan().map(str::to_string) != plan_before {
+        events.push(arrived(&c, origin, "enrolled", today));
+    }
+    (Some(c), (Outcome::Updated, events))
 }
 
 /// The day a contact arrived: the day it entered its plan, else `today` (in the sender's

@@ -107,7 +107,10 @@ pub async fn take(
     if lead.source.as_deref().is_some_and(|s| s != source) {
         errors.insert("source".into(), format!("this key posts leads of {source:?} only"));
     }
-    if let Some(agent) = lead.agent.as_deref().filter(|a| !config.agents.contains_key(*a)) {
+    // Any case names the agent (`Omar` is `[agents.omar]`); stored as the key.
+    let agent = lead.agent.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    let agent_key = agent.and_then(|a| config.agent_key(a));
+    if let (Some(agent), None) = (agent, agent_key) {
         errors.insert("agent".into(), format!("no agent {agent:?} (the keys of [agents])"));
     }
     let mut raw: Vec<(&str, &str)> = vec![("source", source)];
@@ -116,13 +119,15 @@ pub async fn take(
         ("last_name", &lead.last_name),
         ("email", &lead.email),
         ("phone", &lead.phone),
-        ("agent", &lead.agent),
         ("plan", &lead.plan),
         ("locale", &lead.locale),
     ] {
         if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             raw.push((name, v));
         }
+    }
+    if let Some(key) = agent_key {
+        raw.push(("agent", key));
     }
     for (name, value) in &lead.fields {
         if crate::contacts::KNOWN_COLUMNS.contains(&name.as_str()) || name.is_empty() {

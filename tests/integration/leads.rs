@@ -423,3 +423,41 @@ fn leads_are_limited_per_lead_and_a_timed_out_post_answers_its_key_with_the_real
     assert!(env.nurture(&["contact", "show", "slow@example.com"]).status.success());
     redis.kill();
 }
+
+#[test]
+fn a_contacts_first_source_is_kept_and_agents_match_in_any_case() {
+    let env = TestEnv::new("leadsource");
+    env.patch_config("[delivery]\n", SETUP);
+    env.import("email,first_name,source\nkim@example.com,Kim,open_house\n", &[]);
+    // A later file says zillow, by column and by --source: her source stays, the history says why.
+    env.import("email,first_name,source\nkim@example.com,Kim,zillow\n", &[]);
+    env.import("email,first_name\nkim@example.com,Kimberly\n", &["--source", "facebook"]);
+    let kim = env.json(&["contact", "show", "kim@example.com"]);
+    assert_eq!(kim["contact"]["fields"]["source"], "open_house", "{kim}");
+    assert_eq!(
+        kim["contact"]["fields"]["first_name"], "Kimberly",
+        "other columns still update: {kim}"
+    );
+    let history = events(&env, "kim@example.com");
+    assert!(
+        history
+            .iter()
+            .any(|e| e.starts_with("source_kept") && e.contains("zillow") && e.contains("open_house")),
+        "{history:?}"
+    );
+    assert!(
+        history.iter().any(|e| e.starts_with("source_kept") && e.contains("facebook")),
+        "{history:?}"
+    );
+    // The report credits her to where she came from.
+    env.ok(&["record", "deal", "kim@example.com", "--value", "1000"]);
+    let report = env.ok(&["report", "--json"]);
+    assert!(report.contains("open_house"), "{report}");
+
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let (status, body) = post(&server.base, "web-key", r#"{"email":"lee@example.com","agent":"Omar"}"#, &[]);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["agent"], "omar", "{body}");
+    let (status, body) = post(&server.base, "web-key", r#"{"email":"max@example.com","agent":"Nobody"}"#, &[]);
+    assert_eq!(status, 422, "{body}");
+}
