@@ -110,8 +110,24 @@ impl Diagnostic {
     /// [`Diagnostic::render`] with the file's text given.
     pub fn render_with(&self, source: Option<&str>) -> String {
         let mut out = self.to_string();
-        let line = source.filter(|_| self.line > 0).and_then(|s| s.lines().nth(self.line - 1));
-        if let Some(text) = line {
+        let raw = source.filter(|_| self.line > 0).and_then(|s| s.lines().nth(self.line - 1));
+        let line = raw.map(|text| if self.file.ends_with(".toml") { masked(text) } else { text.into() });
+        // A parser's message may quote the value (`invalid type: integer `12345``): not a secret's.
+        if let (Some(raw), Some(shown)) = (raw, line.as_deref())
+            && raw != shown
+        {
+            let value = raw.split_once('=').map_or("", |(_, v)| v);
+            let quoted: Vec<&str> = out
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|q| !q.is_empty() && value.contains(*q))
+                .collect();
+            for q in quoted.into_iter().map(str::to_string).collect::<Vec<_>>() {
+                out = out.replace(&format!("`{q}`"), "(hidden)");
+            }
+        }
+        if let Some(text) = line.as_deref() {
             let number = self.line.to_string();
             let pad = " ".repeat(number.len());
             // Spaces of the same display width as the text before the column; tabs stay tabs.
@@ -146,6 +162,29 @@ impl Diagnostic {
     }
 }
 
+/// A line of a TOML file as a diagnostic may show it: the value of a secret (a key, token,
+/// secret, password or pepper, or a URL with credentials) is replaced by as many `*`, so the
+/// caret still points where it did and no secret reaches a terminal or a CI log.
+fn masked(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some((name, value)) = text.split_once('=') else {
+        return text.into();
+    };
+    let key = name.trim().trim_matches('"').to_ascii_lowercase();
+    let secret = ["secret", "token", "password", "pepper"].iter().any(|s| key.contains(s))
+        || key == "key"
+        || key.ends_with("_key")
+        || key == "imap"
+        || (value.contains("://") && value.contains('@'));
+    if !secret {
+        return text.into();
+    }
+    let hidden: String = value
+        .chars()
+        .map(|c| if c.is_whitespace() || c == '"' || c == '\'' { c } else { '*' })
+        .collect();
+    format!("{name}={hidden}").into()
+}
+
 /// 1-based (line, col) of a byte offset in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -163,6 +202,20 @@ mod tests {
     fn formats_like_a_compiler() {
         let d = Diagnostic::error("jobs/8x8.toml", 3, 7, "unknown channel \"fax\"");
         assert_eq!(d.to_string(), "jobs/8x8.toml:3:7: error: unknown channel \"fax\"");
+    }
+
+    #[test]
+    fn a_secret_on_the_line_shown_is_masked() {
+        let d = Diagnostic::error("nurture.toml", 2, 10, "bad");
+        let out = d.render_with(Some("[x]\nsecret = \"hunter2\" oops\nbase_url = \"https://a\""));
+        assert!(out.contains("secret = \"*******\" ****") && !out.contains("hunter2"), "{out}");
+        let out = Diagnostic::error("nurture.toml", 1, 1, "bad").render_with(Some("url = \"redis://:pw@h:6379\""));
+        assert!(!out.contains("pw@"), "{out}");
+        let typed = Diagnostic::error("nurture.toml", 1, 10, "invalid type: integer `12345`, expected a string");
+        let out = typed.render_with(Some("secret = 12345"));
+        assert!(!out.contains("12345") && out.contains("invalid type: integer (hidden)"), "{out}");
+        let out = Diagnostic::error("nurture.toml", 1, 1, "bad").render_with(Some("base_url = \"https://a\""));
+        assert!(out.contains("https://a"), "{out}");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod intake;
 pub mod leads;
 pub mod nightly;
 pub mod preview;
+pub mod private_file;
 pub mod server;
 
 pub mod cli;

@@ -5,6 +5,7 @@
 mod check;
 pub mod live;
 mod promises;
+mod secrets;
 
 pub use check::ColumnUse;
 pub use live::Live;
@@ -48,6 +49,7 @@ impl Workspace {
         };
         ws.check_sender();
         ws.check_unsubscribe_base();
+        ws.check_secrets();
         ws.check_references();
         ws.check_promises();
         ws

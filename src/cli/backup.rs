@@ -28,7 +28,7 @@ pub(super) async fn backup(config: Config, a: ArchiveArgs) -> anyhow::Result<Exi
         let mut partial = a.file.clone().into_os_string();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
-        let file = std::fs::File::create(&partial)
+        let file = crate::private_file::create(&partial)
             .map_err(|e| anyhow::anyhow!("{}: cannot write ({e}): choose a folder you may write to", partial.display()))?;
         let summary = crate::backup::write(&store, &mut std::io::BufWriter::new(file), &now).await;
         let summary = match summary {

@@ -118,7 +118,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         let customers = customers::customers(&store.deals().await?, today, config.report.abc);
         let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
         let page = crate::report::html::page(&p, &by_source, &customers, arabic);
-        std::fs::write(path, page).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        crate::private_file::write(path, page.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     // The sender's reputation as the guard sees it: the 7 days ending with the period.

@@ -88,6 +88,7 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
         queue: q,
         metrics: Arc::new(Metrics::default()),
         tasks: health,
+        public: !listener.local_addr()?.ip().is_loopback(),
     };
     let signal = super::run::terminated(stop_tx, "requests and jobs");
     let limits = crate::server::listen::Limits::from_config(&ws.config.server);

@@ -42,7 +42,7 @@ pub fn write(rows: &[Vec<String>], out: Out<'_>) -> anyhow::Result<()> {
         return write_xlsx(rows, out.sheet, path);
     }
     let sink: Box<dyn Write> = match out.path {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+        Some(p) => Box::new(crate::private_file::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut sink = std::io::BufWriter::new(sink);
@@ -75,6 +75,7 @@ fn write_xlsx(rows: &[Vec<String>], sheet_name: &str, path: &Path) -> anyhow::Re
     sheet.set_freeze_panes(1, 0)?;
     sheet.autofit();
     book.save(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    crate::private_file::restrict(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }
 

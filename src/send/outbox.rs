@@ -42,7 +42,15 @@ impl EmlOutbox {
             name = hex::encode(sha2::Sha256::digest(name.as_bytes()));
         }
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&tmp, formatted).await.map_err(io)?;
+        let mut f = crate::private_file::tokio_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .await
+            .map_err(io)?;
+        f.write_all(formatted).await.map_err(io)?;
+        f.flush().await.map_err(io)?;
         tokio::fs::rename(&tmp, self.dir.join(format!("{name}.eml"))).await.map_err(io)
     }
 }
@@ -79,7 +87,7 @@ impl SmsOutbox {
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
         }
-        let mut f = tokio::fs::OpenOptions::new()
+        let mut f = crate::private_file::tokio_options()
             .create(true)
             .append(true)
             .open(&self.path)

@@ -137,7 +137,7 @@ fn lead_of(values: &BTreeMap<String, String>, locale: &str, today: chrono::Naive
 /// The client's network for the rate limit: its IPv4 address, or the /64 of an IPv6 one (a
 /// client holds a whole /64). Behind a proxy, the last address of `[server]
 /// client_ip_header`.
-fn client_network(headers: &HeaderMap, peer: SocketAddr, ip_header: &str) -> String {
+pub(super) fn client_network(headers: &HeaderMap, peer: SocketAddr, ip_header: &str) -> String {
     let forwarded = (!ip_header.is_empty())
         .then(|| headers.get_all(ip_header).iter().next_back())
         .flatten()

@@ -67,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The supervised tasks of this process (`/healthz`).
     pub tasks: Arc<health::Tasks>,
+    /// The server listens on more than loopback: `/metrics` then needs `[server] metrics_token`.
+    pub public: bool,
 }
 
 /// The router.
@@ -197,6 +199,13 @@ async fn record_unsubscribe(
 
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let token = state.workspace.get().config.server.metrics_token.expose().to_string();
+    if token.is_empty() && state.public {
+        return (
+            StatusCode::NOT_FOUND,
+            "Not found: /metrics of a server that listens beyond loopback needs [server] metrics_token\n",
+        )
+            .into_response();
+    }
     if !token.is_empty() && !auth::bearer(&headers).is_some_and(|given| auth::same_token(given, &token, b"nurture-metrics-v1")) {
         return (
             StatusCode::UNAUTHORIZED,

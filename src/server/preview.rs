@@ -227,11 +227,33 @@ pub(super) async fn index(State(state): State<AppState>, headers: HeaderMap, Que
     super::no_store(Html(page("Templates", &body)).into_response())
 }
 
-/// `POST /preview/login`: trades the token for the session cookie.
-pub(super) async fn login(State(state): State<AppState>, axum::Form(form): axum::Form<Login>) -> Response {
+/// Login attempts per client network and minute.
+const LOGINS_PER_MINUTE: u32 = 10;
+
+/// `POST /preview/login`: trades the token for the session cookie. Each client network may
+/// try [`LOGINS_PER_MINUTE`] times a minute (429 after), so a token cannot be guessed by
+/// trying.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Login>,
+) -> Response {
     let Some(token) = configured(&state) else {
         return super::not_found();
     };
+    let ip_header = state.workspace.get().config.server.client_ip_header.clone();
+    let network = super::lead_form::client_network(&headers, peer, &ip_header);
+    match super::leads::over_limit(&state, &format!("preview-login:{network}"), LOGINS_PER_MINUTE).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!(network, "preview login: too many tries this minute");
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too many tries: wait a minute.\n").into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            return r;
+        }
+        Err(e) => return super::unavailable(e),
+    }
     if !same_token(&form.token, &token, LABEL) {
         tracing::warn!("preview login with a wrong token");
         return login_page(true);

@@ -46,6 +46,36 @@ pub(super) async fn inbound(State(state): State<AppState>, headers: HeaderMap, b
     let Ok(from) = E164::parse(field("From"), &config.contacts.default_region) else {
         return (StatusCode::BAD_REQUEST, "From is not a phone number\n").into_response();
     };
+    // Each message is acted on once: a replayed (or retried) webhook of the same MessageSid
+    // gets the same empty answer and changes nothing.
+    let sid = field("MessageSid");
+    let seen = (!sid.is_empty()).then(|| state.store.keys.sms_seen(sid));
+    if let Some(key) = &seen {
+        match state.store.try_lock(key, SEEN_SECS).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("inbound SMS already handled (same MessageSid): nothing done again");
+                return ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response();
+            }
+            Err(e) => return unavailable(e),
+        }
+    }
+    let answer = act(&state, &params, from).await;
+    if let Some(key) = seen.filter(|_| !answer.status().is_success()) {
+        // Not done: the provider's retry may try again.
+        let _ = state.store.unlock(&key).await;
+    }
+    answer
+}
+
+/// How long a handled MessageSid is remembered.
+const SEEN_SECS: u64 = 30 * 86_400;
+
+/// What an inbound SMS from `from` does: an opt-out, an opt-in, a confirmation or a reply.
+async fn act(state: &AppState, params: &[(String, String)], from: E164) -> Response {
+    let ws = state.workspace.get();
+    let config = &ws.config;
+    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
     state.metrics.sms_inbound.fetch_add(1, Ordering::Relaxed);
     // Someone who was forgotten: answered like anyone, nothing written about them (their
     // number can never be imported again anyway).

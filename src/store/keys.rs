@@ -133,6 +133,10 @@ impl Keys {
     pub fn run_lock(&self, date: &str) -> String {
         format!("{}:lock:run:{date}", self.prefix)
     }
+    /// STRING set once the inbound SMS `sid` (the provider's MessageSid) was handled.
+    pub fn sms_seen(&self, sid: &str) -> String {
+        format!("{}:sms:seen:{sid}", self.prefix)
+    }
     /// STRING set when a number was asked to confirm its SMS consent (`hash`: its peppered
     /// address hash), so a form cannot make us text one number more than once a month.
     pub fn consent_asked(&self, hash: &str) -> String {

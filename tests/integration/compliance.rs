@@ -134,12 +134,20 @@ fn one_click_unsubscribe_stops_later_mail_and_tokens_cannot_be_forged() {
 
 /// POSTs an inbound SMS to `serve` as Twilio would, signed with the test token (or forged).
 pub(crate) fn post_sms(base: &str, from: &str, body: &str, sign: bool) -> crate::support::HttpResponse {
+    post_sms_as(base, from, body, sign, None)
+}
+
+/// [`post_sms`] with the provider's `MessageSid`.
+pub(crate) fn post_sms_as(base: &str, from: &str, body: &str, sign: bool, sid: Option<&str>) -> crate::support::HttpResponse {
     let url = "http://127.0.0.1:8080/sms/inbound";
-    let params = vec![
+    let mut params = vec![
         ("From".to_string(), from.to_string()),
         ("Body".to_string(), body.to_string()),
         ("To".to_string(), "+15005550006".to_string()),
     ];
+    if let Some(sid) = sid {
+        params.push(("MessageSid".to_string(), sid.to_string()));
+    }
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish();
@@ -644,4 +652,28 @@ fn a_test_send_or_a_preview_link_unsubscribes_nobody() {
     assert_ne!(real, from_header);
     http("POST", &format!("{}{real}", server.base), &[], "List-Unsubscribe=One-Click");
     assert_eq!(suppressed(&env).len(), 1);
+}
+
+#[test]
+fn a_replayed_sms_webhook_is_acted_on_once() {
+    let env = TestEnv::new("smsreplay");
+    env.import("first_name,phone,sms_consent\nRay,+12175550161,2026-10-01\n", &[]);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let sms_suppressed = || env.json(&["status"])["suppressed"]["sms"].as_u64().unwrap();
+    assert_eq!(
+        post_sms_as(&server.base, "+12175550161", "START", true, Some("SM-start-1")).status,
+        200
+    );
+    assert_eq!(
+        post_sms_as(&server.base, "+12175550161", "STOP", true, Some("SM-stop-2")).status,
+        200
+    );
+    assert_eq!(sms_suppressed(), 1);
+    // Someone replays the earlier START, signature and all: it lifts nothing.
+    let replay = post_sms_as(&server.base, "+12175550161", "START", true, Some("SM-start-1"));
+    assert_eq!(replay.status, 200);
+    assert_eq!(sms_suppressed(), 1, "a replayed START does not lift a later STOP");
+    let history = env.json(&["contact", "show", "+12175550161"])["history"].clone();
+    let responses = history.as_array().unwrap().iter().filter(|e| e["event"] == "response").count();
+    assert_eq!(responses, 1, "the START counted once: {history}");
 }

@@ -295,10 +295,10 @@ fn a_response_recorded_while_a_run_moves_the_contact_keeps_both() {
     assert_eq!(c["contact"]["responded_on"], "2026-11-20", "the response: {c}");
 }
 
-const LEADS: &str = "[leads]\nper_minute = 100000\n\n[leads.sources.web]\nkey = \"web-key\"\n\n[delivery]\n";
+const LEADS: &str = "[leads]\nper_minute = 100000\n\n[leads.sources.web]\nkey = \"web-key-0123456789\"\n\n[delivery]\n";
 
 fn post_leads(base: &str, body: &str, extra: &[(&str, &str)]) -> crate::support::HttpResponse {
-    let mut headers = vec![("Authorization", "Bearer web-key"), ("Content-Type", "application/json")];
+    let mut headers = vec![("Authorization", "Bearer web-key-0123456789"), ("Content-Type", "application/json")];
     headers.extend_from_slice(extra);
     http("POST", &format!("{base}/leads"), &headers, body)
 }

@@ -91,20 +91,20 @@ fn metrics_can_need_a_token_and_the_preview_session_expires_and_is_secure_behind
     let env = TestEnv::new("exposure");
     env.patch_config(
         "[delivery]",
-        "[server]\nmetrics_token = \"m-token\"\npreview_token = \"pv-token\"\npublic_url = \"https://nurture.example.com\"\n\n[delivery]",
+        "[server]\nmetrics_token = \"m-token-0123456789\"\npreview_token = \"pv-token-0123456789\"\npublic_url = \"https://nurture.example.com\"\n\n[delivery]",
     );
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     let metrics = format!("{}/metrics", server.base);
     assert_eq!(http("GET", &metrics, &[], "").status, 401);
     assert_eq!(http("GET", &metrics, &[("Authorization", "Bearer wrong")], "").status, 401);
-    let r = http("GET", &metrics, &[("Authorization", "Bearer m-token")], "");
+    let r = http("GET", &metrics, &[("Authorization", "Bearer m-token-0123456789")], "");
     assert_eq!(r.status, 200);
     assert!(r.body.contains("nurture_unsubscribes_total"), "{}", r.body);
     let login = http(
         "POST",
         &format!("{}/preview/login", server.base),
         &[("Content-Type", "application/x-www-form-urlencoded")],
-        "token=pv-token",
+        "token=pv-token-0123456789",
     );
     let cookie = login
         .headers
@@ -115,4 +115,115 @@ fn metrics_can_need_a_token_and_the_preview_session_expires_and_is_secure_behind
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age=43200"] {
         assert!(cookie.contains(attribute), "{attribute}: {cookie}");
     }
+}
+
+#[test]
+fn lint_refuses_short_or_shared_keys_and_unsigned_sms_webhooks() {
+    let env = TestEnv::new("keys");
+    env.patch_config(
+        "[delivery]\n",
+        "[leads]\n\n[leads.sources.web]\nkey = \"shared-key-0123456789\"\n\n[leads.sources.zillow]\nkey = \"shared-key-0123456789\"\n\n\
+         [delivery]\n",
+    );
+    env.patch_config(
+        "[privacy]\n",
+        "[server]\npreview_token = \"x\"\nevents_token = \"shared-key-0123456789\"\n\n[privacy]\n",
+    );
+    env.patch_config("from = \"+15005550006\"", "from = \"+15005550006\"\nallow_unsigned_inbound = true");
+    let out = env.nurture(&["lint"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    for expected in [
+        "[leads.sources.zillow] key: the same value as [leads.sources.web] key",
+        "[server] events_token: the same value as [leads.sources.web] key",
+        "[server] preview_token: 1 characters; a key needs at least 16",
+        "[sms] allow_unsigned_inbound:",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+    assert!(err.contains("nurture.toml:"), "each names its line: {err}");
+    assert!(!err.contains("shared-key-0123456789"), "a key's value is never printed: {err}");
+    // `run` refuses too, before anything is sent.
+    assert!(!env.nurture(&["run", "--now", crate::NOW]).status.success());
+    assert_eq!(env.sink().count(), 0);
+}
+
+#[test]
+fn files_with_personal_data_are_owner_only_and_config_errors_hide_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("modes");
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    let cfg = cfg
+        .replace(&format!("url = \"smtp://127.0.0.1:{}\"", env.sink().port), "url = \"file://out\"")
+        .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
+    env.write("nurture.toml", &cfg);
+    env.import(crate::CONTACTS, &["--enrolled-on", "2026-11-03"]);
+    env.ok(&["run", "--now", crate::NOW]);
+    env.ok(&["export", "--out", "contacts.csv"]);
+    env.ok(&["export", "--format", "xlsx", "--out", "contacts.xlsx"]);
+    env.ok(&["report", "--html", "report.html"]);
+    env.ok(&["backup", "backup.jsonl"]);
+    let mut files = vec!["contacts.csv", "contacts.xlsx", "report.html", "backup.jsonl", "out/sms.jsonl"]
+        .into_iter()
+        .map(|f| env.path().join(f))
+        .collect::<Vec<_>>();
+    files.extend(
+        std::fs::read_dir(env.path().join("out"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml")),
+    );
+    assert!(files.len() >= 8, "{files:?}");
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", f.display());
+    }
+
+    // A syntax error on the line of a secret: the line is shown masked.
+    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    env.write(
+        "nurture.toml",
+        &cfg.replace("secret = \"test-secret\"", "secret = \"hunter2-secret"),
+    );
+    let out = env.nurture(&["lint"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("nurture.toml:"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn metrics_of_a_public_server_need_a_token_and_the_preview_login_is_throttled() {
+    let env = TestEnv::new("publicmetrics");
+    env.patch_config(
+        "[unsubscribe]\n",
+        "[server]\npreview_token = \"pv-token-0123456789\"\n\n[unsubscribe]\n",
+    );
+    let public = env.serve(&["--listen", "0.0.0.0:0", "--no-schedule", "--no-worker"]);
+    let base = public.base.replace("0.0.0.0", "127.0.0.1");
+    let metrics = http("GET", &format!("{base}/metrics"), &[], "");
+    assert_eq!(metrics.status, 404, "{}", metrics.body);
+    assert!(metrics.body.contains("metrics_token"), "{}", metrics.body);
+    // Guessing the preview token: 10 tries a minute per client network, then 429.
+    let tries: Vec<u16> = (0..12)
+        .map(|i| {
+            let body = format!("token=guess-{i}");
+            http(
+                "POST",
+                &format!("{base}/preview/login"),
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                &body,
+            )
+            .status
+        })
+        .collect();
+    assert!(
+        tries[..10].iter().all(|s| *s == 401),
+        "a wrong token: the login page again (401): {tries:?}"
+    );
+    assert_eq!(&tries[10..], &[429, 429], "{tries:?}");
+    drop(public);
+    // On loopback, /metrics stays open for a local scraper.
+    let local = env.serve(&["--no-schedule", "--no-worker"]);
+    assert_eq!(http("GET", &format!("{}/metrics", local.base), &[], "").status, 200);
 }

@@ -232,7 +232,7 @@ fn post(base: &str, token: Option<&str>, raw: &[u8]) -> crate::support::HttpResp
 #[test]
 fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     let env = TestEnv::new("inbound-http");
-    with_inbound(&env, "token = \"relay-token\"\nsoft_bounce_limit = 3");
+    with_inbound(&env, "token = \"relay-token-0123456789\"\nsoft_bounce_limit = 3");
     env.import(PEOPLE, &["--enrolled-on", ENROLLED]);
     env.json(&["run", "--now", FIRST]);
     let ids = received(&env);
@@ -245,11 +245,11 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
         suppression(&env, "olivia@example.com").is_none(),
         "an unverified request changes nothing"
     );
-    let first = post(&server.base, Some("relay-token"), &bounce);
+    let first = post(&server.base, Some("relay-token-0123456789"), &bounce);
     assert_eq!(first.status, 200, "{first:?}");
     assert!(first.body.contains("\"hard_bounce\""), "{}", first.body);
     assert_eq!(
-        post(&server.base, Some("relay-token"), &bounce).status,
+        post(&server.base, Some("relay-token-0123456789"), &bounce).status,
         200,
         "a duplicate is handled too"
     );
@@ -259,7 +259,7 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     assert_eq!(
         post(
             &server.base,
-            Some("relay-token"),
+            Some("relay-token-0123456789"),
             &returned("arf-complaint.eml", &id("grace"), "grace@example.com")
         )
         .status,
@@ -268,13 +268,13 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     assert_eq!(suppression(&env, "grace@example.com").unwrap()["reason"], "complaint");
     let delayed = post(
         &server.base,
-        Some("relay-token"),
+        Some("relay-token-0123456789"),
         &returned("delayed.eml", &id("frank"), "frank@example.com"),
     );
     assert_eq!(delayed.status, 202, "{delayed:?}");
     let stranger = post(
         &server.base,
-        Some("relay-token"),
+        Some("relay-token-0123456789"),
         &returned("stranger-reply.eml", &id("frank"), "frank@example.com"),
     );
     assert_eq!(stranger.status, 202);
@@ -282,21 +282,21 @@ fn http_takes_one_raw_message_with_its_token_and_acts_once() {
     // The Arabic reply from Outlook: a response, by HTTP as by IMAP.
     let ar = post(
         &server.base,
-        Some("relay-token"),
+        Some("relay-token-0123456789"),
         &returned("reply-outlook-arabic.eml", &id("ahmed"), "ahmed@example.com"),
     );
     assert_eq!(ar.status, 200);
     assert_eq!(events_named(&env, "ahmed@example.com", "response"), 1);
     let auto = post(
         &server.base,
-        Some("relay-token"),
+        Some("relay-token-0123456789"),
         &returned("autoreply-arabic-subject.eml", &id("emma"), "emma@example.com"),
     );
     assert_eq!(auto.status, 200, "{auto:?}");
     assert!(auto.body.contains("\"auto_reply\""), "{}", auto.body);
     let unsubscribe = post(
         &server.base,
-        Some("relay-token"),
+        Some("relay-token-0123456789"),
         &returned("mailto-unsubscribe.eml", "", "dana@example.com"),
     );
     assert_eq!(unsubscribe.status, 200);

@@ -9,8 +9,8 @@ use serde_json::Value;
 const SETUP: &str = "[agents.sara]\nname = \"Sara Haddad\"\nemail = \"sara@example.com\"\n\n\
 [agents.omar]\nname = \"Omar Nasser\"\nemail = \"omar@example.com\"\n\n\
 [leads]\nper_minute = 12\n\n\
-[leads.sources.zillow]\nkey = \"zillow-key\"\n\n\
-[leads.sources.web]\nkey = \"web-key\"\n\n\
+[leads.sources.zillow]\nkey = \"zillow-key-0123456789\"\n\n\
+[leads.sources.web]\nkey = \"web-key-0123456789\"\n\n\
 [assign]\ndefault = { agents = [\"sara\", \"omar\"], plan = \"8x8\" }\n\n\
 [assign.sources.zillow]\nagents = [\"omar\"]\nplan = \"12-direct\"\n\n[delivery]\n";
 
@@ -45,14 +45,14 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     let r = http("POST", &format!("{base}/leads"), &[], "{}");
     assert_eq!(r.status, 401);
     assert_eq!(post(base, "guess", r#"{"email":"x@example.com"}"#, &[]).0, 401);
-    let (status, body) = post(base, "zillow-key", r#"{"source":"web","email":"x@example.com"}"#, &[]);
+    let (status, body) = post(base, "zillow-key-0123456789", r#"{"source":"web","email":"x@example.com"}"#, &[]);
     assert_eq!(status, 403, "{body}");
     assert!(!env.nurture(&["contact", "show", "x@example.com"]).status.success());
 
     // A new zillow lead: the zillow rule decides (omar, 12 Direct), stage new.
     let (status, ann) = post(
         base,
-        "zillow-key",
+        "zillow-key-0123456789",
         r#"{"first_name":"Ann","email":"Ann@Example.com","message":"3 bedrooms?"}"#,
         &[],
     );
@@ -73,7 +73,7 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     // Two web leads at once: the default rule's agents take turns.
     let (status, two) = post(
         base,
-        "web-key",
+        "web-key-0123456789",
         r#"[{"email":"bo@example.com"},{"phone":"+1 217 555 0188","first_name":"Cy"}]"#,
         &[],
     );
@@ -84,7 +84,7 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     // Ann again, from the web form: only empty fields are filled, and it is her response.
     let (status, again) = post(
         base,
-        "web-key",
+        "web-key-0123456789",
         r#"{"first_name":"Annie","last_name":"Lee","email":"ann@example.com","message":"call me"}"#,
         &[],
     );
@@ -102,7 +102,7 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     // Bad leads: 422 naming each field; the good one of the same post is stored.
     let (status, bad) = post(
         base,
-        "web-key",
+        "web-key-0123456789",
         r#"[{"email":"not-an-address","plan":"8x9"},{"emial":"typo@example.com"},{"first_name":"No Address"},{"email":"dee@example.com"}]"#,
         &[],
     );
@@ -118,19 +118,19 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
 
     // Idempotency-Key: the same key returns the first answer and stores nothing more.
     let key = [("Idempotency-Key", "form-7f3a")];
-    let first = post(base, "web-key", r#"{"email":"fay@example.com"}"#, &key);
-    let second = post(base, "web-key", r#"{"email":"fay@example.com"}"#, &key);
+    let first = post(base, "web-key-0123456789", r#"{"email":"fay@example.com"}"#, &key);
+    let second = post(base, "web-key-0123456789", r#"{"email":"fay@example.com"}"#, &key);
     assert_eq!(first.0, 201);
     assert_eq!(first, second);
-    let other = post(base, "zillow-key", r#"{"email":"fay@example.com"}"#, &key);
+    let other = post(base, "zillow-key-0123456789", r#"{"email":"fay@example.com"}"#, &key);
     assert_eq!((other.0, other.1["created"].as_bool()), (200, Some(false)), "keys are per source");
 
     // Suppressed: a lead stores the person but lifts nothing; forgotten: nothing at all.
-    let (status, eve) = post(base, "web-key", r#"{"email":"eve@example.com"}"#, &[]);
+    let (status, eve) = post(base, "web-key-0123456789", r#"{"email":"eve@example.com"}"#, &[]);
     assert_eq!(status, 201, "{eve}");
     let list = env.ok(&["suppress", "list"]);
     assert!(list.contains("eve@example.com"), "{list}");
-    let (status, gus) = post(base, "web-key", r#"{"email":"gus@example.com","first_name":"Gus"}"#, &[]);
+    let (status, gus) = post(base, "web-key-0123456789", r#"{"email":"gus@example.com","first_name":"Gus"}"#, &[]);
     assert_eq!((status, gus["contact"].is_null()), (200, true), "{gus}");
     assert!(!env.nurture(&["contact", "show", "gus@example.com"]).status.success());
 
@@ -148,12 +148,12 @@ fn leads_are_funnelled_assigned_and_never_resubscribe_anyone() {
     }
     let mut statuses = Vec::new();
     for i in 0..14 {
-        statuses.push(post(base, "zillow-key", &format!(r#"{{"email":"z{i}@example.com"}}"#), &[]).0);
+        statuses.push(post(base, "zillow-key-0123456789", &format!(r#"{{"email":"z{i}@example.com"}}"#), &[]).0);
     }
     let accepted = statuses.iter().filter(|s| **s == 201).count() as u64;
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     assert!(accepted <= 12, "{statuses:?}");
-    assert_eq!(post(base, "web-key", r#"{"email":"ivy@example.com"}"#, &[]).0, 201);
+    assert_eq!(post(base, "web-key-0123456789", r#"{"email":"ivy@example.com"}"#, &[]).0, 201);
 
     // An import without agents goes through the same rules, turns shared with the server.
     let r = env.import("email,source\nhal@example.com,web\n", &["--assign"]);
@@ -313,7 +313,12 @@ fn the_anonymous_form_changes_no_known_person_and_its_sms_consent_needs_a_yes() 
     assert!(!env.nurture(&["contact", "show", "+12175550177"]).status.success());
 
     // A keyed source's lead for her is her response, but adds no phone either.
-    let (status, body) = post(base, "web-key", r#"{"email":"ann@example.com","phone":"+12175550177"}"#, &[]);
+    let (status, body) = post(
+        base,
+        "web-key-0123456789",
+        r#"{"email":"ann@example.com","phone":"+12175550177"}"#,
+        &[],
+    );
     assert_eq!(status, 200, "{body}");
     let ann = env.json(&["contact", "show", "ann@example.com"]);
     assert!(ann["contact"]["fields"]["phone"].is_null(), "{ann}");
@@ -397,15 +402,15 @@ fn leads_are_limited_per_lead_and_a_timed_out_post_answers_its_key_with_the_real
             .count()
     };
     // More leads than a post may hold: 413, none stored.
-    let (status, body) = post(base, "web-key", &batch(0, 9), &[]);
+    let (status, body) = post(base, "web-key-0123456789", &batch(0, 9), &[]);
     assert_eq!(status, 413, "{body}");
     assert!(body.to_string().contains("max_per_request"), "{body}");
     assert_eq!(stored(0, 9), 0);
     // The minute's budget is 10 leads: 6 go in; a post of 6 more is refused whole; 4 still fit.
-    assert_eq!(post(base, "web-key", &batch(100, 6), &[]).0, 201);
-    assert_eq!(post(base, "web-key", &batch(200, 6), &[]).0, 429);
+    assert_eq!(post(base, "web-key-0123456789", &batch(100, 6), &[]).0, 201);
+    assert_eq!(post(base, "web-key-0123456789", &batch(200, 6), &[]).0, 429);
     assert_eq!(stored(200, 6), 0, "a refused post stores none of its leads");
-    assert_eq!(post(base, "web-key", &batch(300, 4), &[]).0, 201);
+    assert_eq!(post(base, "web-key-0123456789", &batch(300, 4), &[]).0, 201);
     assert_eq!(stored(100, 6) + stored(300, 4), 10);
 
     // Redis stalls for 2.5 s: the post's request times out (408), the post itself finishes,
@@ -414,10 +419,10 @@ fn leads_are_limited_per_lead_and_a_timed_out_post_answers_its_key_with_the_real
     let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(2500).arg("ALL").query(&mut conn).unwrap();
     let key = [("Idempotency-Key", "slow-1")];
     let one = r#"{"email":"slow@example.com","first_name":"Slow"}"#;
-    let (status, _) = post(base, "zillow-key", one, &key);
+    let (status, _) = post(base, "zillow-key-0123456789", one, &key);
     assert_eq!(status, 408);
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let (status, body) = post(base, "zillow-key", one, &key);
+    let (status, body) = post(base, "zillow-key-0123456789", one, &key);
     assert_eq!(status, 201, "the retry answers what the timed-out post did: {body}");
     assert_eq!(body["contact"], "slow@example.com", "{body}");
     assert!(env.nurture(&["contact", "show", "slow@example.com"]).status.success());
@@ -455,9 +460,19 @@ fn a_contacts_first_source_is_kept_and_agents_match_in_any_case() {
     assert!(report.contains("open_house"), "{report}");
 
     let server = env.serve(&["--no-schedule", "--no-worker"]);
-    let (status, body) = post(&server.base, "web-key", r#"{"email":"lee@example.com","agent":"Omar"}"#, &[]);
+    let (status, body) = post(
+        &server.base,
+        "web-key-0123456789",
+        r#"{"email":"lee@example.com","agent":"Omar"}"#,
+        &[],
+    );
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["agent"], "omar", "{body}");
-    let (status, body) = post(&server.base, "web-key", r#"{"email":"max@example.com","agent":"Nobody"}"#, &[]);
+    let (status, body) = post(
+        &server.base,
+        "web-key-0123456789",
+        r#"{"email":"max@example.com","agent":"Nobody"}"#,
+        &[],
+    );
     assert_eq!(status, 422, "{body}");
 }

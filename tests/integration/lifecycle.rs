@@ -106,7 +106,10 @@ fn a_response_pauses_automated_touches_and_opens_a_follow_up() {
 #[test]
 fn inbound_sms_and_crm_events_are_responses_and_deals() {
     let env = TestEnv::new("events");
-    env.patch_config("[unsubscribe]\n", "[server]\nevents_token = \"ev-token\"\n\n[unsubscribe]\n");
+    env.patch_config(
+        "[unsubscribe]\n",
+        "[server]\nevents_token = \"ev-token-0123456789\"\n\n[unsubscribe]\n",
+    );
     env.import(CONTACTS, &["--enrolled-on", DATE]);
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     // A text that is not a keyword, from a contact's number: a response.
@@ -130,7 +133,10 @@ fn inbound_sms_and_crm_events_are_responses_and_deals() {
     assert!(show(&env, "olivia.bennett@example.com").contains("sms: Sounds good, call me after 5"));
     // POST /events: bearer token, one event or many; a bad one does not stop the others.
     let events = format!("{}/events", server.base);
-    let json = [("Content-Type", "application/json"), ("Authorization", "Bearer ev-token")];
+    let json = [
+        ("Content-Type", "application/json"),
+        ("Authorization", "Bearer ev-token-0123456789"),
+    ];
     let one = r#"{"type":"response","contact":"grace@example.com","channel":"web","note":"open house form","date":"2026-11-21"}"#;
     assert_eq!(http("POST", &events, &[("Content-Type", "application/json")], one).status, 401);
     assert_eq!(http("POST", &events, &[("Authorization", "Bearer nope")], one).status, 401);

@@ -188,7 +188,10 @@ fn snapshots_of_fully_rendered_messages() {
 }
 
 fn with_preview_token(env: &TestEnv) {
-    env.patch_config("[unsubscribe]\n", "[server]\npreview_token = \"pv-token\"\n\n[unsubscribe]\n");
+    env.patch_config(
+        "[unsubscribe]\n",
+        "[server]\npreview_token = \"pv-token-0123456789\"\n\n[unsubscribe]\n",
+    );
 }
 
 #[test]
@@ -209,7 +212,7 @@ fn preview_pages_need_the_token_and_are_off_without_one() {
     assert!(page.body.contains("name=\"token\""), "a login form: {}", page.body);
     let wrong = http("GET", &format!("{}/preview", server.base), &[("Authorization", "Bearer nope")], "");
     assert_eq!(wrong.status, 401);
-    let auth = [("Authorization", "Bearer pv-token")];
+    let auth = [("Authorization", "Bearer pv-token-0123456789")];
     let list = http("GET", &format!("{}/preview", server.base), &auth, "");
     assert_eq!(list.status, 200);
     assert!(
@@ -242,7 +245,7 @@ fn preview_pages_need_the_token_and_are_off_without_one() {
     let bad = login("nope");
     assert_eq!(bad.status, 401);
     assert!(!bad.headers.to_ascii_lowercase().contains("set-cookie"));
-    let good = login("pv-token");
+    let good = login("pv-token-0123456789");
     assert_eq!(good.status, 303);
     let cookie = good
         .headers
@@ -251,7 +254,7 @@ fn preview_pages_need_the_token_and_are_off_without_one() {
         .unwrap()
         .to_string();
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("pv-token"),
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("pv-token-0123456789"),
         "{cookie}"
     );
     let value = cookie.split(';').next().unwrap();
@@ -274,7 +277,7 @@ fn browser_preview_pages() {
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     let s = driver.session();
     s.goto(&format!("{}/preview", server.base));
-    s.type_into("#token", "pv-token");
+    s.type_into("#token", "pv-token-0123456789");
     s.click("#login");
     std::thread::sleep(Duration::from_millis(300));
     assert!(s.text("#templates").contains("8x8/welcome"));
@@ -363,7 +366,7 @@ fn live_edits_reach_serve_and_a_broken_edit_keeps_the_last_good_version() {
     );
     let text = wait_for_log(&log, "the last good version stays in use");
     assert!(text.contains("templates/8x8/welcome.email.hbs:3:"), "{text}");
-    let auth = [("Authorization", "Bearer pv-token")];
+    let auth = [("Authorization", "Bearer pv-token-0123456789")];
     let page = http("GET", &format!("{}/preview/t/8x8/welcome", server.base), &auth, "");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Sam, your EDITED market report"), "{}", page.body);

@@ -74,13 +74,19 @@ fn stages_move_with_responses_deals_by_hand_and_from_a_crm() {
     assert!(shown.contains("stage        lost"), "{shown}");
 
     // From a CRM: `{"type": "stage"}` on POST /events.
-    env.patch_config("[unsubscribe]\n", "[server]\nevents_token = \"ev-token\"\n\n[unsubscribe]\n");
+    env.patch_config(
+        "[unsubscribe]\n",
+        "[server]\nevents_token = \"ev-token-0123456789\"\n\n[unsubscribe]\n",
+    );
     let server = env.serve(&["--no-schedule", "--no-worker"]);
     let post = |body: &str| {
         http(
             "POST",
             &format!("{}/events", server.base),
-            &[("Authorization", "Bearer ev-token"), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", "Bearer ev-token-0123456789"),
+                ("Content-Type", "application/json"),
+            ],
             body,
         )
     };

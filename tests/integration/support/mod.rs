@@ -477,7 +477,10 @@ impl TestEnv {
 
     fn start_server(&self, extra: &[&str], stderr: Stdio, level: &str) -> Server {
         use std::io::BufRead;
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        let mut args = vec!["serve"];
+        if !extra.contains(&"--listen") {
+            args.extend(["--listen", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         let mut child = self
             .command(&args)
