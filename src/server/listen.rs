@@ -3,8 +3,8 @@
 //! `[server] header_timeout_secs` (slow-loris connections are closed), each request is
 //! answered within `request_timeout_secs` (408), a body above `max_body_bytes` is refused
 //! from its `Content-Length` before it is read (413), at most `max_connections` are served at
-//! once (the rest wait in the listen backlog), and a graceful shutdown waits `shutdown_secs`
-//! for open connections, then closes them. Each request carries its peer address
+//! once (the rest wait in the listen backlog), and a graceful shutdown closes connections with
+//! no request in flight at once and waits `shutdown_secs` for the others, then closes them. Each request carries its peer address
 //! (`ConnectInfo<SocketAddr>`).
 
 use crate::config::ServerConfig;
@@ -81,6 +81,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let mut stop = std::pin::pin!(stop);
+    // Set at shutdown: a connection with no request in flight is closed at once.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     loop {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
@@ -99,22 +101,42 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             _ = &mut stop => break,
         };
         let _ = tcp.set_nodelay(true);
+        // Requests of this connection being answered (from the headers to the response).
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (started, answered) = (in_flight.clone(), in_flight.clone());
         // Handlers that need the client's address take `ConnectInfo<SocketAddr>`.
         let service = TowerToHyperService::new(
             router
                 .clone()
                 .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req
+                })
+                .map_response(move |r| {
+                    answered.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    r
                 }),
         );
         let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            let idle_at_shutdown = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                while in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            };
+            // Dropping the connection closes it (and releases its graceful-shutdown watch).
+            tokio::select! {
+                _ = conn => {}
+                _ = idle_at_shutdown => {}
+            }
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stopping_tx.send(true);
     if tokio::time::timeout(limits.shutdown, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the shutdown wait: closed");
     }

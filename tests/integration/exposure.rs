@@ -227,3 +227,32 @@ fn metrics_of_a_public_server_need_a_token_and_the_preview_login_is_throttled() 
     let local = env.serve(&["--no-schedule", "--no-worker"]);
     assert_eq!(http("GET", &format!("{}/metrics", local.base), &[], "").status, 200);
 }
+
+#[test]
+fn a_shutdown_closes_connections_without_a_request_in_flight_at_once() {
+    let env = TestEnv::new("idleshutdown");
+    env.patch_config("[delivery]", "[server]\nshutdown_secs = 10\n\n[delivery]");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Browsers pre-open connections and send nothing; a keep-alive one sits after its answer.
+    let mut silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // Others have sent part of their headers and nothing more.
+    silent.extend(slow_loris(&addr, 5));
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    assert!(kept.read(&mut buf).unwrap() > 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    assert!(server.terminate().success());
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "shutdown took {took:?} for connections with nothing in flight"
+    );
+    for s in silent.iter_mut().chain(std::iter::once(&mut kept)) {
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)), "closed by the server");
+    }
+}
