@@ -617,7 +617,7 @@ impl Default for DeliveryConfig {
             keep_done_hours: 24,
             breaker_after: 3,
             breaker_cooldown_secs: 300,
-            after_lost_reply: "hold".into(),
+            after_lost_reply: "retry".into(),
             retry_base_secs: 30,
             retry_max_secs: 3600,
             grace_days: 3,

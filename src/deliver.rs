@@ -368,7 +368,9 @@ impl Deliverer {
                 }
             }
             Err(Failure::Send(SendError::Unknown(message))) => {
-                if self.workspace.get().config.delivery.after_lost_reply == "retry" {
+                // Email only: every copy carries the same Message-ID, which receivers collapse;
+                // a second SMS would be a second text (and a second charge).
+                if job.channel == Channel::Email && self.workspace.get().config.delivery.after_lost_reply == "retry" {
                     // Keep the claim: the retry claims it once the lease has run out.
                     tracing::warn!(key = %job.key, %message, "reply lost after the data; retried after the lease");
                     return self.retry(job, &message).await;

@@ -153,6 +153,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
     let q = queue(&config, &store);
     let backlog = inspect::backlog(&q).await?;
     let dead = crate::queue::dead::list(&q, if a.json { 1000 } else { 20 }).await?;
+    let held = crate::queue::dead::held(&q).await?;
     let health: serde_json::Map<String, serde_json::Value> = store
         .health()
         .await?
@@ -204,6 +205,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "last_run_summary": last_summary,
         "last_run_deliveries": stats,
         "dead_letters": dead,
+        "held": held,
         "recent_failures": failures,
         "senders": health,
         "reputation": { "window_days": crate::inbound::guard::WINDOW_DAYS, "rates": rates, "guard": guard },
@@ -223,6 +225,11 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         backlog.scheduled,
         backlog.dead
     );
+    if held > 0 {
+        outln!(
+            "             {held} held: sent, but the answer was lost — they may or may not have arrived; decide with `nurture dead retry ID` or `nurture dead drop ID`"
+        );
+    }
     if backlog.parked > 0 {
         outln!(
             "             {} parked: their channel's sender refused us; the next run, or a running worker within a minute, takes them back",

@@ -62,6 +62,8 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
     progress.finish();
     let code = if s.stopped.is_some() {
         ExitCode::from(3)
+    } else if s.held > 0 && !s.dry_run {
+        ExitCode::from(4)
     } else {
         ExitCode::SUCCESS
     };
@@ -101,12 +103,7 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         if let Some(down) = &s.unreachable {
             outln!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
         }
-        if s.unknown > 0 {
-            outln!(
-                "{} message(s) may or may not have been delivered (the reply after the data was lost): held, not re-sent; see `nurture dead list`",
-                s.unknown
-            );
-        }
+
         if s.deferred > 0 && !s.dry_run {
             let why = if s.health.is_empty() { "" } else { " (retries included)" };
             outln!(
@@ -114,6 +111,14 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
                 s.deferred
             );
         }
+    }
+    if s.held > 0 && !s.dry_run {
+        eprintln!(
+            "error: {} message(s) need a decision: the relay or SMS provider took them but its answer was lost, so they \
+             may or may not have been delivered ({} this run); held, not re-sent — `nurture dead list` shows them, \
+             `nurture dead retry ID` sends one again, `nurture dead drop ID` gives it up",
+            s.held, s.unknown
+        );
     }
     if let Some(stopped) = &s.stopped {
         eprintln!(

@@ -91,6 +91,10 @@ pub struct RunSummary {
     pub unknown: u64,
     /// Jobs ready but not sent when the run ended (the breaker stopped it).
     pub waiting: u64,
+    /// Messages held with an unknown outcome, this run's and earlier ones' (they may or may
+    /// not have been delivered): each needs `nurture dead retry` or `dead drop`; `run` exits 4
+    /// while any are held.
+    pub held: u64,
     /// Why delivery stopped early (the relay's own reply), if it did; the run then exits 3.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -260,6 +264,7 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
         (s.vacuumed_jobs, s.vacuumed_marks, s.vacuum_secs) = (removed.jobs, removed.marks, removed.secs);
     }
     let backlog = inspect::backlog(&queue).await?;
+    s.held = crate::queue::dead::held(&queue).await?;
     s.deferred = backlog.scheduled;
     s.waiting = backlog.waiting + backlog.due + backlog.parked;
     s.health = store

@@ -83,6 +83,26 @@ pub async fn take(queue: &Queue, ids: &[String]) -> Result<Vec<(String, Option<D
     Ok(out)
 }
 
+/// How many dead letters are messages held with an unknown outcome (they need a decision:
+/// `dead retry` or `dead drop`).
+pub async fn held(queue: &Queue) -> Result<u64, QueueError> {
+    let ids = all_ids(queue).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let meta = queue.config().job_meta_hash();
+    let mut pipe = redis::pipe();
+    for id in &ids {
+        pipe.cmd("HGET").arg(format!("{meta}:{id}")).arg("result");
+    }
+    let results: Vec<Option<String>> = pipe.query_async(&mut queue.store().conn.clone()).await?;
+    Ok(results
+        .iter()
+        .flatten()
+        .filter(|r| clean_reason(r).starts_with("unknown outcome"))
+        .count() as u64)
+}
+
 /// Every dead letter's id.
 pub async fn all_ids(queue: &Queue) -> Result<Vec<String>, QueueError> {
     let mut ids: Vec<String> = redis::cmd("SMEMBERS")

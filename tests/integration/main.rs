@@ -626,3 +626,43 @@ fn rate_limit_paces_sends() {
     // 41 messages at 20/s need at least 2 s of sending.
     assert!(s["deliver_secs"].as_f64().unwrap() >= 2.0, "{s}");
 }
+
+/// README's table of what is kept how long, read off Redis after a night: the queue's
+/// idempotency keys (`grace_days + 4`, at least 7 days), a lead answer (24 h), an inbound SMS
+/// (30 days) and the agenda views (40 days).
+#[test]
+fn keys_live_as_long_as_readme_says() {
+    let env = TestEnv::new("ttls");
+    env.patch_config(
+        "[delivery]\n",
+        "[leads]\n\n[leads.sources.web]\nkey = \"web-key-0123456789\"\n\n[delivery]\n",
+    );
+    env.import(CONTACTS, &["--enrolled-on", DATE]);
+    env.json(&["run", "--date", DATE]);
+    env.ok(&["agenda", "--date", DATE]);
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let lead = crate::support::http(
+        "POST",
+        &format!("{}/leads", server.base),
+        &[
+            ("Authorization", "Bearer web-key-0123456789"),
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", "k1"),
+        ],
+        r#"{"email":"new@example.com"}"#,
+    );
+    assert_eq!(lead.status, 201);
+    crate::compliance::post_sms_as(&server.base, "+12175550100", "hello", true, Some("SM-ttl"));
+    let mut r = env.redis();
+    let mut ttl_days = |pattern: &str| -> f64 {
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:{pattern}", env.prefix)).query(&mut r).unwrap();
+        assert!(!keys.is_empty(), "no key {pattern}");
+        let ttl: i64 = redis::cmd("TTL").arg(&keys[0]).query(&mut r).unwrap();
+        ttl as f64 / 86_400.0
+    };
+    let within = |got: f64, days: f64| assert!((days - 0.01..=days).contains(&got), "{got} days, README says {days}");
+    within(ttl_days("jobs*idempotency*"), 7.0);
+    within(ttl_days("leads:idem:*"), 1.0);
+    within(ttl_days("sms:seen:*"), 30.0);
+    within(ttl_days("agenda:shown:*"), 40.0);
+}
