@@ -36,20 +36,15 @@ pub const KNOWN_COLUMNS: &[&str] = &[
     "locale",
 ];
 
-/// What a lead never adds to a known contact: whoever posts a lead with someone's email could
-/// otherwise give them a phone, an address or a consent to marketing texts.
-pub const NEVER_FROM_A_LEAD: &[&str] = &[
-    "email",
-    "phone",
-    "sms_consent",
-    "sms_consent_pending",
-    "address",
-    "street",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-];
+/// The columns of a postal address (`address` kept as written, or its parts).
+pub const ADDRESS_PARTS: &[&str] = &["address", "street", "city", "state", "postal_code", "country"];
+
+/// What a lead never adds to a known contact — a way to reach them or a consent: whoever posts
+/// a lead with someone's email could otherwise give them a phone, an address or a consent to
+/// marketing texts.
+pub fn never_from_a_lead(field: &str) -> bool {
+    matches!(field, "email" | "phone" | "sms_consent" | "sms_consent_pending") || ADDRESS_PARTS.contains(&field)
+}
 
 /// A contact's stable id (the `id` column, else the normalized email, else the phone).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -189,11 +184,11 @@ impl Contact {
 
     /// Fills this stored contact from a lead: only fields it has no value for (a lead never
     /// overwrites what is known, nor changes the plan of a contact on one), and never a way to
-    /// reach them or a consent ([`NEVER_FROM_A_LEAD`]). Returns true if anything changed.
+    /// reach them or a consent ([`never_from_a_lead`]). Returns true if anything changed.
     pub fn fill(&mut self, incoming: &Contact) -> bool {
         let before = self.clone();
         for (k, v) in &incoming.fields {
-            if k == "id" || k == "plan" || k == "enrolled_on" || self.get(k).is_some() || NEVER_FROM_A_LEAD.contains(&k.as_str()) {
+            if k == "id" || k == "plan" || k == "enrolled_on" || self.get(k).is_some() || never_from_a_lead(k) {
                 continue;
             }
             self.fields.insert(k.clone(), v.clone());

@@ -152,11 +152,7 @@ fn lint_refuses_short_or_shared_keys_and_unsigned_sms_webhooks() {
 fn files_with_personal_data_are_owner_only_and_config_errors_hide_secrets() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new("modes");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
-    let cfg = cfg
-        .replace(&format!("url = \"smtp://127.0.0.1:{}\"", env.sink().port), "url = \"file://out\"")
-        .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
-    env.write("nurture.toml", &cfg);
+    env.use_outboxes();
     env.import(crate::CONTACTS, &["--enrolled-on", "2026-11-03"]);
     env.ok(&["run", "--now", crate::NOW]);
     env.ok(&["export", "--out", "contacts.csv"]);

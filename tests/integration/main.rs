@@ -573,11 +573,7 @@ fn lint_reports_plan_problems_with_positions() {
 #[test]
 fn embedded_outboxes_write_eml_and_jsonl_files() {
     let env = TestEnv::new("outbox");
-    let cfg = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
-    let cfg = cfg
-        .replace(&format!("url = \"smtp://127.0.0.1:{}\"", env.sink().port), "url = \"file://out\"")
-        .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
-    env.write("nurture.toml", &cfg);
+    env.use_outboxes();
     env.import(CONTACTS, &["--enrolled-on", "2026-11-03"]);
     let s = env.json(&["run", "--now", NOW]);
     assert_eq!(s["sent"], 5, "{s}");

@@ -287,6 +287,15 @@ pepper = "test-pepper"
         std::fs::write(self.path().join("nurture.toml"), text).unwrap();
     }
 
+    /// Sends email to `out/*.eml` and SMS to `out/sms.jsonl` instead of the servers.
+    pub fn use_outboxes(&self) {
+        let cfg = std::fs::read_to_string(self.path().join("nurture.toml")).unwrap();
+        let cfg = cfg
+            .replace(&format!("url = \"smtp://127.0.0.1:{}\"", self.sink().port), "url = \"file://out\"")
+            .replace("provider = \"twilio\"", "provider = \"file\"\noutbox = \"out/sms.jsonl\"");
+        self.write("nurture.toml", &cfg);
+    }
+
     /// Replaces `from` by `to` in `nurture.toml` (e.g. to add a table before `[delivery]`).
     pub fn patch_config(&self, from: &str, to: &str) {
         let path = self.path().join("nurture.toml");
