@@ -27,11 +27,12 @@ else
   echo "demo: stop it later with: redis-cli -p $port shutdown"
 fi
 
-cargo build --release --quiet
+# cargo's own progress: the first build takes a few minutes.
+cargo build --release --locked
 nurture="${CARGO_TARGET_DIR:-target}/release/nurture"
 "$nurture" import demo/contacts.xlsx
 "$nurture" run
 echo
 "$nurture" agenda
 echo
-echo "demo: emails are in outbox/*.eml, text messages in outbox/sms.jsonl; put nurture on your PATH with: cargo install --path ."
+echo "demo: emails are in outbox/*.eml, text messages in outbox/sms.jsonl; put nurture on your PATH with: cargo install --locked --path ."

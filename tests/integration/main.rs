@@ -2,6 +2,7 @@
 //! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
 
 mod compliance;
+mod deploy;
 mod erasure;
 mod exposure;
 mod faults;
