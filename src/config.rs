@@ -33,6 +33,9 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// Several problems, each reported (one fix per try would take as many tries).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 /// `file:line:col: message` when the position is known, else `file: message`.
@@ -741,6 +744,7 @@ impl Config {
 
     /// Checks values; an error names `[section] key` and, when the file sets it, its line.
     fn validate(&self, path: &str, text: Option<&str>) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
         let fail = |message: String| {
             let (line, col) = text.map_or((0, 0), |t| key_position(t, &message));
             ConfigError::Invalid {
@@ -751,60 +755,60 @@ impl Config {
             }
         };
         if self.sender.postal_address.trim().is_empty() {
-            return Err(fail("[sender] postal_address: required (CAN-SPAM)".into()));
+            problems.push(fail("[sender] postal_address: required (CAN-SPAM)".into()));
         }
         if self.sender.email.parse::<lettre::Address>().is_err() {
-            return Err(fail(format!("[sender] email: not an email address: {:?}", self.sender.email)));
+            problems.push(fail(format!("[sender] email: not an email address: {:?}", self.sender.email)));
         }
         if self.sender.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(fail(format!("[sender] timezone: unknown timezone {:?}", self.sender.timezone)));
+            problems.push(fail(format!("[sender] timezone: unknown timezone {:?}", self.sender.timezone)));
         }
         if self.redis.prefix.is_empty() || self.redis.prefix.contains(char::is_whitespace) {
-            return Err(fail("[redis] prefix: must be non-empty and contain no spaces".into()));
+            problems.push(fail("[redis] prefix: must be non-empty and contain no spaces".into()));
         }
         if !matches!(self.sms.provider.as_str(), "twilio" | "file") {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[sms] provider: expected \"twilio\" or \"file\", got {:?}",
                 self.sms.provider
             )));
         }
         if self.sms.provider == "twilio" && (self.sms.account_sid.is_empty() || self.sms.from.is_empty()) {
-            return Err(fail("[sms] account_sid and from: required when provider = \"twilio\"".into()));
+            problems.push(fail("[sms] account_sid and from: required when provider = \"twilio\"".into()));
         }
         if let Err(e) = crate::compliance::sms::QuietHours::parse(&self.sms.quiet_hours) {
-            return Err(fail(format!("[sms] quiet_hours: {e}")));
+            problems.push(fail(format!("[sms] quiet_hours: {e}")));
         }
         if let Err(e) = self.schedule.cron.parse::<cron::Schedule>() {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[schedule] cron: {:?} is not a 6-field cron expression (sec min hour day month weekday): {e}",
                 self.schedule.cron
             )));
         }
         if self.smtp.pool_size == 0 || self.delivery.concurrency == 0 {
-            return Err(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
+            problems.push(fail("[smtp] pool_size and [delivery] concurrency: must be at least 1".into()));
         }
         for (agent, address) in &self.agenda.email_to {
             if address.parse::<lettre::Address>().is_err() {
-                return Err(fail(format!("[agenda] email_to: {agent:?} = {address:?} is not an email address")));
+                problems.push(fail(format!("[agenda] email_to: {agent:?} = {address:?} is not an email address")));
             }
         }
         if !matches!(self.delivery.after_lost_reply.as_str(), "hold" | "retry") {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[delivery] after_lost_reply: {:?} is neither \"hold\" nor \"retry\"",
                 self.delivery.after_lost_reply
             )));
         }
         let needed = self.delivery.grace_days as u64 + self.delivery.retry_window_hours.div_ceil(24) + 2;
         if u64::from(self.delivery.retention_days) < needed {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[delivery] retention_days: must be at least grace_days + retry_window_hours/24 + 2 = {needed}"
             )));
         }
         if self.delivery.breaker_after == 0 {
-            return Err(fail("[delivery] breaker_after: must be at least 1".into()));
+            problems.push(fail("[delivery] breaker_after: must be at least 1".into()));
         }
         if self.unsubscribe.secret.is_empty() && !self.smtp.url.expose().starts_with("file://") {
-            return Err(fail(
+            problems.push(fail(
                 "[unsubscribe] secret: required when email leaves the machine (set NURTURE_UNSUBSCRIBE_SECRET)".into(),
             ));
         }
@@ -815,13 +819,13 @@ impl Config {
                 .any(|s| s.is_empty() || *s != s.to_lowercase() || s.contains(char::is_whitespace))
             || (1..stages.len()).any(|i| stages[..i].contains(&stages[i]))
         {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[pipeline] stages: {stages:?}: distinct lower-case names without spaces, `new` first"
             )));
         }
         for (key, agent) in &self.agents {
             if agent.name.trim().is_empty() || agent.email.parse::<lettre::Address>().is_err() {
-                return Err(fail(format!(
+                problems.push(fail(format!(
                     "[agents.{key}]: needs a name and an email address (got {:?}, {:?})",
                     agent.name, agent.email
                 )));
@@ -830,37 +834,50 @@ impl Config {
         let rules = self.assign.default.iter().map(|r| ("default".to_string(), r));
         for (name, rule) in rules.chain(self.assign.sources.iter().map(|(n, r)| (format!("sources.{n}"), r))) {
             if rule.agents.is_empty() {
-                return Err(fail(format!(
+                problems.push(fail(format!(
                     "[assign] {name}: list the agents who take turns (agents = [\"sara\"])"
                 )));
             }
             if let Some(unknown) = rule.agents.iter().find(|a| self.agent_key(a).is_none()) {
-                return Err(fail(format!(
+                problems.push(fail(format!(
                     "[assign] {name}: agent {unknown:?} has no [agents.{unknown}] table (name, email, phone); add it or fix the name"
                 )));
             }
         }
         let header = &self.server.client_ip_header;
         if !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(fail(format!(
+            problems.push(fail(format!(
                 "[server] client_ip_header: {header:?} is not a header name (e.g. \"X-Forwarded-For\")"
             )));
         }
         let abc = self.report.abc;
         if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {
-            return Err(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
+            problems.push(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
         }
-        if let Some(problem) = self.inbound.problems().into_iter().next() {
-            return Err(fail(problem));
+        for problem in self.inbound.problems() {
+            problems.push(fail(problem));
         }
         if self.privacy.pepper.is_empty() && self.sends_for_real() {
-            return Err(fail(
+            problems.push(fail(
                 "[privacy] pepper: required when email or SMS leaves the machine (set NURTURE_PRIVACY_PEPPER to a long random \
                  secret; an install that ran before 0.6 sets it to its current [unsubscribe] secret, which was the pepper until then)"
                     .into(),
             ));
         }
-        Ok(())
+        if !self.smtp.url.expose().starts_with("file://")
+            && !self.unsubscribe.allow_local_base_url
+            && let Some(problem) = crate::compliance::token::unreachable_base(&self.unsubscribe.base_url)
+        {
+            problems.push(fail(format!(
+                "[unsubscribe] base_url: {problem}; recipients could not unsubscribe — set the public HTTPS address of \
+                 `nurture serve` (for local tests with a real SMTP server: [unsubscribe] allow_local_base_url = true)"
+            )));
+        }
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several(problems)),
+        }
     }
 
     /// The agent a contact's `agent` value names (any case), if configured.
@@ -1003,7 +1020,45 @@ const SECTIONS: &[&str] = &[
     "paths",
     "agenda",
     "inbound",
+    "leads",
+    "pipeline",
+    "report",
 ];
+
+/// `NURTURE_*` variables that are not settings, by name: read by the binary, the tests and the
+/// benchmark scripts.
+const NOT_SETTINGS: &[&str] = &[
+    "NURTURE_LOG",
+    "NURTURE_CONFIG",
+    "NURTURE_BIN",
+    "NURTURE_TEST_REDIS_URL",
+    "NURTURE_TEST_ISOLATED",
+];
+
+/// A warning for each `NURTURE_*` variable of `env` that is neither a setting nor one of
+/// [`NOT_SETTINGS`] — a misspelt section is otherwise silently ignored (`NURTURE_SMPT_URL`
+/// would leave email going to files) — naming the closest section.
+pub fn unknown_variables(env: &[(String, String)]) -> Vec<String> {
+    env.iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.starts_with("NURTURE_") && !is_override(k) && !NOT_SETTINGS.contains(k))
+        .map(|k| {
+            let rest = &k["NURTURE_".len()..];
+            let (section, key) = rest.split_once('_').unwrap_or((rest, ""));
+            let close = SECTIONS
+                .iter()
+                .map(|s| (strsim::jaro_winkler(&section.to_ascii_lowercase(), s), *s))
+                .filter(|(score, _)| *score >= 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, s)| format!("; did you mean NURTURE_{}_{key}?", s.to_ascii_uppercase()))
+                .unwrap_or_default();
+            format!(
+                "warning: {k} is not a setting (nurture.toml has no [{}] section); it is ignored{close}",
+                section.to_ascii_lowercase()
+            )
+        })
+        .collect()
+}
 
 /// `NURTURE_SMTP_POOL_SIZE` → `NURTURE_SMTP_POOL_SIZE = [smtp] pool_size`.
 fn describe_override(name: &str) -> String {
@@ -1137,7 +1192,11 @@ mod tests {
     fn pepper_required_for_real_senders_and_independent_of_the_secret() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nurture.toml");
-        std::fs::write(&path, "[smtp]\nurl = \"smtp://127.0.0.1:25\"\n[unsubscribe]\nsecret = \"s1\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[smtp]\nurl = \"smtp://127.0.0.1:25\"\n[unsubscribe]\nsecret = \"s1\"\nbase_url = \"https://n.example.com\"\n",
+        )
+        .unwrap();
         let e = Config::load(&path, true, &[]).unwrap_err();
         assert!(e.to_string().contains("[privacy] pepper: required"), "{e}");
         let env = |secret: &str| {

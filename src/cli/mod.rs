@@ -25,6 +25,7 @@ mod export;
 mod forget;
 mod import;
 mod inbound;
+mod init;
 mod inspect;
 mod people;
 mod progress;
@@ -103,6 +104,8 @@ pub enum Command {
     Restore(backup::ArchiveArgs),
     /// Returning mail: `inbound fetch` (the IMAP mailbox), `inbound read FILE...`.
     Inbound(inbound::InboundArgs),
+    /// Start a workspace: `nurture.toml` with generated secrets, the plans and templates.
+    Init(init::InitArgs),
 }
 
 /// Entry point of the binary.
@@ -128,14 +131,22 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = match load_config(cli.config.as_deref()) {
+    match cli.command {
+        // The one command that needs no configuration: it writes one.
+        Command::Init(a) => init::init(a),
+        command => dispatch_configured(cli.config.as_deref(), command).await,
+    }
+}
+
+async fn dispatch_configured(config_path: Option<&std::path::Path>, command: Command) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{}", config_problem(&e));
             return Ok(ExitCode::FAILURE);
         }
     };
-    match cli.command {
+    match command {
         Command::Import(a) => import::import(config, a).await,
         Command::Lint(a) => inspect::lint(config, a).await,
         Command::Preview(a) => inspect::preview(config, a).await,
@@ -155,6 +166,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(a) => backup::backup(config, a).await,
         Command::Restore(a) => backup::restore(config, a).await,
         Command::Inbound(a) => inbound::inbound(config, a).await,
+        Command::Init(a) => init::init(a),
     }
 }
 
@@ -171,6 +183,9 @@ fn init_logging() {
 
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
+    for warning in crate::config::unknown_variables(&env) {
+        eprintln!("{warning}");
+    }
     let (path, explicit) = match path {
         Some(p) => (p.to_path_buf(), true),
         None => (PathBuf::from("nurture.toml"), false),
@@ -185,6 +200,14 @@ fn config_problem(e: &ConfigError) -> String {
         ConfigError::Invalid {
             path, line, col, message, ..
         } if *line > 0 => crate::diagnostic::Diagnostic::error(path, *line, *col, message).render(),
+        ConfigError::Several(all) => {
+            let shown: Vec<String> = all.iter().map(config_problem).collect();
+            format!(
+                "{}\n{} problems in the configuration: fix them all, then run again",
+                shown.join("\n\n"),
+                all.len()
+            )
+        }
         other => format!("error: {other}"),
     }
 }
@@ -227,6 +250,9 @@ async fn check_workspace(config: Config, store: Option<&Store>, mode: CensusMode
 async fn connect(config: &Config) -> anyhow::Result<Store> {
     let shown = redacted_url(config.redis.url.expose());
     let target = config.redis_target().map_err(anyhow::Error::msg)?;
+    if !target.is_sentinel() && !config.redis.url.expose().contains("://") {
+        anyhow::bail!("[redis] url {shown:?} is not a URL: write redis://{shown} (rediss:// for TLS)");
+    }
     let unreachable = |e: &dyn std::fmt::Display| {
         let e = e.to_string();
         let hint = if e.to_lowercase().contains("certificate") {

@@ -89,3 +89,109 @@ fn the_cron_lines_run_under_crons_bare_environment() {
     assert!(written.contains(" due, ") && written.contains(" sent"), "{written}");
     assert_eq!(env.sink().count(), 3, "{written}");
 }
+
+#[test]
+fn init_writes_a_workspace_that_lints_imports_and_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let name = format!("init-{}", std::process::id());
+    let nurture = |args: &[&str], cwd: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nurture"));
+        c.args(args).current_dir(cwd).env("NURTURE_LOG", "nurture=warn");
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("NURTURE_")) {
+            c.env_remove(k);
+        }
+        c.env("NURTURE_REDIS_URL", crate::support::redis_url()).output().unwrap()
+    };
+    let out = nurture(&["init", &name], root.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("nurture lint") && said.contains(&format!("prefix \"{name}\"")),
+        "{said}"
+    );
+    let ws = root.path().join(&name);
+    for f in [
+        "nurture.toml",
+        "jobs/8x8.toml",
+        "templates/8x8/welcome.email.hbs",
+        "deploy/nurture.cron",
+        "deploy/nurture-run.timer",
+    ] {
+        assert!(ws.join(f).exists(), "{f}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ws.join("nurture.toml")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the file holds secrets");
+    let config: toml::Value = toml::from_str(&std::fs::read_to_string(ws.join("nurture.toml")).unwrap()).unwrap();
+    let secret = config["unsubscribe"]["secret"].as_str().unwrap().to_string();
+    let pepper = config["privacy"]["pepper"].as_str().unwrap().to_string();
+    assert!(secret.len() == 64 && pepper.len() == 64 && secret != pepper, "{secret} {pepper}");
+    // Another workspace gets other secrets; a second init here writes nothing.
+    assert!(nurture(&["init", "other"], root.path()).status.success());
+    let other: toml::Value = toml::from_str(&std::fs::read_to_string(root.path().join("other/nurture.toml")).unwrap()).unwrap();
+    assert_ne!(other["unsubscribe"]["secret"].as_str(), Some(secret.as_str()));
+    let again = nurture(&["init", &name], root.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists; nothing was written"));
+    assert!(std::fs::read_to_string(ws.join("nurture.toml")).unwrap().contains(&secret));
+
+    // The next commands it prints work there.
+    let lint = nurture(&["lint"], &ws);
+    assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/contacts.xlsx");
+    let import = nurture(&["import", demo.to_str().unwrap()], &ws);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let run = nurture(&["run"], &ws);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let emails = std::fs::read_dir(ws.join("outbox")).map(|d| d.count()).unwrap_or(0);
+    assert!(emails > 0, "tonight's mail is in outbox/");
+    // Clean up the prefix.
+    let mut r = redis::Client::open(crate::support::redis_url()).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{name}:*")).query(&mut r).unwrap();
+    for chunk in keys.chunks(500) {
+        let _: () = redis::cmd("DEL").arg(chunk).query(&mut r).unwrap();
+    }
+}
+
+#[test]
+fn a_new_users_configuration_mistakes_are_told_at_once() {
+    let env = TestEnv::new("firstday");
+    // Real SMTP, no secret, no pepper, a local base_url: three problems, one try.
+    let good = std::fs::read_to_string(env.path().join("nurture.toml")).unwrap();
+    let config = good
+        .replace("secret = \"test-secret\"", "")
+        .replace("pepper = \"test-pepper\"", "")
+        .replace("allow_local_base_url = true", "");
+    env.write("nurture.toml", &config);
+    let out = env.nurture(&["lint"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for expected in [
+        "[unsubscribe] secret: required",
+        "[privacy] pepper: required",
+        "[unsubscribe] base_url:",
+        "allow_local_base_url = true",
+        "3 problems in the configuration",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+    // A misspelt variable is named, with the one meant; a Redis URL without its scheme too.
+    env.write("nurture.toml", &good);
+    let out = env
+        .command(&["status"])
+        .env("NURTURE_SMPT_URL", "smtp://relay:25")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NURTURE_SMPT_URL is not a setting") && err.contains("did you mean NURTURE_SMTP_URL?"),
+        "{err}"
+    );
+    let out = env
+        .command(&["status"])
+        .env("NURTURE_REDIS_URL", "localhost:6379")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a URL: write redis://localhost:6379"), "{err}");
+}
