@@ -38,6 +38,9 @@ pub struct Report {
     pub matched_by_address: u64,
     /// Rows that repeat an earlier row of the same contact in this file (merged).
     pub duplicates: u64,
+    /// Rows with a phone and no SMS consent in the file: no texts unless their contact
+    /// already has one (`[sms] require_consent`).
+    pub phones_without_consent: u64,
     /// Rows not imported.
     pub rejected_rows: u64,
     /// Every problem of the rows not imported.
@@ -176,6 +179,10 @@ impl<'a> Intake<'a> {
     /// one is placed here. Call [`Intake::finish`] at the end.
     pub async fn upsert(&mut self, chunk: Vec<(u64, Contact)>) -> Result<(), StoreError> {
         let (store, file, today) = (self.store, self.file.clone(), self.today);
+        self.report.phones_without_consent += chunk
+            .iter()
+            .filter(|(_, c)| c.phone().is_some() && c.get("sms_consent").is_none())
+            .count() as u64;
         self.settle(WRITES_AT_ONCE - 1).await?;
         let pending = self.pending.take();
         if let Some(p) = &pending {

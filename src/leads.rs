@@ -145,6 +145,7 @@ pub async fn take(
         read: Default::default(),
         map: Vec::new(),
         stages: config.pipeline.stages.clone(),
+        consent_given: format!("{today} lead {source}"),
     };
     let contact = match normalize_row(&raw, &opts) {
         Ok(c) if errors.is_empty() => c,

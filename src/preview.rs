@@ -41,6 +41,8 @@ pub struct SmsPreview {
     pub segments: Segments,
     /// The body cut where the network cuts it.
     pub parts: Vec<String>,
+    /// Why this contact would not get it (no SMS consent recorded), if so.
+    pub not_sent: Option<String>,
 }
 
 /// Why a preview could not be made.
@@ -93,6 +95,8 @@ pub fn render(ws: &Workspace, contact: &Contact, template: &str, today: NaiveDat
                 to: Some(sms.to().to_string()).filter(|t| !t.is_empty()),
                 segments: segments::count(&message.body),
                 parts: segments::split(&message.body),
+                not_sent: (ws.config.sms.require_consent && contact.get("sms_consent").is_none())
+                    .then(|| "this contact has no SMS consent recorded (`sms_consent`): nurture would not send this text".to_string()),
                 message,
             }))
         }

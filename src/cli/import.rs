@@ -94,6 +94,10 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         },
         map: a.map.clone(),
         stages: config.pipeline.stages.clone(),
+        consent_given: format!(
+            "{today} import {}",
+            a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        ),
     };
     let rows = Rows::open(&a.file, &opts)?;
     let store = connect(&config).await?;
@@ -186,6 +190,13 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         }
         if report.duplicates > 0 {
             outln!("{} row(s) repeat an earlier row of the same contact: merged", report.duplicates);
+        }
+        if report.phones_without_consent > 0 && config.sms.require_consent {
+            outln!(
+                "{} row(s) have a phone but no SMS consent in this file: they get no texts unless their contact already has one \
+                 (a consent column such as `sms_consent` or `SMS OK`: a date, or yes)",
+                report.phones_without_consent
+            );
         }
     }
     Ok(if report.rejected_rows == 0 {

@@ -143,6 +143,9 @@ pub(super) async fn preview(config: Config, a: PreviewArgs) -> anyhow::Result<Ex
                     outln!("\n--- part {}/{} ---\n{part}", i + 1, s.parts.len());
                 }
             }
+            if let Some(why) = &s.not_sent {
+                eprintln!("note: {why}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

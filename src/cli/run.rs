@@ -94,6 +94,12 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
             s.moved,
             s.demoted
         );
+        if s.no_consent > 0 {
+            outln!(
+                "{} text(s) not sent: their contact has no SMS consent recorded (`sms_consent`); import it (a date, or yes) to text them",
+                s.no_consent
+            );
+        }
         if s.out_of_segment > 0 {
             outln!(
                 "{} contact(s) outside their plan's [segment] got none of its touches",

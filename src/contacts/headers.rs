@@ -119,6 +119,22 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("state", &["state", "province", "region", "المنطقة"]),
     ("postal_code", &["postalcode", "zip", "zipcode", "postcode", "الرمزالبريدي"]),
     ("country", &["country", "الدولة", "البلد"]),
+    (
+        "sms_consent",
+        &[
+            "smsconsent",
+            "smsok",
+            "smsoptin",
+            "textok",
+            "textoptin",
+            "textingok",
+            "consenttotext",
+            "optintext",
+            "optinsms",
+            "موافقةالرسائل",
+            "موافقةالرسائلالنصية",
+        ],
+    ),
 ];
 
 /// What each column of a file becomes.

@@ -30,6 +30,58 @@ pub struct ImportOptions {
     pub map: Vec<(String, String)>,
     /// The pipeline stages a `status` value must name (`[pipeline] stages`).
     pub stages: Vec<String>,
+    /// What a yes in an SMS consent column records: when and where it was given
+    /// (`2026-12-07 import clients.xlsx`).
+    pub consent_given: String,
+}
+
+/// The consent an SMS consent cell records: `given` for a yes, `None` for a no or a blank
+/// placeholder, else the cell as written (a date, `2026-03-01 open house`).
+fn sms_consent(value: &str, given: &str) -> Option<String> {
+    let folded = value.trim().to_lowercase();
+    const YES: &[&str] = &[
+        "yes",
+        "y",
+        "true",
+        "1",
+        "x",
+        "✓",
+        "✔",
+        "☑",
+        "ok",
+        "opt-in",
+        "opted in",
+        "نعم",
+        "موافق",
+        "si",
+        "sí",
+        "oui",
+        "ja",
+    ];
+    const NO: &[&str] = &[
+        "no",
+        "n",
+        "false",
+        "0",
+        "-",
+        "n/a",
+        "na",
+        "none",
+        "✗",
+        "✘",
+        "opt-out",
+        "opted out",
+        "لا",
+        "non",
+        "nein",
+    ];
+    if YES.contains(&folded.as_str()) {
+        Some(given.to_string())
+    } else if NO.contains(&folded.as_str()) || folded.is_empty() {
+        None
+    } else {
+        Some(value.trim().to_string())
+    }
 }
 
 /// One problem of a row that was not imported (a row with three problems gives three).
@@ -269,6 +321,14 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Conta
         if value.is_empty() || column.is_empty() {
             continue;
         }
+        if *column == "sms_consent" {
+            // yes/✓/1 → when and where it was given; no/0 → none (not an error); a date or a
+            // note of where it was given → kept as written.
+            if let Some(consent) = sms_consent(value, &opts.consent_given) {
+                fields.insert("sms_consent".to_string(), consent);
+            }
+            continue;
+        }
         let value: Result<String, String> = match *column {
             "email" => Email::parse(value).map(|e| e.as_str().to_string()),
             "phone" => E164::parse(value, &opts.default_region).map(|p| p.as_str().to_string()),
@@ -386,8 +446,21 @@ fn parse_day(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn sms_consent_cells_say_yes_no_or_when() {
+        let given = "2026-12-07 import a.csv";
+        for yes in ["yes", "Y", "TRUE", "1", "✓", "x", "نعم"] {
+            assert_eq!(sms_consent(yes, given).as_deref(), Some(given), "{yes}");
+        }
+        for no in ["no", "N", "false", "0", "-", "n/a", "لا", "  "] {
+            assert_eq!(sms_consent(no, given), None, "{no}");
+        }
+        assert_eq!(sms_consent(" 2026-03-01 open house ", given).as_deref(), Some("2026-03-01 open house"));
+    }
+
     fn opts() -> ImportOptions {
         ImportOptions {
+            consent_given: "2026-01-01 import test.csv".into(),
             plan: Some("8x8".into()),
             source: None,
             enrolled_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),

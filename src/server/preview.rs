@@ -359,12 +359,16 @@ pub(super) async fn message(
             format!(
                 "{intro}<table class=\"headers\" id=\"headers\"><tr><th>To</th><td>{}</td></tr><tr><th>Template file</th><td>{}.sms.hbs</td></tr>\
 <tr><th>Encoding</th><td id=\"encoding\">{}</td></tr><tr><th>Characters</th><td id=\"units\">{}</td></tr>\
-<tr><th>Segments</th><td id=\"segments\">{}</td></tr></table><h2>Message</h2><pre id=\"sms\" dir=\"auto\">{}</pre>{parts}",
+<tr><th>Segments</th><td id=\"segments\">{}</td></tr></table>{}<h2>Message</h2><pre id=\"sms\" dir=\"auto\">{}</pre>{parts}",
                 esc(s.to.as_deref().unwrap_or("(no phone)")),
                 esc(&s.message.template),
                 s.segments.encoding,
                 s.segments.units,
                 s.segments.parts,
+                s.not_sent
+                    .as_deref()
+                    .map(|why| format!("<p class=\"error\" id=\"not-sent\">{}</p>", esc(why)))
+                    .unwrap_or_default(),
                 esc(&s.message.body)
             )
         }

@@ -677,3 +677,34 @@ fn a_replayed_sms_webhook_is_acted_on_once() {
     let responses = history.as_array().unwrap().iter().filter(|e| e["event"] == "response").count();
     assert_eq!(responses, 1, "the START counted once: {history}");
 }
+
+#[test]
+fn sms_consent_columns_are_read_and_a_missing_consent_is_never_a_silent_zero() {
+    let env = TestEnv::new("consentcols");
+    let csv = "First Name,Mobile Phone,SMS OK\nAda,+12175550171,yes\nBo,+12175550172,no\nCy,+12175550173,✓\n\
+               Di,+12175550174,2026-03-01 open house\nEd,+12175550175,\n";
+    env.write("texters.csv", csv);
+    let out = env.nurture(&["import", "texters.csv", "--plan", "8x8", "--enrolled-on", "2026-11-03"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("2 row(s) have a phone but no SMS consent"), "{said}");
+    let consent = |phone: &str| env.json(&["contact", "show", phone])["contact"]["fields"]["sms_consent"].clone();
+    let today = nurture::clock::Clock::System.today(chrono_tz::America::Chicago);
+    assert_eq!(consent("+12175550171"), format!("{today} import texters.csv"));
+    assert!(consent("+12175550172").is_null());
+    assert_eq!(consent("+12175550173"), format!("{today} import texters.csv"));
+    assert_eq!(consent("+12175550174"), "2026-03-01 open house");
+    assert!(consent("+12175550175").is_null());
+    // The night: three texts go out, and the run says why two did not.
+    let out = env.nurture(&["run", "--now", NOW]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("2 text(s) not sent: their contact has no SMS consent"), "{said}");
+    assert_eq!(env.twilio().requests().iter().filter(|r| r["status"] == 201).count(), 3);
+    // The preview of such a contact's text says so.
+    let out = env.nurture(&["preview", "8x8/checkin", "--contact", "+12175550172"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nurture would not send this text"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
