@@ -425,6 +425,9 @@ pub struct DeliveryConfig {
 pub struct ContactsConfig {
     /// ISO region for phone numbers written without a country code (e.g. `US`).
     pub default_region: String,
+    /// How a numeric date whose value does not tell is read: `auto` (refused, with what to
+    /// set), `us` (month first) or `eu` (day first).
+    pub date_format: String,
 }
 
 /// `[dkim]`: optional DKIM signing (off while `domain` is empty).
@@ -652,6 +655,7 @@ impl Default for ContactsConfig {
     fn default() -> Self {
         ContactsConfig {
             default_region: "US".into(),
+            date_format: "auto".into(),
         }
     }
 }
@@ -792,6 +796,9 @@ impl Config {
                 problems.push(fail(format!("[agenda] email_to: {agent:?} = {address:?} is not an email address")));
             }
         }
+        if let Err(e) = crate::contacts::dates::DayOrder::parse(&self.contacts.date_format) {
+            problems.push(fail(format!("[contacts] date_format: {e}")));
+        }
         if !matches!(self.delivery.after_lost_reply.as_str(), "hold" | "retry") {
             problems.push(fail(format!(
                 "[delivery] after_lost_reply: {:?} is neither \"hold\" nor \"retry\"",
@@ -864,7 +871,11 @@ impl Config {
                     .into(),
             ));
         }
-        if !self.smtp.url.expose().starts_with("file://")
+        // The workspace check stops sending for this one (commands such as `import` or `forget`
+        // still work); it is told here too when the configuration fails anyway, so that a first
+        // setup learns every problem in one try.
+        if !problems.is_empty()
+            && !self.smtp.url.expose().starts_with("file://")
             && !self.unsubscribe.allow_local_base_url
             && let Some(problem) = crate::compliance::token::unreachable_base(&self.unsubscribe.base_url)
         {

@@ -174,7 +174,8 @@ impl Workspace {
     fn check_unsubscribe_base(&mut self) {
         if let Some(problem) = crate::compliance::token::unreachable_base(&self.config.unsubscribe.base_url) {
             let message = format!(
-                "[unsubscribe] base_url: {problem}; recipients could not unsubscribe — set the public HTTPS address of `nurture serve`"
+                "[unsubscribe] base_url: {problem}; recipients could not unsubscribe — set the public HTTPS address of `nurture serve` \
+                 (for local tests with a real SMTP server: [unsubscribe] allow_local_base_url = true)"
             );
             let tolerated = self.config.unsubscribe.allow_local_base_url;
             self.config_problem("unsubscribe", "base_url", message, tolerated);

@@ -40,6 +40,11 @@ pub struct ImportArgs {
     /// Use a column for a field: `--map "Mail Adresse=email"` (repeatable).
     #[arg(long = "map", value_parser = parse_map)]
     pub map: Vec<(String, String)>,
+    /// How to read a numeric date whose value does not tell (`05/06/1985`): `us` (month
+    /// first) or `eu` (day first); default `[contacts] date_format` (`auto`: such a date is
+    /// refused with this advice).
+    #[arg(long)]
+    pub date_format: Option<String>,
     /// Report only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -94,6 +99,8 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         },
         map: a.map.clone(),
         stages: config.pipeline.stages.clone(),
+        day_order: crate::contacts::dates::DayOrder::parse(a.date_format.as_deref().unwrap_or(&config.contacts.date_format))
+            .map_err(|e| anyhow::anyhow!("--date-format {e}"))?,
         consent_given: format!(
             "{today} import {}",
             a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
@@ -129,9 +136,18 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
     let mut intake = Intake::new(&store, config.pepper(), &label, today, a.dry_run).with_rules(rules);
     // A chunk at a time, read ahead on another thread: constant memory whatever the file size.
     let (mut chunks, reader) = rows.read_ahead(CHUNK);
+    let mut cell_warnings: Vec<String> = Vec::new();
+    let mut cell_warnings_more = 0u64;
     while let Some(chunk) = chunks.recv().await {
         for problems in chunk.rejected {
             intake.report.reject(problems);
+        }
+        for w in chunk.warnings {
+            if cell_warnings.len() < 1000 {
+                cell_warnings.push(w);
+            } else {
+                cell_warnings_more += 1;
+            }
         }
         if !chunk.rows.is_empty() {
             intake.upsert(chunk.rows).await?;
@@ -159,6 +175,8 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             .collect::<serde_json::Map<_, _>>()
             .into();
         v["warnings"] = warnings.into();
+        v["cells_left_out"] = (cell_warnings.len() as u64 + cell_warnings_more).into();
+        v["cell_warnings"] = cell_warnings.into();
         print_json(&v)?;
     } else {
         for r in &report.rejected {
@@ -172,6 +190,14 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         }
         for w in &warnings {
             eprintln!("{label}: warning: {w}");
+        }
+        const SHOWN: usize = 20;
+        for w in cell_warnings.iter().take(SHOWN) {
+            eprintln!("{w}");
+        }
+        let more = cell_warnings.len().saturating_sub(SHOWN) as u64 + cell_warnings_more;
+        if more > 0 {
+            eprintln!("... and {more} more cells left out (`--json` lists the first 1,000)");
         }
         let verb = if a.dry_run { "would import" } else { "imported" };
         outln!(

@@ -33,6 +33,8 @@ pub struct ImportOptions {
     /// What a yes in an SMS consent column records: when and where it was given
     /// (`2026-12-07 import clients.xlsx`).
     pub consent_given: String,
+    /// How a numeric date whose value does not tell is read (`--date-format`).
+    pub day_order: super::dates::DayOrder,
 }
 
 /// The consent an SMS consent cell records: `given` for a yes, `None` for a no or a blank
@@ -150,6 +152,8 @@ pub struct Rows {
     rows_read: u64,
     /// Per custom column: (values seen, of which emails, of which phone numbers).
     looks: Vec<(u64, u64, u64)>,
+    /// Cells left out of rows that were imported, not yet handed to a chunk.
+    cell_warnings: Vec<String>,
 }
 
 impl Rows {
@@ -170,6 +174,7 @@ impl Rows {
             mapping,
             opts: opts.clone(),
             rows_read: 0,
+            cell_warnings: Vec::new(),
             looks,
         })
     }
@@ -246,6 +251,8 @@ pub struct Chunk {
     pub rows: Vec<(u64, Contact)>,
     /// Every rejected row's problems.
     pub rejected: Vec<Vec<Rejection>>,
+    /// Cells left out of imported rows (`file:line: warning: ...`).
+    pub warnings: Vec<String>,
     /// Data rows read from the file so far (for a progress line).
     pub rows_read: u64,
 }
@@ -273,6 +280,7 @@ impl Rows {
                     }
                 }
                 chunk.rows_read = self.rows_read;
+                chunk.warnings = std::mem::take(&mut self.cell_warnings);
                 let last = chunk.rows.len() < size;
                 if (chunk.rows.is_empty() && chunk.rejected.is_empty()) || tx.blocking_send(chunk).is_err() || last {
                     return self;
@@ -302,17 +310,31 @@ impl Iterator for Rows {
             .filter_map(|(f, v)| Some((f.as_deref()?, v.as_str())))
             .collect();
         let label = &self.table.label;
-        Some(normalize_row(&raw, &self.opts).map(|c| (row.line, c)).map_err(|problems| {
-            problems
-                .into_iter()
-                .map(|(column, reason)| Rejection::new(label, row.line, &column, reason))
-                .collect()
-        }))
+        let normalized = normalize_row(&raw, &self.opts);
+        let (line, warnings) = (row.line, &mut self.cell_warnings);
+        Some(
+            normalized
+                .map(|(c, left_out)| {
+                    warnings.extend(left_out.into_iter().map(|(column, reason)| {
+                        format!("{label}:{line}: warning: column {column}: {reason}; the cell was left out, the rest of the row imported")
+                    }));
+                    (line, c)
+                })
+                .map_err(|problems| {
+                    problems
+                        .into_iter()
+                        .map(|(column, reason)| Rejection::new(label, line, &column, reason))
+                        .collect()
+                }),
+        )
     }
 }
 
-/// Normalizes one row: the contact, or every problem found in it.
-pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Contact, Vec<(String, String)>> {
+/// Normalizes one row: the contact with the cells left out of it (a bad cell that only adds to
+/// the person — a birthday, an anniversary, a custom field, a phone beside a good email), or
+/// every problem found in a row that cannot be imported (a bad cell that decides what is sent:
+/// `enrolled_on`, `plan`, `status`, `timezone`, the only address).
+pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Contact, Vec<(String, String)>), Vec<(String, String)>> {
     let mut fields = BTreeMap::new();
     let mut problems: Vec<(String, String)> = Vec::new();
     for (column, value) in raw {
@@ -329,11 +351,19 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Conta
             }
             continue;
         }
+        if matches!(*column, "enrolled_on" | "birthday" | "anniversary" | "home_purchase") {
+            match read_day(column, value, opts.day_order) {
+                Ok(Some(day)) => {
+                    fields.insert(column.to_string(), day);
+                }
+                Ok(None) => {}
+                Err(reason) => problems.push((column.to_string(), reason)),
+            }
+            continue;
+        }
         let value: Result<String, String> = match *column {
             "email" => Email::parse(value).map(|e| e.as_str().to_string()),
             "phone" => E164::parse(value, &opts.default_region).map(|p| p.as_str().to_string()),
-            "enrolled_on" => parse_date(value),
-            "birthday" | "anniversary" | "home_purchase" => parse_day(value),
             "timezone" => value
                 .parse::<chrono_tz::Tz>()
                 .map(|_| value.to_string())
@@ -361,8 +391,10 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Conta
     if !fields.contains_key("email") && !fields.contains_key("phone") && !had_address {
         problems.push(("email".into(), "a row needs an email or a phone".into()));
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    let has_email = fields.contains_key("email");
+    let (left_out, blocking): (Vec<_>, Vec<_>) = problems.into_iter().partition(|(column, _)| only_adds(column, has_email));
+    if !blocking.is_empty() {
+        return Err(blocking.into_iter().chain(left_out).collect());
     }
     if let Some(plan) = &opts.plan {
         fields.entry("plan".into()).or_insert_with(|| plan.clone());
@@ -380,13 +412,22 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<Conta
         .cloned()
         .unwrap_or_default();
     fields.insert("id".into(), id.clone());
-    Ok(Contact {
+    let contact = Contact {
         id: ContactId(id),
         fields,
         plan_history: Vec::new(),
         responded_on: None,
         former: vec![],
-    })
+    };
+    Ok((contact, left_out))
+}
+
+/// True for a column whose bad cell only takes something from the person (not what is sent to
+/// them, nor whether they can be reached): it is left out and the person imported.
+fn only_adds(column: &str, has_email: bool) -> bool {
+    matches!(column, "birthday" | "anniversary" | "home_purchase")
+        || (column == "phone" && has_email)
+        || !super::KNOWN_COLUMNS.contains(&column)
 }
 
 /// "no plan X", with the nearest plan name when one is close.
@@ -408,38 +449,14 @@ fn unknown_plan(value: &str, plans: &HashSet<String>) -> String {
 }
 
 /// A hint for a date written day/month/year or month/day/year.
-fn date_hint(value: &str) -> String {
-    let parts: Vec<&str> = value.split(['/', '.', '-']).map(str::trim).collect();
-    let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
-    if nums.len() != 3 || parts[2].len() != 4 {
-        return String::new();
+/// A date column's value: `enrolled_on` a whole date, birthdays and anniversaries also a month
+/// and day; `None` for an empty placeholder (`0/0/00`).
+fn read_day(column: &str, value: &str, order: super::dates::DayOrder) -> Result<Option<String>, String> {
+    let day = super::dates::read(value, order)?;
+    if column == "enrolled_on" && matches!(day, super::dates::Day::MonthDay(..)) {
+        return Err(format!("{value:?} has no year; enrolled_on needs a whole date"));
     }
-    let (a, b, y) = (nums[0], nums[1], nums[2]);
-    let as_date = |m: u32, d: u32| NaiveDate::from_ymd_opt(y as i32, m, d).map(|d| d.to_string());
-    match (as_date(b, a), as_date(a, b)) {
-        (Some(dm), None) => format!("; {value:?} looks like day/month/year: write {dm}"),
-        (None, Some(md)) => format!("; {value:?} looks like month/day/year: write {md}"),
-        (Some(dm), Some(md)) if dm != md => format!("; write {dm} if it is day/month, {md} if it is month/day"),
-        (Some(dm), Some(_)) => format!("; write {dm}"),
-        _ => String::new(),
-    }
-}
-
-fn parse_date(value: &str) -> Result<String, String> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map(|d| d.to_string())
-        .map_err(|_| format!("expected a date YYYY-MM-DD, got {value:?}{}", date_hint(value)))
-}
-
-/// Birthdays and anniversaries: `YYYY-MM-DD` or `MM-DD`.
-fn parse_day(value: &str) -> Result<String, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(d.to_string());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(&format!("2000-{value}"), "%Y-%m-%d") {
-        return Ok(d.format("%m-%d").to_string());
-    }
-    Err(format!("expected YYYY-MM-DD or MM-DD, got {value:?}{}", date_hint(value)))
+    Ok(super::dates::iso(day))
 }
 
 #[cfg(test)]
@@ -455,12 +472,16 @@ mod tests {
         for no in ["no", "N", "false", "0", "-", "n/a", "لا", "  "] {
             assert_eq!(sms_consent(no, given), None, "{no}");
         }
-        assert_eq!(sms_consent(" 2026-03-01 open house ", given).as_deref(), Some("2026-03-01 open house"));
+        assert_eq!(
+            sms_consent(" 2026-03-01 open house ", given).as_deref(),
+            Some("2026-03-01 open house")
+        );
     }
 
     fn opts() -> ImportOptions {
         ImportOptions {
             consent_given: "2026-01-01 import test.csv".into(),
+            day_order: Default::default(),
             plan: Some("8x8".into()),
             source: None,
             enrolled_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
@@ -511,10 +532,15 @@ mod tests {
     #[test]
     fn bad_rows_are_reported_and_good_rows_kept() {
         let p = run("email,birthday,plan\nok@example.com,05-17,8x8\nbad@,,\nx@example.com,13-40,\ny@example.com,,nope\n,,\n");
-        assert_eq!(p.contacts.len(), 1);
+        // A bad birthday only takes the birthday: x@ is imported without it.
+        assert_eq!(p.contacts.len(), 2);
         let lines: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.column.as_str())).collect();
-        assert_eq!(lines, vec![(3, "email"), (4, "birthday"), (5, "plan")]);
+        assert_eq!(lines, vec![(3, "email"), (5, "plan")]);
         assert_eq!(p.contacts[0].get("birthday"), Some("05-17"));
+        assert_eq!(
+            (p.contacts[1].id.0.as_str(), p.contacts[1].get("birthday")),
+            ("x@example.com", None)
+        );
     }
 
     #[test]
@@ -528,13 +554,10 @@ mod tests {
     fn every_problem_of_a_row_with_hints() {
         let p = run("email,birthday,plan,enrolled_on\nbad@,17/05/1985,8X9,05/07/2026\n");
         let got: Vec<(&str, &str)> = p.rejected.iter().map(|r| (r.column.as_str(), r.reason.as_str())).collect();
-        assert_eq!(got.len(), 4, "{got:?}");
-        assert!(got[1].1.contains("day/month/year: write 1985-05-17"), "{got:?}");
-        assert!(got[2].1.contains("did you mean \"8x8\""), "{got:?}");
-        assert!(
-            got[3].1.contains("2026-07-05 if it is day/month, 2026-05-07 if it is month/day"),
-            "{got:?}"
-        );
+        // 17/05/1985 is read (only a day can be 17); 05/07/2026 cannot be told.
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[1].1.contains("did you mean \"8x8\""), "{got:?}");
+        assert!(got[2].1.contains("--date-format us (month first) or eu (day first)"), "{got:?}");
         assert!(p.rejected.iter().all(|r| r.line == 2));
     }
 

@@ -3,6 +3,7 @@
 
 pub mod cells;
 pub mod census;
+pub mod dates;
 pub mod headers;
 pub mod identity;
 pub mod import;
