@@ -150,10 +150,7 @@ fn check_month_day(month: u32, day: u32, value: &str) -> Result<Day, String> {
 
 /// `17-May-85`, `17 May 1985`, `May 17, 1985`, `May 17`.
 fn named_month(lower: &str, value: &str) -> Result<Day, String> {
-    let words: Vec<&str> = lower
-        .split(|c: char| c == '-' || c == ' ' || c == ',' || c == '/')
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = lower.split(['-', ' ', ',', '/']).filter(|w| !w.is_empty()).collect();
     let month = words
         .iter()
         .position(|w| MONTHS.iter().any(|m| w.starts_with(m)))

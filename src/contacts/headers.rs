@@ -121,10 +121,22 @@ const ALIASES: &[(&str, &[&str])] = &[
             "الشارع",
         ],
     ),
-    ("city", &["city", "town", "homecity", "businesscity", "othercity", "address1city", "المدينة"]),
+    (
+        "city",
+        &["city", "town", "homecity", "businesscity", "othercity", "address1city", "المدينة"],
+    ),
     (
         "state",
-        &["state", "province", "region", "homestate", "businessstate", "otherstate", "address1region", "المنطقة"],
+        &[
+            "state",
+            "province",
+            "region",
+            "homestate",
+            "businessstate",
+            "otherstate",
+            "address1region",
+            "المنطقة",
+        ],
     ),
     (
         "postal_code",

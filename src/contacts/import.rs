@@ -330,11 +330,14 @@ impl Iterator for Rows {
     }
 }
 
+/// A cell's problem: the field and what is wrong.
+pub type CellProblem = (String, String);
+
 /// Normalizes one row: the contact with the cells left out of it (a bad cell that only adds to
 /// the person — a birthday, an anniversary, a custom field, a phone beside a good email), or
 /// every problem found in a row that cannot be imported (a bad cell that decides what is sent:
 /// `enrolled_on`, `plan`, `status`, `timezone`, the only address).
-pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Contact, Vec<(String, String)>), Vec<(String, String)>> {
+pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Contact, Vec<CellProblem>), Vec<CellProblem>> {
     let mut fields = BTreeMap::new();
     let mut problems: Vec<(String, String)> = Vec::new();
     for (column, value) in raw {
