@@ -40,6 +40,10 @@ pub struct ImportArgs {
     /// Use a column for a field: `--map "Mail Adresse=email"` (repeatable).
     #[arg(long = "map", value_parser = parse_map)]
     pub map: Vec<(String, String)>,
+    /// The line (or sheet row) that names the columns, when title rows above it are not
+    /// found by themselves (default: the first row that names two known columns).
+    #[arg(long)]
+    pub header_row: Option<u64>,
     /// How to read a numeric date whose value does not tell (`05/06/1985`): `us` (month
     /// first) or `eu` (day first); default `[contacts] date_format` (`auto`: such a date is
     /// refused with this advice).
@@ -96,6 +100,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             sheet: a.sheet.clone(),
             delimiter: a.delimiter,
             encoding: a.encoding.clone(),
+            header_row: a.header_row,
         },
         map: a.map.clone(),
         stages: config.pipeline.stages.clone(),

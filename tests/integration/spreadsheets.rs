@@ -374,3 +374,32 @@ fn an_outlook_export_imports_whole() {
     );
     assert_eq!(col(&by("di@example.com"), "phone"), "+442079460958");
 }
+
+/// A sheet saved with a title and a blank line above its header, as people dress them up.
+#[test]
+fn the_header_is_found_below_title_rows() {
+    let env = TestEnv::new("titlerows");
+    env.write(
+        "clients.csv",
+        "Client list — March 2026,,\nPrepared by Sara,,\n,,\nName,E-mail,Phone\nAnn Lee,ann@example.com,+12175550131\nBo Diaz,bo@example.com,\n",
+    );
+    let (code, r, stderr) = import(&env, "clients.csv", &[]);
+    assert_eq!(code, Some(0), "{r} {stderr}");
+    assert_eq!((r["created"].as_u64(), r["rejected_rows"].as_u64()), (Some(2), Some(0)), "{r}");
+    assert_eq!(r["columns"]["E-mail"], "email", "{r}");
+    assert_eq!(contact(&env, "ann@example.com")["fields"]["phone"], "+12175550131");
+    // Named by hand: the row's problems carry the file's own line numbers.
+    env.write("named.csv", "Our people,\nemail,birthday\ncy@example.com,2/30/1990\n");
+    let (code, r, _) = import(&env, "named.csv", &["--header-row", "2"]);
+    assert_eq!(code, Some(0), "{r}");
+    assert!(
+        r["cell_warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("named.csv:3: warning: column birthday"),
+        "{r}"
+    );
+    let (code, _, stderr) = import(&env, "named.csv", &["--header-row", "9"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--header-row 9"), "{stderr}");
+}

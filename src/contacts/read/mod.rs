@@ -18,6 +18,9 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// `--encoding`: the encoding of a text file without a byte order mark.
     pub encoding: Option<String>,
+    /// `--header-row N`: the line (or sheet row) that names the columns (default: found — the
+    /// first of the first rows that names two known columns, below any title rows).
+    pub header_row: Option<u64>,
 }
 
 /// One data row: the line (text) or row (sheet) where it starts, and its cells as text.
@@ -35,6 +38,8 @@ pub struct Table {
     pub label: String,
     /// The header row as written.
     pub headers: Vec<String>,
+    /// Its line (or sheet row).
+    pub header_line: u64,
     /// How it is read (`UTF-8, ','-separated`, `sheet Leads`), for the summary.
     pub described: String,
     /// The data rows (a row that cannot be read at all is a rejection).
@@ -55,8 +60,53 @@ pub struct ReadError {
 /// else (`.csv`, `.txt`, `.tsv`) as delimited text.
 pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => sheet::open(path, opts),
-        _ => text::open(path, opts),
+    let table = match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => sheet::open(path, opts)?,
+        _ => text::open(path, opts)?,
+    };
+    find_header(table, opts.header_row)
+}
+
+/// Rows looked at for a header below title rows.
+const HEADER_WITHIN: usize = 10;
+
+/// Makes the header row the one that names the columns: `wanted` (`--header-row`), else — when
+/// the first row names fewer than two known columns (a title such as "Client list — March
+/// 2026") — the first of the next rows that names two; the rows above it are left out.
+fn find_header(mut table: Table, wanted: Option<u64>) -> Result<Table, ReadError> {
+    let known = |cells: &[String]| cells.iter().filter(|c| super::headers::known_field(c).is_some()).count();
+    let fits = |line: u64, cells: &[String]| match wanted {
+        Some(n) => line == n,
+        None => known(cells) >= 2,
+    };
+    if fits(table.header_line, &table.headers) || (wanted.is_none() && known(&table.headers) >= 2) {
+        return Ok(table);
     }
+    let mut looked = Vec::new();
+    let limit = if wanted.is_some() { 1000 } else { HEADER_WITHIN };
+    while looked.len() < limit {
+        match table.rows.next() {
+            None => break,
+            Some(Ok(r)) if fits(r.line, &r.cells) => {
+                table.headers = r.cells;
+                table.header_line = r.line;
+                return Ok(table);
+            }
+            Some(other) => looked.push(other),
+        }
+    }
+    if let Some(n) = wanted {
+        return Err(ReadError {
+            file: table.label.clone(),
+            message: format!(
+                "--header-row {n}: there is no such row with cells (the header found at row {} was tried first)",
+                table.header_line
+            ),
+        });
+    }
+    // No row names two known columns: the first row stays the header (its mapping says what
+    // is missing), and the rows looked at are read as they were.
+    let rest = std::mem::replace(&mut table.rows, Box::new(std::iter::empty()));
+    table.rows = Box::new(looked.into_iter().chain(rest));
+    Ok(table)
 }

@@ -52,6 +52,7 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
     Ok(Table {
         label,
         headers: header.cells,
+        header_line: header.line,
         described,
         rows: Box::new(rows.map(Ok::<RawRow, Rejection>)),
     })

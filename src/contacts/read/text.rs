@@ -79,6 +79,7 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<Table, ReadError> {
     Ok(Table {
         label,
         headers,
+        header_line: 1,
         described: format!("{how}, {shown}-separated"),
         rows: Box::new(rows),
     })
