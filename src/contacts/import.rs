@@ -315,9 +315,11 @@ impl Iterator for Rows {
         Some(
             normalized
                 .map(|(c, left_out)| {
-                    warnings.extend(left_out.into_iter().map(|(column, reason)| {
-                        format!("{label}:{line}: warning: column {column}: {reason}; the cell was left out, the rest of the row imported")
-                    }));
+                    warnings.extend(
+                        left_out
+                            .into_iter()
+                            .map(|(column, reason)| format!("{label}:{line}: warning: column {column}: {reason}")),
+                    );
                     (line, c)
                 })
                 .map_err(|problems| {
@@ -340,12 +342,24 @@ pub type CellProblem = (String, String);
 pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Contact, Vec<CellProblem>), Vec<CellProblem>> {
     let mut fields = BTreeMap::new();
     let mut problems: Vec<(String, String)> = Vec::new();
+    let mut several: Vec<CellProblem> = Vec::new();
     for (column, value) in raw {
         // A cell `export` neutralized ('=...) reads back as it was.
         let value = &super::cells::restore(value);
         if value.is_empty() || column.is_empty() {
             continue;
         }
+        // Google Contacts puts several values in one cell: `a@x.com ::: b@y.com`.
+        let value = &match value.split(":::").map(str::trim).filter(|v| !v.is_empty()).collect::<Vec<_>>()[..] {
+            [first, _, ..] => {
+                several.push((
+                    column.to_string(),
+                    format!("several values ({value:?}): the first, {first:?}, was taken"),
+                ));
+                first.to_string()
+            }
+            _ => value.to_string(),
+        };
         if *column == "sms_consent" {
             // yes/✓/1 → when and where it was given; no/0 → none (not an error); a date or a
             // note of where it was given → kept as written.
@@ -371,7 +385,7 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
                 .parse::<chrono_tz::Tz>()
                 .map(|_| value.to_string())
                 .map_err(|_| format!("unknown timezone {value:?} (an IANA name such as America/Chicago or Asia/Riyadh)")),
-            "plan" if !opts.plans.is_empty() && !opts.plans.contains(*value) => Err(unknown_plan(value, &opts.plans)),
+            "plan" if !opts.plans.is_empty() && !opts.plans.contains(value.as_str()) => Err(unknown_plan(value, &opts.plans)),
             "locale" => Ok(value.to_ascii_lowercase()),
             "status" if !opts.stages.is_empty() => super::pipeline::Pipeline::new(&opts.stages).resolve(value),
             // A note may run over lines (a multi-line cell); a name or an id may not.
@@ -399,6 +413,11 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
     if !blocking.is_empty() {
         return Err(blocking.into_iter().chain(left_out).collect());
     }
+    let mut left_out: Vec<CellProblem> = left_out
+        .into_iter()
+        .map(|(column, reason)| (column, format!("{reason}; the cell was left out, the rest of the row imported")))
+        .collect();
+    left_out.extend(several);
     if let Some(plan) = &opts.plan {
         fields.entry("plan".into()).or_insert_with(|| plan.clone());
     }

@@ -403,3 +403,34 @@ fn the_header_is_found_below_title_rows() {
     assert_ne!(code, Some(0));
     assert!(stderr.contains("--header-row 9"), "{stderr}");
 }
+
+/// A Google Contacts export: its own headers, several values in one cell, year-less birthdays.
+#[test]
+fn a_google_contacts_export_imports_whole() {
+    let env = TestEnv::new("google");
+    env.write(
+        "google.csv",
+        "Given Name,Family Name,Birthday,E-mail 1 - Type,E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Address 1 - City,Address 1 - Region,Address 1 - Country\n\
+         Ann,Lee,--05-17,* Home,ann@example.com ::: ann@work.example.com,Mobile,+1 217 555 0141 ::: +1 217 555 0142,Springfield,IL,US\n\
+         Bo,Diaz,1980-02-29,* Work,bo@example.com,,,,,\n",
+    );
+    let (code, r, stderr) = import(&env, "google.csv", &[]);
+    assert_eq!(code, Some(0), "{r} {stderr}");
+    assert_eq!(r["created"], 2, "{r}");
+    let warned = r["cell_warnings"].to_string();
+    assert!(warned.contains("google.csv:2: warning: column email: several values"), "{warned}");
+    let ann = contact(&env, "ann@example.com");
+    let f = &ann["fields"];
+    assert_eq!(
+        (
+            f["phone"].as_str(),
+            f["birthday"].as_str(),
+            f["city"].as_str(),
+            f["state"].as_str(),
+            f["country"].as_str()
+        ),
+        (Some("+12175550141"), Some("05-17"), Some("Springfield"), Some("IL"), Some("US")),
+        "{ann}"
+    );
+    assert_eq!(contact(&env, "bo@example.com")["fields"]["birthday"], "1980-02-29");
+}
