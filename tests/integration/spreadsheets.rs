@@ -434,3 +434,52 @@ fn a_google_contacts_export_imports_whole() {
     );
     assert_eq!(contact(&env, "bo@example.com")["fields"]["birthday"], "1980-02-29");
 }
+
+/// A German Excel "CSV": semicolons, German headers, day-first dates, national phone numbers.
+#[test]
+fn a_european_csv_imports_whole() {
+    let env = TestEnv::new("european");
+    env.write(
+        "kunden.csv",
+        "Vorname;Nachname;E-Mail;Handy;Geburtstag;Stadt\n\
+         Jonas;Weber;jonas@example.de;0176 12345678;17.05.1985;Berlin\n\
+         Lena;Koch;lena@example.de;+49 30 1234567;03.04.1990;Hamburg\n",
+    );
+    let out = env
+        .command(&["import", "kunden.csv", "--json"])
+        .env("NURTURE_CONTACTS_DEFAULT_REGION", "DE")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((r["created"].as_u64(), r["rejected_rows"].as_u64()), (Some(2), Some(0)), "{r}");
+    assert!(r["read_as"].as_str().unwrap().contains("semicolon"), "{r}");
+    let exported = env.ok(&["export"]);
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let rows: Vec<Vec<(String, String)>> = reader
+        .records()
+        .map(|r| {
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(r.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    let field = |email: &str, name: &str| {
+        let row = rows.iter().find(|r| r.iter().any(|(k, v)| k == "email" && v == email)).unwrap();
+        row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    assert_eq!(
+        (
+            field("jonas@example.de", "phone"),
+            field("jonas@example.de", "birthday"),
+            field("jonas@example.de", "city")
+        ),
+        ("+4917612345678".into(), "1985-05-17".into(), "Berlin".into())
+    );
+    assert_eq!(
+        (field("lena@example.de", "phone"), field("lena@example.de", "birthday")),
+        ("+49301234567".into(), "1990-04-03".into())
+    );
+}
