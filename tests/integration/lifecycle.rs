@@ -356,7 +356,16 @@ fn send_times_are_local_to_each_contact_and_wait_in_the_queue() {
     assert_eq!(env.sink().count(), 1, "sent once its time came");
     let target = due.with_second(0).unwrap().timestamp();
     assert!(sent_at.timestamp() >= target, "sent at {sent_at}, due {hhmm}");
-    assert!(env.sink().messages()[0].contains("<soon@example.com>"));
+    // smtp-sink may still be writing the file it just created: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !env.sink().messages()[0].contains("<soon@example.com>") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        env.sink().messages()[0].contains("<soon@example.com>"),
+        "{}",
+        env.sink().messages()[0]
+    );
 }
 
 #[test]
