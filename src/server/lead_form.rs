@@ -59,9 +59,7 @@ pub(super) async fn submit(
     let network = client_network(&headers, peer, &ws.config.server.client_ip_header);
     match super::leads::over_limit(&state, &format!("form:{network}"), ws.config.leads.form_per_minute).await {
         Ok(true) => {
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, Html(form_page::too_many(words))).into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-            return secured(r);
+            return secured(super::too_many(Html(form_page::too_many(words))));
         }
         Ok(false) => {}
         Err(e) => return super::unavailable(e),

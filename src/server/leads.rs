@@ -94,7 +94,7 @@ async fn post(
         }
         return match reserved {
             Err(e) => super::unavailable(e),
-            _ => too_many(),
+            _ => super::too_many("Too many leads this minute\n"),
         };
     }
     let answer = handle(&state, &source, many, items).await;
@@ -203,14 +203,6 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-pub(super) fn too_many() -> Response {
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [(header::RETRY_AFTER, "60")],
-        "Too many leads this minute\n",
-    )
-        .into_response()
-}
 
 #[cfg(test)]
 mod tests {

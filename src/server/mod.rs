@@ -100,6 +100,11 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not found\n").into_response()
 }
 
+/// 429 with `Retry-After: 60`: every limit here is per minute.
+fn too_many(body: impl IntoResponse) -> Response {
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "60")], body).into_response()
+}
+
 fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "request failed");
     (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable, please try again.\n").into_response()

@@ -248,9 +248,7 @@ pub(super) async fn login(
         Ok(false) => {}
         Ok(true) => {
             tracing::warn!(network, "preview login: too many tries this minute");
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too many tries: wait a minute.\n").into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-            return r;
+            return super::too_many("Too many tries: wait a minute.\n");
         }
         Err(e) => return super::unavailable(e),
     }
