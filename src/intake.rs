@@ -605,9 +605,8 @@ fn merge_rows<'a>(
         match &mut current {
             None => current = Some(row.clone()),
             Some(c) => {
-                let kept = c.get("source").filter(|s| !s.is_empty()).map(str::to_string);
                 let mut row = std::borrow::Cow::Borrowed(row);
-                if let (Some(kept), Some(other)) = (&kept, row.get("source"))
+                if let (Some(kept), Some(other)) = (c.get("source").filter(|s| !s.is_empty()), row.get("source"))
                     && other != kept
                 {
                     let detail = format!("{origin} says source {other}; the first source, {kept}, is kept");

@@ -109,7 +109,6 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         if let Some(down) = &s.unreachable {
             outln!("{} message(s) waiting for retry: {down}", s.deferred + s.waiting);
         }
-
         if s.deferred > 0 && !s.dry_run {
             let why = if s.health.is_empty() { "" } else { " (retries included)" };
             outln!(

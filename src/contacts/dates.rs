@@ -6,7 +6,7 @@
 //! (`--date-format us|eu`, `[contacts] date_format`), else refused with what to set — nothing is
 //! imported wrong.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 /// Which comes first in a numeric date whose value does not tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -192,17 +192,17 @@ pub fn iso(day: Day) -> Option<String> {
     }
 }
 
-/// The year of a whole date (for tests).
-pub fn year_of(day: Day) -> Option<i32> {
-    match day {
-        Day::Date(d) => Some(d.year()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
+
+    fn year_of(day: Day) -> Option<i32> {
+        match day {
+            Day::Date(d) => Some(d.year()),
+            _ => None,
+        }
+    }
 
     fn s(v: &str, order: DayOrder) -> Result<Option<String>, String> {
         read(v, order).map(iso)

@@ -345,20 +345,19 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
     let mut several: Vec<CellProblem> = Vec::new();
     for (column, value) in raw {
         // A cell `export` neutralized ('=...) reads back as it was.
-        let value = &super::cells::restore(value);
-        if value.is_empty() || column.is_empty() {
+        let restored = super::cells::restore(value);
+        if restored.is_empty() || column.is_empty() {
             continue;
         }
-        // Google Contacts puts several values in one cell: `a@x.com ::: b@y.com`.
-        let value = &match value.split(":::").map(str::trim).filter(|v| !v.is_empty()).collect::<Vec<_>>()[..] {
-            [first, _, ..] => {
+        let value: &str = match first_of_several(restored) {
+            Some(first) => {
                 several.push((
                     column.to_string(),
-                    format!("several values ({value:?}): the first, {first:?}, was taken"),
+                    format!("several values ({restored:?}): the first, {first:?}, was taken"),
                 ));
-                first.to_string()
+                first
             }
-            _ => value.to_string(),
+            None => restored,
         };
         if *column == "sms_consent" {
             // yes/✓/1 → when and where it was given; no/0 → none (not an error); a date or a
@@ -385,7 +384,7 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
                 .parse::<chrono_tz::Tz>()
                 .map(|_| value.to_string())
                 .map_err(|_| format!("unknown timezone {value:?} (an IANA name such as America/Chicago or Asia/Riyadh)")),
-            "plan" if !opts.plans.is_empty() && !opts.plans.contains(value.as_str()) => Err(unknown_plan(value, &opts.plans)),
+            "plan" if !opts.plans.is_empty() && !opts.plans.contains(value) => Err(unknown_plan(value, &opts.plans)),
             "locale" => Ok(value.to_ascii_lowercase()),
             "status" if !opts.stages.is_empty() => super::pipeline::Pipeline::new(&opts.stages).resolve(value),
             // A note may run over lines (a multi-line cell); a name or an id may not.
@@ -442,6 +441,17 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
         former: vec![],
     };
     Ok((contact, left_out))
+}
+
+/// The first of several values in one cell, as Google Contacts writes them
+/// (`a@x.com ::: b@y.com`); `None` for a cell of one value.
+fn first_of_several(cell: &str) -> Option<&str> {
+    if !cell.contains(":::") {
+        return None;
+    }
+    let mut values = cell.split(":::").map(str::trim).filter(|v| !v.is_empty());
+    let first = values.next()?;
+    values.next().map(|_| first)
 }
 
 /// True for a column whose bad cell only takes something from the person (not what is sent to

@@ -79,7 +79,7 @@ fn find_header(mut table: Table, wanted: Option<u64>) -> Result<Table, ReadError
         Some(n) => line == n,
         None => known(cells) >= 2,
     };
-    if fits(table.header_line, &table.headers) || (wanted.is_none() && known(&table.headers) >= 2) {
+    if fits(table.header_line, &table.headers) {
         return Ok(table);
     }
     let mut looked = Vec::new();
