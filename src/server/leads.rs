@@ -203,7 +203,6 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
