@@ -147,6 +147,7 @@ pub async fn take(
         stages: config.pipeline.stages.clone(),
         consent_given: format!("{today} lead {source}"),
         day_order: crate::contacts::dates::DayOrder::parse(&config.contacts.date_format).unwrap_or_default(),
+        column_orders: Default::default(),
     };
     // A lead is answered field by field: a bad cell is an error here, not left out.
     let normalized = normalize_row(&raw, &opts).and_then(|(c, left_out)| if left_out.is_empty() { Ok(c) } else { Err(left_out) });

@@ -106,6 +106,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
         stages: config.pipeline.stages.clone(),
         day_order: crate::contacts::dates::DayOrder::parse(a.date_format.as_deref().unwrap_or(&config.contacts.date_format))
             .map_err(|e| anyhow::anyhow!("--date-format {e}"))?,
+        column_orders: Default::default(),
         consent_given: format!(
             "{today} import {}",
             a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
@@ -121,6 +122,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
             .iter()
             .map(|(h, f, how)| match *how {
                 "custom" => format!("{h} → {f} (custom)"),
+                "fallback" => format!("{h} → {f} (custom; fills in where the first column of its field is empty)"),
                 "--map" => format!("{h} → {f} (--map)"),
                 _ => format!("{h} → {f}"),
             })
@@ -162,7 +164,7 @@ pub(super) async fn import(config: Config, a: ImportArgs) -> anyhow::Result<Exit
     intake.finish().await?;
     let rows = reader.await?;
     progress.finish();
-    let mut warnings = rows.unmapped_addresses();
+    let mut warnings = rows.warnings();
     if rows.rows_read() == 0 {
         warnings
             .push("the header row is there, but no contact rows follow it: nothing to import (the wrong sheet or an empty export?)".into());

@@ -60,6 +60,11 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         }
     };
     progress.finish();
+    // One time-stamped line per run in the log, whatever else it printed.
+    tracing::info!(
+        date = %s.date, due = s.due, queued = s.queued, sent = s.sent, suppressed = s.suppressed, failed = s.failed,
+        dead = s.dead, deferred = s.deferred, held = s.held, "run finished"
+    );
     let code = if s.stopped.is_some() {
         ExitCode::from(3)
     } else if s.held > 0 && !s.dry_run {

@@ -23,6 +23,11 @@ pub struct Census {
     pub having: BTreeMap<String, u64>,
     /// True when every contact was read (the counts are exact).
     pub complete: bool,
+    /// Contacts with a phone and no SMS consent recorded: they get no texts while
+    /// `[sms] require_consent` holds.
+    pub phones_without_consent: u64,
+    /// Contacts with a phone.
+    pub phones: u64,
 }
 
 impl Census {
@@ -32,12 +37,18 @@ impl Census {
             contacts: 0,
             having: columns.into_iter().map(|c| (c, 0)).collect(),
             complete: false,
+            phones_without_consent: 0,
+            phones: 0,
         }
     }
 
     /// Counts one contact.
     pub fn add(&mut self, contact: &Contact) {
         self.contacts += 1;
+        if contact.phone().is_some() {
+            self.phones += 1;
+            self.phones_without_consent += u64::from(contact.get("sms_consent").is_none());
+        }
         for (column, n) in self.having.iter_mut() {
             if contact.get(column).is_some() {
                 *n += 1;
@@ -76,8 +87,10 @@ mod tests {
         let mut c = Census::new(["pet".to_string(), "first_name".to_string()]);
         c.add(&contact(&[("pet", "cat"), ("first_name", "")]));
         assert!(!c.is_enough(CensusMode::Presence), "first_name not seen yet");
-        c.add(&contact(&[("first_name", "Ann")]));
-        assert_eq!((c.contacts, c.having("pet"), c.having("first_name")), (2, Some(1), Some(1)));
+        c.add(&contact(&[("first_name", "Ann"), ("phone", "+12175550100")]));
+        c.add(&contact(&[("phone", "+12175550101"), ("sms_consent", "2026-01-02 open house")]));
+        assert_eq!((c.contacts, c.having("pet"), c.having("first_name")), (3, Some(1), Some(1)));
+        assert_eq!((c.phones, c.phones_without_consent), (2, 1));
         assert!(c.is_enough(CensusMode::Presence));
         assert!(!c.is_enough(CensusMode::Count));
         assert_eq!(c.having("nick"), None);

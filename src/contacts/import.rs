@@ -3,6 +3,7 @@
 //! with a hint where one helps (the format of a date, the nearest plan name). A bad row never
 //! stops the good ones.
 
+use super::dates::{ColumnLook, DayOrder};
 use super::headers::{self, Mapping};
 use super::read::{self, RawRow, ReadOptions, Table};
 use super::{Contact, ContactId, E164, Email};
@@ -35,6 +36,9 @@ pub struct ImportOptions {
     pub consent_given: String,
     /// How a numeric date whose value does not tell is read (`--date-format`).
     pub day_order: super::dates::DayOrder,
+    /// Per date field, how its column reads such a date, from all the column's values
+    /// (filled by [`Rows::open`] when `day_order` is `auto`; a field not here uses `day_order`).
+    pub column_orders: BTreeMap<String, super::dates::DayOrder>,
 }
 
 /// The consent an SMS consent cell records: `given` for a yes, `None` for a no or a blank
@@ -139,6 +143,9 @@ impl From<read::ReadError> for ImportError {
     }
 }
 
+/// The fields read as dates.
+const DATE_FIELDS: [&str; 4] = ["enrolled_on", "birthday", "anniversary", "home_purchase"];
+
 /// How many first rows are looked at for columns that hold emails or phones without being
 /// mapped to them.
 const SAMPLE_ROWS: u64 = 200;
@@ -154,12 +161,52 @@ pub struct Rows {
     looks: Vec<(u64, u64, u64)>,
     /// Cells left out of rows that were imported, not yet handed to a chunk.
     cell_warnings: Vec<String>,
+    /// One note per date column that cannot tell day from month.
+    date_notes: Vec<String>,
 }
 
 impl Rows {
     /// Opens a file (CSV/TSV text or a workbook) and maps its header row.
     pub fn open(path: &Path, opts: &ImportOptions) -> Result<Self, ImportError> {
-        Rows::new(read::open(path, &opts.read)?, opts)
+        let mut rows = Rows::new(read::open(path, &opts.read)?, opts)?;
+        if opts.day_order == DayOrder::Auto {
+            rows.look_at_dates(read::open(path, &opts.read)?);
+        }
+        Ok(rows)
+    }
+
+    /// Reads the date columns of `table` (this file, opened again) before the import, so that
+    /// a date whose value does not tell day from month is read as the rest of its column
+    /// tells (`17/05/1985` anywhere makes the column day first), or not at all, with one note.
+    fn look_at_dates(&mut self, table: Table) {
+        let columns: Vec<(usize, String)> = (self.mapping.fields.iter().enumerate())
+            .filter_map(|(i, f)| Some((i, f.as_deref().filter(|f| DATE_FIELDS.contains(f))?.to_string())))
+            .collect();
+        if columns.is_empty() {
+            return;
+        }
+        let mut looks = vec![ColumnLook::default(); columns.len()];
+        for row in table.rows.flatten() {
+            for ((i, _), look) in columns.iter().zip(&mut looks) {
+                let cell = super::cells::restore(row.cells.get(*i).map_or("", String::as_str));
+                if !cell.is_empty() {
+                    look.see(row.line, first_of_several(cell).unwrap_or(cell));
+                }
+            }
+            if looks.iter().all(ColumnLook::settled) {
+                break;
+            }
+        }
+        for ((_, field), look) in columns.iter().zip(&looks) {
+            self.opts.column_orders.insert(field.clone(), look.order());
+            let header = self
+                .mapping
+                .shown
+                .iter()
+                .find(|(_, f, _)| f == field)
+                .map_or(field.as_str(), |(h, _, _)| h);
+            self.date_notes.extend(look.note(header));
+        }
     }
 
     /// Maps the header row of an opened table.
@@ -175,6 +222,7 @@ impl Rows {
             opts: opts.clone(),
             rows_read: 0,
             cell_warnings: Vec::new(),
+            date_notes: Vec::new(),
             looks,
         })
     }
@@ -199,12 +247,13 @@ impl Rows {
         self.rows_read
     }
 
-    /// Custom columns whose values look like email addresses or phone numbers: probably a
-    /// column that should be mapped (`--map`).
-    pub fn unmapped_addresses(&self) -> Vec<String> {
-        let mut out = Vec::new();
+    /// What the file as a whole says: date columns that cannot tell day from month, custom
+    /// columns whose values look like email addresses or phone numbers (probably a column that
+    /// should be mapped with `--map`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = self.date_notes.clone();
         for (i, (seen, emails, phones)) in self.looks.iter().enumerate() {
-            let Some((header, field, "custom")) = self
+            let Some((header, field, "custom" | "fallback")) = self
                 .mapping
                 .shown
                 .iter()
@@ -302,13 +351,14 @@ impl Iterator for Rows {
         };
         self.rows_read += 1;
         self.sample(&row);
-        let raw: Vec<(&str, &str)> = self
+        let mut raw: Vec<(&str, &str)> = self
             .mapping
             .fields
             .iter()
             .zip(&row.cells)
             .filter_map(|(f, v)| Some((f.as_deref()?, v.as_str())))
             .collect();
+        self.mapping.fill_in(&row.cells, &mut raw);
         let label = &self.table.label;
         let normalized = normalize_row(&raw, &self.opts);
         let (line, warnings) = (row.line, &mut self.cell_warnings);
@@ -367,8 +417,9 @@ pub fn normalize_row(raw: &[(&str, &str)], opts: &ImportOptions) -> Result<(Cont
             }
             continue;
         }
-        if matches!(*column, "enrolled_on" | "birthday" | "anniversary" | "home_purchase") {
-            match read_day(column, value, opts.day_order) {
+        if DATE_FIELDS.contains(column) {
+            let order = opts.column_orders.get(*column).copied().unwrap_or(opts.day_order);
+            match read_day(column, value, order) {
                 Ok(Some(day)) => {
                     fields.insert(column.to_string(), day);
                 }
@@ -483,7 +534,7 @@ fn unknown_plan(value: &str, plans: &HashSet<String>) -> String {
 /// A hint for a date written day/month/year or month/day/year.
 /// A date column's value: `enrolled_on` a whole date, birthdays and anniversaries also a month
 /// and day; `None` for an empty placeholder (`0/0/00`).
-fn read_day(column: &str, value: &str, order: super::dates::DayOrder) -> Result<Option<String>, String> {
+fn read_day(column: &str, value: &str, order: DayOrder) -> Result<Option<String>, String> {
     let day = super::dates::read(value, order)?;
     if column == "enrolled_on" && matches!(day, super::dates::Day::MonthDay(..)) {
         return Err(format!("{value:?} has no year; enrolled_on needs a whole date"));
@@ -514,6 +565,7 @@ mod tests {
         ImportOptions {
             consent_given: "2026-01-01 import test.csv".into(),
             day_order: Default::default(),
+            column_orders: BTreeMap::new(),
             plan: Some("8x8".into()),
             source: None,
             enrolled_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
@@ -586,11 +638,71 @@ mod tests {
     fn every_problem_of_a_row_with_hints() {
         let p = run("email,birthday,plan,enrolled_on\nbad@,17/05/1985,8X9,05/07/2026\n");
         let got: Vec<(&str, &str)> = p.rejected.iter().map(|r| (r.column.as_str(), r.reason.as_str())).collect();
-        // 17/05/1985 is read (only a day can be 17); 05/07/2026 cannot be told.
+        // 17/05/1985 is read (only a day can be 17); 05/07/2026 cannot be told (the column's
+        // note says what to set).
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(got[1].1.contains("did you mean \"8x8\""), "{got:?}");
-        assert!(got[2].1.contains("--date-format us (month first) or eu (day first)"), "{got:?}");
+        assert!(got[2].1.contains("could be month/day or day/month"), "{got:?}");
         assert!(p.rejected.iter().all(|r| r.line == 2));
+    }
+
+    /// Warnings of the file as a whole and the cells left out, for a CSV text.
+    fn notes(csv_text: &str) -> (Parsed, Vec<String>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, csv_text).unwrap();
+        let mut rows = Rows::open(&path, &opts()).unwrap();
+        let mut out = Parsed::default();
+        for row in rows.by_ref() {
+            match row {
+                Ok((_, c)) => out.contacts.push(c),
+                Err(r) => out.rejected.extend(r),
+            }
+        }
+        let left_out = std::mem::take(&mut rows.cell_warnings);
+        (out, rows.warnings(), left_out)
+    }
+
+    #[test]
+    fn a_date_column_is_read_in_the_order_its_values_tell() {
+        // Line 2 alone cannot tell; line 4's 17 can only be a day: the column is day first.
+        let (p, warnings, left_out) = notes(
+            "email,Birthday,enrolled_on\na@example.com,05/06/1985,01/02/2026\nb@example.com,,\nc@example.com,17/05/1990,13/02/2026\n",
+        );
+        assert!(
+            p.rejected.is_empty() && warnings.is_empty() && left_out.is_empty(),
+            "{:?} {warnings:?} {left_out:?}",
+            p.rejected
+        );
+        let a = &p.contacts[0];
+        assert_eq!((a.get("birthday"), a.get("enrolled_on")), (Some("1985-06-05"), Some("2026-02-01")));
+        // Every birthday could be either: one note on the column, each cell left out briefly,
+        // the people imported; nothing is guessed.
+        let (p, warnings, left_out) = notes("email,Birthday\na@example.com,05/06/1985\nb@example.com,03/04/1990\n");
+        assert_eq!(p.contacts.len(), 2);
+        assert!(p.contacts.iter().all(|c| c.get("birthday").is_none()));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("column \"Birthday\": every date") && warnings[0].contains("--date-format"),
+            "{warnings:?}"
+        );
+        assert_eq!(left_out.len(), 2, "{left_out:?}");
+        assert!(
+            left_out.iter().all(|w| w.contains("see the note") && !w.contains("--date-format")),
+            "{left_out:?}"
+        );
+        // An explicit order reads them without a note.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        std::fs::write(&path, "email,Birthday\na@example.com,05/06/1985\n").unwrap();
+        let us = ImportOptions {
+            day_order: DayOrder::MonthFirst,
+            ..opts()
+        };
+        let mut rows = Rows::open(&path, &us).unwrap();
+        let (_, c) = rows.next().unwrap().unwrap();
+        assert_eq!(c.get("birthday"), Some("1985-05-06"));
+        assert!(rows.warnings().is_empty());
     }
 
     #[test]

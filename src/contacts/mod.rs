@@ -10,6 +10,8 @@ pub mod import;
 pub mod phone;
 pub mod pipeline;
 pub mod read;
+#[cfg(test)]
+mod real_exports;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -222,7 +222,7 @@ impl Store {
     pub async fn census(&self, columns: impl IntoIterator<Item = String>, mode: CensusMode) -> Result<Census, StoreError> {
         use futures::TryStreamExt;
         let mut census = Census::new(columns);
-        if census.having.is_empty() {
+        if census.having.is_empty() && mode == CensusMode::Presence {
             census.contacts = self.contact_count().await?;
             census.complete = true;
             return Ok(census);

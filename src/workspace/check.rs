@@ -321,7 +321,35 @@ impl Workspace {
                 _ => {}
             }
         }
+        found.extend(census.and_then(|c| self.consent_census(c)));
         self.diagnostics.extend(found);
+    }
+
+    /// A warning on the first text message when stored contacts with a phone have no SMS
+    /// consent: they get none of the plans' texts, and `run` would only count them.
+    fn consent_census(&self, census: &Census) -> Option<Diagnostic> {
+        let n = census.phones_without_consent;
+        if !census.complete || n == 0 || !self.config.sms.require_consent {
+            return None;
+        }
+        let text = self.catalog.names().iter().filter(|t| t.ends_with(".sms")).min()?;
+        let file = self.catalog.file(text).map_or_else(|| text.clone(), |p| p.display().to_string());
+        Some(
+            warning(
+                file,
+                1,
+                1,
+                format!(
+                    "{n} of {} contact(s) with a phone have no SMS consent recorded: they get no texts ([sms] require_consent)",
+                    census.phones
+                ),
+            )
+            .with_help(
+                "import it in a consent column (`sms_consent`, `SMS OK`, `Text OK`: yes, or the date and where it was given), \
+                 or let them opt in on the lead form's SMS box"
+                    .to_string(),
+            ),
+        )
     }
 }
 

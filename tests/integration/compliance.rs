@@ -695,6 +695,21 @@ fn sms_consent_columns_are_read_and_a_missing_consent_is_never_a_silent_zero() {
     assert_eq!(consent("+12175550173"), format!("{today} import texters.csv"));
     assert_eq!(consent("+12175550174"), "2026-03-01 open house");
     assert!(consent("+12175550175").is_null());
+    // lint says it before the night, on a text message, with what to do.
+    let lint = env.json(&["lint"]);
+    let said = lint
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap_or("").contains("no SMS consent"))
+        .unwrap_or_else(|| panic!("{lint}"))
+        .clone();
+    assert!(
+        said["message"].as_str().unwrap().starts_with("2 of 5 contact(s) with a phone"),
+        "{said}"
+    );
+    assert!(said["file"].as_str().unwrap().ends_with(".sms.hbs"), "{said}");
+    assert!(said["help"].as_str().unwrap().contains("SMS OK"), "{said}");
     // The night: three texts go out, and the run says why two did not.
     let out = env.nurture(&["run", "--now", NOW]);
     let said = String::from_utf8_lossy(&out.stdout);

@@ -87,6 +87,16 @@ fn the_cron_lines_run_under_crons_bare_environment() {
     let written = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(out.status.success(), "{written}{}", String::from_utf8_lossy(&out.stderr));
     assert!(written.contains(" due, ") && written.contains(" sent"), "{written}");
+    // Each run leaves a line that starts with its time and level (logrotate and grep by date).
+    let finished = written
+        .lines()
+        .find(|l| l.contains("run finished"))
+        .unwrap_or_else(|| panic!("{written}"));
+    let stamp = finished.split_whitespace().next().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok() && finished.contains(" INFO "),
+        "{finished}"
+    );
     assert_eq!(env.sink().count(), 3, "{written}");
 }
 

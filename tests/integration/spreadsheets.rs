@@ -483,3 +483,98 @@ fn a_european_csv_imports_whole() {
         ("+49301234567".into(), "1990-04-03".into())
     );
 }
+
+/// The first day as people have it: one export of each kind, imported one after another into
+/// one database, and every person checked in what `export` gives back.
+#[test]
+fn every_kind_of_export_arrives_whole() {
+    let env = TestEnv::new("everyexport");
+    for (file, region) in [
+        ("excel-en-us.xlsx", "US"),
+        ("excel-title-rows.xlsx", "US"),
+        ("outlook-en-us.csv", "US"),
+        ("google-contacts.csv", "US"),
+        ("german-excel-1252.csv", "DE"),
+        ("arabic-excel-1256.csv", "SA"),
+        ("arabic-digits.ods", "SA"),
+    ] {
+        let out = env
+            .command(&["import", &fixture(file), "--json", "--enrolled-on", DATE])
+            .env("NURTURE_CONTACTS_DEFAULT_REGION", region)
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert_eq!(out.status.code(), Some(0), "{file}: {r} {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(r["rejected_rows"], 0, "{file}: {r}");
+    }
+    let exported = env.ok(&["export"]);
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4 + 2 + 3 + 3 + 3 + 3 + 2, "{exported}");
+    let get = |who: &str, names: &[&str]| -> Vec<String> {
+        let at = |name: &str| headers.iter().position(|h| h == name);
+        let row = rows
+            .iter()
+            .find(|r| at("email").is_some_and(|i| &r[i] == who) || at("phone").is_some_and(|i| &r[i] == who))
+            .unwrap_or_else(|| panic!("{who} not exported"));
+        names
+            .iter()
+            .map(|n| at(n).map(|i| row[i].to_string()).unwrap_or_default())
+            .collect()
+    };
+    let consent = |who: &str| get(who, &["sms_consent"]).remove(0);
+    let person = ["phone", "birthday", "anniversary", "enrolled_on"];
+    for (who, want) in [
+        ("ann.lee@example.com", ["+12175550101", "1985-05-17", "", "2026-06-01"]),
+        ("ben.ortiz@example.com", ["+12175550102", "1979-12-31", "", "2026-06-02"]),
+        ("cara.diaz@example.com", ["+12175550103", "1985-05-06", "", "2026-06-13"]),
+        // A planned row without its own enrollment day: --enrolled-on.
+        ("+12175550104", ["+12175550104", "", "", DATE]),
+        ("eve.stone@example.com", ["+12175550105", "", "2010-06-20", ""]),
+        ("finn.hale@example.com", ["", "", "", ""]),
+        ("gina.park@example.com", ["+12175550107", "1985-05-17", "", ""]),
+        ("hal.moss@example.com", ["+12175550108", "", "2010-06-20", ""]),
+        ("ivy.chen@example.com", ["", "1979-12-31", "", ""]),
+        ("jo.kim@example.com", ["+12175550110", "05-17", "", ""]),
+        ("kai.ruiz@example.com", ["+12175550111", "1980-02-29", "", ""]),
+        ("+442079460958", ["+442079460958", "", "", ""]),
+        ("joerg@example.de", ["+4917612345678", "1985-05-17", "", ""]),
+        ("lena@example.de", ["+49301234567", "1990-04-03", "", ""]),
+        ("mia@example.de", ["", "1988-12-25", "", ""]),
+        ("sara.ali@example.com", ["+966501234567", "1985-05-17", "", ""]),
+        ("ahmed.harbi@example.com", ["+966507654321", "", "", ""]),
+        ("khalid@example.com", ["", "1990-06-05", "", ""]),
+        ("noura@example.com", ["+966501234568", "1985-05-17", "", "2026-06-01"]),
+        ("omar@example.com", ["+966501112233", "1979-03-08", "", "2026-06-02"]),
+    ] {
+        assert_eq!(get(who, &person), want, "{who}");
+    }
+    for (who, file) in [
+        ("ann.lee@example.com", "excel-en-us.xlsx"),
+        ("ben.ortiz@example.com", "excel-en-us.xlsx"),
+        ("+12175550104", "excel-en-us.xlsx"),
+        ("sara.ali@example.com", "arabic-excel-1256.csv"),
+        ("noura@example.com", "arabic-digits.ods"),
+    ] {
+        assert!(consent(who).ends_with(&format!(" import {file}")), "{who}: {:?}", consent(who));
+    }
+    for who in [
+        "cara.diaz@example.com",
+        "ahmed.harbi@example.com",
+        "omar@example.com",
+        "gina.park@example.com",
+    ] {
+        assert_eq!(consent(who), "", "{who}");
+    }
+    assert_eq!(
+        get("hal.moss@example.com", &["street", "city", "postal_code"]),
+        ["500 Main St\nSuite 2", "Peoria", "61602"]
+    );
+    assert_eq!(get("gina.park@example.com", &["street", "city"]), ["12 Elm St", "Springfield"]);
+    assert_eq!(
+        get("joerg@example.de", &["first_name", "last_name", "city"]),
+        ["Jörg", "Weiß", "München"]
+    );
+    assert_eq!(get("sara.ali@example.com", &["first_name"]), ["سارة"]);
+}
