@@ -128,7 +128,7 @@ def work(sink_pid, redis_port, prefix, date, n, workers, command):
     t = time.monotonic()
     procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(int(workers))]
     while done() < int(n):
-        if time.monotonic() - t > 600 or any(p.poll() is not None for p in procs):
+        if time.monotonic() - t > 600 or (any(p.poll() is not None for p in procs) and done() < int(n)):
             sys.exit(f"workers stopped or timed out at {done()} of {n}")
         time.sleep(0.02)
     wall = time.monotonic() - t

@@ -5,6 +5,8 @@
 #   bench/delivery.sh [N] [WORKERS...]     (defaults: 20000 1; e.g. `bench/delivery.sh 20000 1 2 4`)
 #   NURTURE_BIN=target/debug/nurture SMOKE=1 bench/delivery.sh 300     (CI: small, checked, no claims)
 #   DKIM=rsa bench/delivery.sh 20000      (or DKIM=ed25519: every message signed with a fresh key)
+#   ENGINE=run bench/delivery.sh 20000 1  (the queue drained by `nurture run`, the nightly command,
+#                                          instead of `nurture work`)
 #   PIN=1 bench/delivery.sh 20000 1       (smtp-sink on core 1; the sender — smtp-source, or
 #                                          nurture and its Redis — on core 0)
 #   NURTURE_THREADS=1 NURTURE_CONCURRENCY=64 NURTURE_POOL=64 bench/delivery.sh   (each `work`
@@ -97,8 +99,9 @@ read -r LIMIT LIMIT_SINK_CPU < <("${SENDER_CORE[@]}" python3 bench/delivery.py l
 echo "SMTP limit: smtp-source -s 8 -d -m $N -l $SIZE -> smtp-sink: $LIMIT msgs/s; smtp-sink CPU $LIMIT_SINK_CPU ms/msg"
 for W in $WORKER_COUNTS; do
   fill "$N"
-  read -r RATE CPU RSS WALL REDIS_CPU SINK_CPU < <("${SENDER_CORE[@]}" python3 bench/delivery.py work "$SINK_PID" "$PORT" del "$DATE" "$N" "$W" -- "$BIN" work --now "$NOW")
+  if [ "${ENGINE:-work}" = run ]; then ENGINE_CMD=(run --date "$DATE" --now "$NOW"); else ENGINE_CMD=(work --now "$NOW"); fi
+  read -r RATE CPU RSS WALL REDIS_CPU SINK_CPU < <("${SENDER_CORE[@]}" python3 bench/delivery.py work "$SINK_PID" "$PORT" del "$DATE" "$N" "$W" -- "$BIN" "${ENGINE_CMD[@]}")
   LANES="$THREADS lane(s)"; [ "$THREADS" = 0 ] && LANES="one lane per core ($(nproc))"
-  echo "nurture, $W work process(es) × $LANES, concurrency $CONCURRENCY, pool $POOL: $N messages in ${WALL}s = $RATE msgs/s = $(python3 -c "print(f'{$RATE/$LIMIT:.3f}')") x the limit; CPU $CPU ms/msg (all workers), peak RSS $RSS MiB; Redis CPU $REDIS_CPU ms/msg, smtp-sink CPU $SINK_CPU ms/msg"
+  echo "nurture, $W ${ENGINE:-work} process(es) × $LANES, concurrency $CONCURRENCY, pool $POOL: $N messages in ${WALL}s = $RATE msgs/s = $(python3 -c "print(f'{$RATE/$LIMIT:.3f}')") x the limit; CPU $CPU ms/msg (all workers), peak RSS $RSS MiB; Redis CPU $REDIS_CPU ms/msg, smtp-sink CPU $SINK_CPU ms/msg"
 done
 if [ -n "${SMOKE:-}" ]; then echo "smoke run: figures of a small N on a debug build mean nothing"; fi

@@ -438,11 +438,17 @@ pub struct DkimSettings {
     pub domain: String,
     /// Selector (`s=`); the public key is published at `{selector}._domainkey.{domain}`.
     pub selector: String,
-    /// Private key file: PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`) for `rsa`, base64 of the
-    /// 32-byte key for `ed25519`.
+    /// Private key file: PKCS#1 or PKCS#8 PEM for `rsa` (2048 to 4096 bits); for `ed25519`
+    /// PKCS#8 PEM or the base64 of the 32-byte key.
     pub private_key_file: PathBuf,
     /// `rsa` (default) or `ed25519`.
     pub algorithm: String,
+    /// With an RSA key: a second signature, Ed25519 (RFC 8463 dual signing), under this
+    /// selector...
+    pub ed25519_selector: String,
+    /// ...with this key (`openssl genpkey -algorithm ed25519` PEM, or the base64 of its 32
+    /// bytes).
+    pub ed25519_key_file: PathBuf,
 }
 
 /// `[agenda]`: the agents' daily agenda.

@@ -42,6 +42,7 @@ pub mod facts;
 pub mod forget;
 pub mod inbound;
 pub mod intake;
+pub mod lanes;
 pub mod leads;
 pub mod nightly;
 pub mod preview;

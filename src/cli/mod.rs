@@ -49,7 +49,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// nurture — marketing automation for agents: plans, email, SMS, agenda.
 #[derive(Debug, Parser)]
@@ -287,13 +286,7 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
 
 /// The queue, its schedule on the system clock (see [`Queue::with_clock`] for `--now`).
 fn queue(config: &Config, store: &Store) -> Queue {
-    let days = (config.delivery.grace_days as u64 + 4).max(7);
-    Queue::new(
-        store.clone(),
-        config.delivery.heartbeat_secs,
-        days,
-        Duration::from_secs(config.delivery.drain_wait_secs),
-    )
+    Queue::for_config(config, store)
 }
 
 /// The clock and run date from `--date` / `--now` (dates are in the sender's timezone).

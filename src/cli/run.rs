@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// Jobs delivered at once (default: [delivery] concurrency).
     #[arg(long)]
     pub concurrency: Option<usize>,
+    /// Delivery lanes, each on its own thread; 0 = one per core (default: [delivery] threads).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -43,6 +46,7 @@ pub(super) async fn run(config: Config, a: RunArgs) -> anyhow::Result<ExitCode> 
         enqueue_only: a.enqueue_only,
         dry_run: a.dry_run,
         concurrency: a.concurrency.unwrap_or(ws.config.delivery.concurrency),
+        threads: a.threads,
         clock,
         counters: Default::default(),
     };

@@ -4,7 +4,7 @@
 use super::{clock_and_date, connect, load_workspace, queue};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::deliver::{Deliverer, Handler};
+use crate::lanes::Lanes;
 use crate::nightly::{self, RunOptions};
 use crate::queue::worker_name;
 use crate::server::health::{TaskState, Tasks};
@@ -42,25 +42,31 @@ pub(super) async fn serve(config: Config, a: ServeArgs) -> anyhow::Result<ExitCo
     // The address actually bound (port 0 picks one), for scripts and tests.
     outln!("listening on http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
 
     let health = Arc::new(Tasks::default());
     health.set("http", TaskState::Running);
     let mut tasks = Vec::new();
     if !a.no_worker {
         let name = worker_name(&ws.config.redis.prefix, "serve");
-        let deliverer = Deliverer::new(live.clone(), store.clone(), q.clone(), name.clone()).map_err(anyhow::Error::msg)?;
-        let handler = Arc::new(Handler(Arc::new(deliverer)));
-        let (q2, concurrency, rx) = (q.clone(), ws.config.delivery.concurrency, stop_rx.clone());
+        let (live2, concurrency, rx) = (live.clone(), ws.config.delivery.concurrency, stop_rx.clone());
         tasks.push(tokio::spawn(supervise("worker", health.clone(), stop_rx.clone(), move || {
-            let (q2, handler, name, rx) = (q2.clone(), handler.clone(), name.clone(), rx.clone());
+            let lanes = Lanes::new(live2.clone(), Clock::System, name.clone(), None, concurrency);
+            let mut rx = rx.clone();
             async move {
-                handler.0.check_senders().await;
-                q2.work(name, concurrency, handler, false, stopped(rx))
-                    .await
-                    .map_err(anyhow::Error::from)
+                // The lanes' own stop: set when the server stops, or by a lane that failed
+                // (then the others stop too, and `supervise` starts them again).
+                let (lanes_stop, mut lanes_stopped) = watch::channel(false);
+                let forward = lanes_stop.clone();
+                let forwarder = tokio::spawn(async move {
+                    tokio::select! {
+                        _ = rx.wait_for(|s| *s) => {}
+                        _ = lanes_stopped.wait_for(|s| *s) => {}
+                    }
+                    let _ = forward.send(true);
+                });
+                let result = tokio::task::spawn_blocking(move || lanes.run(lanes_stop)).await;
+                forwarder.abort();
+                result?
             }
         })));
     }
@@ -179,6 +185,7 @@ async fn schedule(
             enqueue_only: true,
             dry_run: false,
             concurrency: cfg.delivery.concurrency,
+            threads: None,
             clock: Clock::System,
             counters: Default::default(),
         };

@@ -6,7 +6,7 @@
 mod agenda_mail;
 mod page;
 
-use crate::deliver::{Counters, Deliverer, Handler};
+use crate::deliver::Counters;
 use crate::plans::expand::{Calendar, Window};
 use crate::queue::{Queue, inspect};
 use crate::report::customers::Class;
@@ -27,8 +27,10 @@ pub struct RunOptions {
     pub enqueue_only: bool,
     /// Report what would be queued; write and send nothing.
     pub dry_run: bool,
-    /// Worker concurrency.
+    /// Jobs delivered at once, over all lanes.
     pub concurrency: usize,
+    /// Delivery lanes (`None`: `[delivery] threads`; 0 = one per core).
+    pub threads: Option<usize>,
     /// "Now" for send-time rules (quiet hours); `--now` fixes it.
     pub clock: crate::clock::Clock,
     /// The delivery counters, shared so that a caller can show progress while the run goes.
@@ -210,34 +212,41 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     if !opts.enqueue_only {
         let t = Instant::now();
         let live = Arc::new(crate::workspace::Live::new(ws.clone()));
-        let mut deliverer = Deliverer::new(live, store.clone(), queue.clone(), worker.clone()).map_err(anyhow::Error::msg)?;
-        deliverer.parks_for_next_run = true;
-        deliverer.counters = opts.counters.clone();
-        let counters: Arc<Counters> = deliverer.counters.clone();
-        let breaker = deliverer.breaker.clone();
-        deliverer.check_senders().await;
-        let handler = Arc::new(Handler(Arc::new(deliverer)));
+        let mut lanes = crate::lanes::Lanes::new(live, queue.clock(), worker.clone(), opts.threads, opts.concurrency);
+        lanes.drain = true;
+        lanes.counters = opts.counters.clone();
+        let counters: Arc<Counters> = lanes.counters.clone();
+        let breaker = lanes.breaker.clone();
         let (watch, clock, wait) = (breaker.clone(), queue.clock(), queue.drain_wait.as_secs() as i64);
-        // An outage longer than the drain wait: stop, the retries stay scheduled in Redis.
-        let outage = async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                let now = clock.unix();
-                if watch.outage(now).is_some_and(|(_, since)| now - since > wait) {
-                    return;
+        // Stop on Ctrl-C or when a relay has been unreachable for the drain wait (the retries
+        // stay scheduled in Redis). A channel whose sender refuses us (the breaker) does not
+        // stop the run: its messages are parked for the next run while the other channel's go
+        // out.
+        let (stop_tx, _) = tokio::sync::watch::channel(false);
+        let stopper = {
+            let stop_tx = stop_tx.clone();
+            tokio::spawn(async move {
+                let outage = async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        let now = clock.unix();
+                        if watch.outage(now).is_some_and(|(_, since)| now - since > wait) {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = outage => {}
                 }
-            }
+                let _ = stop_tx.send(true);
+            })
         };
-        // Stop on Ctrl-C or when a relay has been unreachable for the drain wait. A channel
-        // whose sender refuses us (the breaker) does not stop the run: its messages are parked
-        // for the next run while the other channel's go out.
-        let stop = async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = outage => {}
-            }
-        };
-        queue.work(worker, opts.concurrency, handler, true, stop).await?;
+        let delivered = tokio::task::spawn_blocking(move || lanes.run(stop_tx)).await;
+        stopper.abort();
+        delivered??;
+        // The lanes had connections of their own: this one may have sat through an outage.
+        store.answering(queue.drain_wait.max(std::time::Duration::from_secs(10))).await?;
         s.stopped = stopped(&breaker.trips());
         s.unreachable = breaker.outage(queue.clock().unix()).map(|(channel, since)| {
             let at = chrono::DateTime::from_timestamp(since, 0)

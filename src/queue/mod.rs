@@ -152,6 +152,19 @@ impl Queue {
         }
     }
 
+    /// The queue of `config`'s `[delivery]` settings in `store`, its schedule on the system
+    /// clock (see [`Queue::with_clock`] for `--now`). Idempotency keys live `grace_days + 4`
+    /// days (at least 7): longer than a touch can be queued again.
+    pub fn for_config(config: &crate::config::Config, store: &Store) -> Queue {
+        let days = (config.delivery.grace_days as u64 + 4).max(7);
+        Queue::new(
+            store.clone(),
+            config.delivery.heartbeat_secs,
+            days,
+            Duration::from_secs(config.delivery.drain_wait_secs),
+        )
+    }
+
     /// The same queue with its schedule read on `clock` (`run --now`, `work --now`): a job falls
     /// due when this clock reaches its time.
     pub fn with_clock(mut self, clock: crate::clock::Clock) -> Queue {

@@ -24,7 +24,10 @@ impl EmlOutbox {
     pub async fn check(&self) -> Result<(), SendError> {
         let io = |e: std::io::Error| SendError::Refused(format!("outbox {}: {e}", self.dir.display()));
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-        let probe = self.dir.join(".nurture-check.tmp");
+        // A name of its own: the lanes of a process check at the same moment.
+        let probe = self
+            .dir
+            .join(format!(".nurture-check-{}-{}.tmp", std::process::id(), fastrand::u64(..)));
         tokio::fs::write(&probe, b"").await.map_err(io)?;
         tokio::fs::remove_file(&probe).await.map_err(io)
     }

@@ -238,6 +238,20 @@ impl Store {
         Ok(census)
     }
 
+    /// Waits until Redis answers on this connection, for at most `within`: a connection that
+    /// sat idle through an outage (while other connections of the process rode it out) fails
+    /// its first command and reconnects on the next.
+    pub async fn answering(&self, within: std::time::Duration) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match redis::cmd("PING").query_async::<String>(&mut self.conn.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Number of contacts.
     pub async fn contact_count(&self) -> Result<u64, StoreError> {
         Ok(self.conn.clone().hlen(self.keys.contacts()).await?)
