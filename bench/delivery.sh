@@ -50,18 +50,13 @@ trap 'stop_sink; cleanup' EXIT
 mkdir -p "$WORK/templates/bench"
 cp bench/blast.toml "$WORK/jobs/"
 cp bench/blast.email.hbs "$WORK/templates/bench/"
+add_sender
 cat >> "$WORK/nurture.toml" <<TOML
-[sender]
-name = "Sara Haddad"
-email = "sara@example.com"
-postal_address = "12 Main St, Springfield, IL 62701"
-timezone = "UTC"
 [delivery]
 concurrency = $CONCURRENCY
 threads = $THREADS
 TOML
 sed -i "s|^url = \"file://.*|url = \"smtp://127.0.0.1:$SINK_PORT\"\npool_size = $POOL|" "$WORK/nurture.toml"
-sed -i "s|^\[unsubscribe\]|[unsubscribe]\nbase_url = \"https://nurture.example.com\"|" "$WORK/nurture.toml"
 case "${DKIM:-}" in
   rsa) openssl genrsa -traditional -out "$WORK/dkim.key" 2048 2>/dev/null ;;
   ed25519) openssl genpkey -algorithm ed25519 -outform DER 2>/dev/null | tail -c 32 | base64 > "$WORK/dkim.key" ;;

@@ -36,6 +36,18 @@ secret = "bench-secret"
 pepper = "bench-pepper"
 TOML
 
+# The sender a one-email blast needs, with an HTTPS unsubscribe base (appended to the config).
+add_sender() {
+  cat >> "$WORK/nurture.toml" <<TOML
+[sender]
+name = "Sara Haddad"
+email = "sara@example.com"
+postal_address = "12 Main St, Springfield, IL 62701"
+timezone = "UTC"
+TOML
+  sed -i "s|^\[unsubscribe\]|[unsubscribe]\nbase_url = \"https://nurture.example.com\"|" "$WORK/nurture.toml"
+}
+
 # Wall time and peak RSS of a command (getrusage of the child): "1.23s, peak RSS 45 MiB".
 measure() {
   python3 - "$@" <<'PY'

@@ -383,8 +383,9 @@ pub struct DeliveryConfig {
     /// record); must exceed the grace window plus the retry window. Runs for dates older than
     /// the horizon are refused.
     pub retention_days: u32,
-    /// Hours a finished queue job (payload, metadata) is kept for inspection before it is
-    /// removed; the ledger, not the job, is what keeps a message from being sent twice.
+    /// Hours a finished queue job (payload, metadata) is kept for inspection before the
+    /// nightly clean-up removes it; 0 (the default) removes it the moment it is done. The
+    /// ledger, not the job, is what keeps a message from being sent twice.
     pub keep_done_hours: u64,
     /// Consecutive refusals by the relay or SMS provider (sender, content, auth, policy) that
     /// stop sending on that channel: the circuit breaker.
@@ -626,7 +627,7 @@ impl Default for DeliveryConfig {
             max_attempts: 0,
             retry_window_hours: 72,
             retention_days: 35,
-            keep_done_hours: 24,
+            keep_done_hours: 0,
             breaker_after: 3,
             breaker_cooldown_secs: 300,
             after_lost_reply: "retry".into(),

@@ -55,7 +55,7 @@ if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[11])
 if redis.call('LPUSH', KEYS[3], ARGV[3]) > tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
 end
@@ -75,17 +75,17 @@ return 1
 /// items, opens the item — so re-expanding a date never repeats them.
 /// Sets many marks, each only if its key is new and its contact still exists. KEYS: the open
 /// agenda hash, the contacts hash, then per mark its delivery key and history list. ARGV:
-/// the history cap, then five per mark — state, event JSON, agenda item id ('' = none),
+/// the history cap, the marks' lifetime in seconds, then five per mark — state, event JSON, agenda item id ('' = none),
 /// item JSON, contact id. Returns 1 (set) or 0 per mark. One call per thousand marks: a
 /// script call per mark cost Redis more in call set-up than in the work.
 static MARK_ONCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local out, keep = {}, tonumber(ARGV[1])
+local out, keep, ttl = {}, tonumber(ARGV[1]), ARGV[2]
 for i = 0, (#KEYS - 2) / 2 - 1 do
-  local k, a = 3 + 2 * i, 2 + 5 * i
+  local k, a = 3 + 2 * i, 3 + 5 * i
   local set = 0
-  if redis.call('HEXISTS', KEYS[2], ARGV[a + 4]) == 1 and redis.call('SET', KEYS[k], ARGV[a], 'NX') then
+  if redis.call('HEXISTS', KEYS[2], ARGV[a + 4]) == 1 and redis.call('SET', KEYS[k], ARGV[a], 'NX', 'EX', ttl) then
     if redis.call('LPUSH', KEYS[k + 1], ARGV[a + 1]) > keep then
       redis.call('LTRIM', KEYS[k + 1], 0, keep - 1)
     end
@@ -300,6 +300,7 @@ pub async fn finish(store: &Store, d: Delivery<'_>, run_date: &str, outcome: Out
             _ => "",
         })
         .arg(VERP_SECS)
+        .arg(store.mark_ttl_secs())
         .invoke_async(&mut store.conn.clone())
         .await?;
     Ok(())
@@ -330,7 +331,8 @@ pub async fn mark_once(store: &Store, marks: &[Mark]) -> Result<Vec<bool>, Store
             let mut inv = MARK_ONCE.prepare_invoke();
             inv.key(store.keys.agenda_open())
                 .key(store.keys.contacts())
-                .arg(crate::history::KEEP);
+                .arg(crate::history::KEEP)
+                .arg(store.mark_ttl_secs());
             for m in chunk {
                 let (id, json) = m.agenda_item.clone().unwrap_or_default();
                 inv.key(store.keys.delivery(&m.key))

@@ -198,6 +198,21 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         .unwrap_or(crate::clock::Clock::System)
         .today(config.sender_tz());
     let (rates, guard) = crate::inbound::guard::check(&store, &config.inbound, today).await?;
+    let messages_a_night = ["sent", "suppressed", "failed"]
+        .iter()
+        .filter_map(|k| stats.get(*k).and_then(serde_json::Value::as_u64))
+        .sum::<u64>();
+    let d = &config.delivery;
+    let memory = crate::store::sizing::Sizing {
+        used_bytes: store.used_memory().await?,
+        messages_a_night,
+        projected_bytes: crate::store::sizing::projected(
+            messages_a_night,
+            u64::from(d.retention_days),
+            (u64::from(d.grace_days) + 4).max(7),
+            u64::from(config.report.keep_days),
+        ),
+    };
     let report = serde_json::json!({
         "redis_warnings": redis_warnings,
         "contacts": store.contact_count().await?,
@@ -212,6 +227,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         "recent_failures": failures,
         "senders": health,
         "reputation": { "window_days": crate::inbound::guard::WINDOW_DAYS, "rates": rates, "guard": guard },
+        "redis_memory": memory,
     });
     if a.json {
         print_json(&report)?;
@@ -239,6 +255,13 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
             backlog.parked
         );
     }
+    let human = crate::store::sizing::human;
+    outln!(
+        "redis        {} used; at {} message(s) a night (the last run) the ledger and keys settle near {} (+ the contacts)",
+        human(memory.used_bytes),
+        memory.messages_a_night,
+        human(memory.projected_bytes)
+    );
     outln!(
         "suppressed   {} email, {} sms",
         report["suppressed"]["email"],

@@ -270,7 +270,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
     let store = Store::open(&target, &config.redis.key_prefix())
         .await
         .map_err(|e| unreachable(&e))?
-        .with_facts(config.pepper(), config.report.keep_days);
+        .with_facts(config.pepper(), config.report.keep_days)
+        .with_retention(config.delivery.retention_days);
     let _: String = redis::cmd("PING")
         .query_async(&mut store.conn.clone())
         .await

@@ -154,15 +154,19 @@ impl Queue {
 
     /// The queue of `config`'s `[delivery]` settings in `store`, its schedule on the system
     /// clock (see [`Queue::with_clock`] for `--now`). Idempotency keys live `grace_days + 4`
-    /// days (at least 7): longer than a touch can be queued again.
+    /// days (at least 7): longer than a touch can be queued again. With `keep_done_hours = 0`
+    /// (the default) a job that finished leaves nothing in the queue.
     pub fn for_config(config: &crate::config::Config, store: &Store) -> Queue {
         let days = (config.delivery.grace_days as u64 + 4).max(7);
-        Queue::new(
+        let mut queue = Queue::new(
             store.clone(),
             config.delivery.heartbeat_secs,
             days,
             Duration::from_secs(config.delivery.drain_wait_secs),
-        )
+        );
+        // A finished job is dropped at its ack unless it is kept for inspection.
+        queue.config = queue.config.keep_done(config.delivery.keep_done_hours > 0);
+        queue
     }
 
     /// The same queue with its schedule read on `clock` (`run --now`, `work --now`): a job falls

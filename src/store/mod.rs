@@ -7,6 +7,7 @@ pub mod erase;
 mod facts;
 pub mod keys;
 mod people;
+pub mod sizing;
 mod update;
 
 use crate::contacts::Contact;
@@ -117,6 +118,8 @@ pub struct Store {
     pub keys: Keys,
     /// How facts name contacts and how long they are kept ([`Store::with_facts`]).
     facts: facts::FactPolicy,
+    /// Seconds a delivery's final ledger mark lives ([`Store::with_retention`]).
+    mark_secs: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -151,6 +154,9 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
     )
 });
 
+/// `[delivery] retention_days` when a store is opened without its configuration.
+const DEFAULT_RETENTION_DAYS: u32 = 35;
+
 impl Store {
     /// Connects to the one server at `url` ([`RedisConn::open`]).
     pub async fn connect(url: &str, prefix: &str) -> Result<Store, StoreError> {
@@ -164,7 +170,21 @@ impl Store {
             conn,
             keys: Keys::new(prefix),
             facts: facts::FactPolicy::new(prefix, facts::DEFAULT_KEEP_DAYS),
+            mark_secs: u64::from(DEFAULT_RETENTION_DAYS) * 86_400,
         })
+    }
+
+    /// Keeps each delivery's final ledger mark `days` after it is written (`[delivery]
+    /// retention_days`): a mark is written on or after its occurrence's day, so it outlives the
+    /// occurrence by the retention horizon and goes by itself, without a clean-up.
+    pub fn with_retention(mut self, days: u32) -> Store {
+        self.mark_secs = u64::from(days.max(1)) * 86_400;
+        self
+    }
+
+    /// Seconds a final ledger mark lives.
+    pub fn mark_ttl_secs(&self) -> u64 {
+        self.mark_secs
     }
 
     /// Reads one contact.

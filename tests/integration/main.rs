@@ -667,4 +667,26 @@ fn keys_live_as_long_as_readme_says() {
     within(ttl_days("leads:idem:*"), 1.0);
     within(ttl_days("sms:seen:*"), 30.0);
     within(ttl_days("agenda:shown:*"), 40.0);
+    // Each delivery's mark (sent, skipped, agenda...) goes by itself after retention_days; a
+    // finished job leaves nothing in the queue (keep_done_hours = 0).
+    within(ttl_days("delivery:*"), 35.0);
+    let left: Vec<String> = redis::cmd("KEYS").arg(format!("{}:jobs:meta:*", env.prefix)).query(&mut r).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let done: u64 = redis::cmd("EXISTS").arg(format!("{}:jobs:done", env.prefix)).query(&mut r).unwrap();
+    let data: u64 = redis::cmd("HLEN").arg(format!("{}:jobs:data", env.prefix)).query(&mut r).unwrap();
+    assert_eq!((done, data), (0, 0));
+    // status: Redis's memory, and what the last night's volume settles at.
+    let status = env.json(&["status"]);
+    let memory = &status["redis_memory"];
+    let night = ["sent", "suppressed", "failed"]
+        .iter()
+        .filter_map(|k| status["last_run_deliveries"][k].as_u64())
+        .sum::<u64>();
+    assert!(night > 0 && memory["used_bytes"].as_u64().unwrap() > 0, "{status}");
+    assert_eq!(memory["messages_a_night"], night);
+    let keep_days = u64::from(nurture::store::DEFAULT_KEEP_DAYS);
+    assert_eq!(
+        memory["projected_bytes"],
+        nurture::store::sizing::projected(night, 35, 7, keep_days)
+    );
 }

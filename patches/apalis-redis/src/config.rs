@@ -72,6 +72,12 @@ pub struct Config {
     /// When `Some(duration)`, the key expires after the configured duration.
     #[serde(default)]
     pub idempotency_ttl: Option<Duration>,
+
+    /// nurture patch: whether a task that finished `Done` keeps its payload, metadata and
+    /// done-set entry (upstream always does). `false` removes them at the ack, so a queue that
+    /// never inspects finished tasks does not grow by ~650 B a task until a clean-up.
+    #[serde(default = "default_events")]
+    pub keep_done: bool,
 }
 
 impl Default for Config {
@@ -86,6 +92,7 @@ impl Default for Config {
             persist_results: true,
             emit_events: true,
             idempotency_ttl: None,
+            keep_done: true,
         }
     }
 }
@@ -258,6 +265,14 @@ impl Config {
     #[must_use]
     pub fn emit_events(mut self, emit_events: bool) -> Self {
         self.emit_events = emit_events;
+        self
+    }
+
+    /// nurture patch: keeps (`true`, the default) or removes at the ack (`false`) what a task
+    /// that finished `Done` leaves: its payload, metadata and done-set entry.
+    #[must_use]
+    pub fn keep_done(mut self, keep_done: bool) -> Self {
+        self.keep_done = keep_done;
         self
     }
 
