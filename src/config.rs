@@ -644,6 +644,12 @@ impl Default for DeliveryConfig {
     }
 }
 impl DeliveryConfig {
+    /// Days a queue idempotency key lives: `grace_days + 4`, at least 7 — longer than a touch
+    /// can be queued again.
+    pub fn idempotency_days(&self) -> u64 {
+        (u64::from(self.grace_days) + 4).max(7)
+    }
+
     /// The delivery lanes `work` runs: `requested` (`--threads`), else `threads`; 0 means one
     /// per core, but no more lanes than SMTP connections (`pool_size`) or jobs at once
     /// (`concurrency`), so every lane has at least one of each to work with.

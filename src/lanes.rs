@@ -176,6 +176,5 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&target, &config.redis.key_prefix())
         .await
         .context("a delivery lane connecting to Redis")?
-        .with_facts(config.pepper(), config.report.keep_days)
-        .with_retention(config.delivery.retention_days))
+        .configured(config))
 }

@@ -209,7 +209,7 @@ pub(super) async fn status(config: Config, a: StatusArgs) -> anyhow::Result<Exit
         projected_bytes: crate::store::sizing::projected(
             messages_a_night,
             u64::from(d.retention_days),
-            (u64::from(d.grace_days) + 4).max(7),
+            d.idempotency_days(),
             u64::from(config.report.keep_days),
         ),
     };

@@ -270,8 +270,7 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
     let store = Store::open(&target, &config.redis.key_prefix())
         .await
         .map_err(|e| unreachable(&e))?
-        .with_facts(config.pepper(), config.report.keep_days)
-        .with_retention(config.delivery.retention_days);
+        .configured(config);
     let _: String = redis::cmd("PING")
         .query_async(&mut store.conn.clone())
         .await

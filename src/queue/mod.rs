@@ -157,11 +157,10 @@ impl Queue {
     /// days (at least 7): longer than a touch can be queued again. With `keep_done_hours = 0`
     /// (the default) a job that finished leaves nothing in the queue.
     pub fn for_config(config: &crate::config::Config, store: &Store) -> Queue {
-        let days = (config.delivery.grace_days as u64 + 4).max(7);
         let mut queue = Queue::new(
             store.clone(),
             config.delivery.heartbeat_secs,
-            days,
+            config.delivery.idempotency_days(),
             Duration::from_secs(config.delivery.drain_wait_secs),
         );
         // A finished job is dropped at its ack unless it is kept for inspection.

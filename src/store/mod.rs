@@ -174,6 +174,13 @@ impl Store {
         })
     }
 
+    /// This store as `config` sets it up: how facts name contacts and how long they and the
+    /// ledger marks are kept. Every connection of a process is set up through it.
+    pub fn configured(self, config: &crate::config::Config) -> Store {
+        self.with_facts(config.pepper(), config.report.keep_days)
+            .with_retention(config.delivery.retention_days)
+    }
+
     /// Keeps each delivery's final ledger mark `days` after it is written (`[delivery]
     /// retention_days`): a mark is written on or after its occurrence's day, so it outlives the
     /// occurrence by the retention horizon and goes by itself, without a clean-up.
