@@ -195,6 +195,9 @@ pub struct AgentConfig {
     pub email: String,
     /// The agent's phone.
     pub phone: String,
+    /// The language of the agent's agenda email and its pages: `en` or `ar` (default: `[report]
+    /// locale`).
+    pub locale: String,
 }
 
 /// `[leads]`: `POST /leads`, the one entry point of new leads, and its public form.
@@ -453,7 +456,7 @@ pub struct DkimSettings {
 }
 
 /// `[agenda]`: the agents' daily agenda.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgendaConfig {
     /// Agent name (the contacts' `agent` column) → email address the nightly run sends that
@@ -462,6 +465,19 @@ pub struct AgendaConfig {
     /// The most calls an agent's day holds (0 = no limit): the first ones by priority; the
     /// rest stay open for the next days. The seeds plan 10 a day, 50 for someone starting out.
     pub max_calls_per_day: usize,
+    /// Days after the agenda's date that the action links of its email (Done, Answered, No
+    /// answer, Not interested) work.
+    pub link_days: u32,
+}
+
+impl Default for AgendaConfig {
+    fn default() -> Self {
+        AgendaConfig {
+            email_to: Default::default(),
+            max_calls_per_day: 0,
+            link_days: 14,
+        }
+    }
 }
 
 /// `[pipeline]`: the stages a lead moves through.

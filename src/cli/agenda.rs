@@ -1,12 +1,14 @@
 //! `nurture agenda [--date D] [--agent NAME] [--channel C] [--format md|csv|json|xlsx]
 //! [--out FILE]` — the agent's day, at most `[agenda] max_calls_per_day` calls each — and
 //! `nurture agenda done CODE... | --all-shown [--agent NAME]`, which closes items (open items
-//! roll over until then; `--all-shown` closes what the last agenda shown listed).
+//! roll over until then; `--all-shown` closes what the last agenda shown listed), and `agenda
+//! answered|no-answer|not-interested CODE...`: the actions of the agenda email's links.
 
 use super::{clock_and_date, connect, load_workspace, print_json};
+use crate::agenda::act::{Acting, Outcome};
+use crate::agenda::links::Action;
 use crate::agenda::{self, AgendaItem};
 use crate::config::Config;
-use crate::history::Event;
 use crate::plans::expand::{Calendar, Window, expand};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand, ValueEnum};
@@ -73,6 +75,23 @@ pub enum AgendaAction {
         #[arg(long)]
         note: Option<String>,
     },
+    /// The contact answered: close the items and record a response.
+    Answered(Marked),
+    /// Nobody answered: note it in the history; the items stay open and roll over.
+    NoAnswer(Marked),
+    /// The contact is not interested: close the items, move the contact to `lost`.
+    NotInterested(Marked),
+}
+
+/// The items an action names, and what happened.
+#[derive(Debug, Args)]
+pub struct Marked {
+    /// Item codes (as the agenda shows them) or full ids.
+    #[arg(required = true)]
+    pub items: Vec<String>,
+    /// What happened (kept in the contact's history).
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<ExitCode> {
@@ -80,19 +99,33 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     let store = connect(&config).await?;
     let ws = load_workspace(config, Some(&store)).await?;
     let mut open = store.open_agenda().await?;
-    if let Some(AgendaAction::Done {
-        items,
-        all_shown,
-        agent,
-        note,
-    }) = a.action
-    {
-        let shown = if all_shown {
-            store.shown(&agenda::viewer(agent.as_deref())).await?
-        } else {
-            Vec::new()
+    if let Some(action) = a.action {
+        let acting = Acting {
+            store: &store,
+            pipeline: crate::contacts::pipeline::Pipeline::new(&ws.config.pipeline.stages),
+            region: &ws.config.contacts.default_region,
+            now: clock.now().to_rfc3339(),
+            today: date,
         };
-        return mark_done(&store, &clock, &open, &items, &shown, note.as_deref()).await;
+        let (action, codes, shown, note) = match action {
+            AgendaAction::Done {
+                items,
+                all_shown,
+                agent,
+                note,
+            } => {
+                let shown = if all_shown {
+                    store.shown(&agenda::viewer(agent.as_deref())).await?
+                } else {
+                    Vec::new()
+                };
+                (Action::Done, items, shown, note)
+            }
+            AgendaAction::Answered(m) => (Action::Answered, m.items, Vec::new(), m.note),
+            AgendaAction::NoAnswer(m) => (Action::NoAnswer, m.items, Vec::new(), m.note),
+            AgendaAction::NotInterested(m) => (Action::NotInterested, m.items, Vec::new(), m.note),
+        };
+        return mark(&acting, &open, &codes, &shown, action, note.as_deref()).await;
     }
     if store.run_summary(&date.to_string()).await?.is_none() {
         // No run yet for this date: add what its run will put on the agenda.
@@ -153,14 +186,15 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// Closes the open items named by `codes` and those of `shown` still open; a code that names
-/// no open item, or several, is an error (the others are still closed).
-async fn mark_done(
-    store: &crate::store::Store,
-    clock: &crate::clock::Clock,
+/// Does `action` to the open items named by `codes` and (for `done --all-shown`) those of
+/// `shown` still open; a code that names no open item, or several, is an error (the others are
+/// still marked).
+async fn mark(
+    acting: &Acting<'_>,
     open: &[AgendaItem],
     codes: &[String],
     shown: &[String],
+    action: Action,
     note: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let mut missing = 0;
@@ -194,24 +228,19 @@ async fn mark_done(
         .len()
         .saturating_sub(chosen.iter().filter(|i| shown.contains(i.id.as_str())).count());
     for item in chosen {
-        let mut done = item.clone();
-        let now = clock.now().to_rfc3339();
-        done.done_at = Some(now.clone());
-        let what = note.map_or_else(|| item.channel.clone(), str::to_string);
-        let event = Event::touch(now, "done", &item.plan, &item.touch, what);
-        if store
-            .close_agenda_item(&item.id, &serde_json::to_string(&done)?, &item.contact_id, &event)
-            .await?
-        {
-            outln!(
-                "done: {} {} {} ({} / {})",
-                item.short,
-                item.channel,
-                item.name,
-                item.plan,
-                item.touch
-            );
-        }
+        let said = match acting.act(item, action, note).await? {
+            Outcome::Closed => action.slug(),
+            Outcome::NotedNoAnswer => "no answer (stays open)",
+            Outcome::NotOpen => continue,
+        };
+        outln!(
+            "{said}: {} {} {} ({} / {})",
+            item.short,
+            item.channel,
+            item.name,
+            item.plan,
+            item.touch
+        );
     }
     if gone > 0 {
         outln!("{gone} shown item(s) were no longer open (done since, or not yet opened by the date's run)");

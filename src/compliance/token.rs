@@ -49,16 +49,20 @@ fn v1_mac(secret: &str, contact_id: &str) -> HmacSha256 {
 /// The AES-SIV cipher of `secret` (two 128-bit keys, derived so the token key is never the
 /// secret itself).
 fn cipher(secret: &str) -> Aes128Siv {
+    derived_cipher(secret, b"nurture unsubscribe token v2")
+}
+
+/// An AES-SIV cipher keyed for one `purpose` by HMAC of `secret`: tokens sealed for one
+/// purpose (an unsubscribe, a message reference, an agenda link) never open as another.
+pub(crate) fn derived_cipher(secret: &str, purpose: &[u8]) -> Aes128Siv {
     let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    m.update(b"nurture unsubscribe token v2");
+    m.update(purpose);
     Aes128Siv::new(&m.finalize().into_bytes())
 }
 
 /// The AES-SIV cipher of delivery references.
 fn reference_cipher(secret: &str) -> Aes128Siv {
-    let mut m = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    m.update(b"nurture message reference v1");
-    Aes128Siv::new(&m.finalize().into_bytes())
+    derived_cipher(secret, b"nurture message reference v1")
 }
 
 /// What a `Message-ID` nurture wrote says about its delivery.

@@ -1,7 +1,8 @@
 //! The agents' agenda by email (`[agenda] email_to`): after the run has opened the day's
 //! items, each agent with an address gets the open items of their contacts due on or before
 //! the run date — once per agent and date. What an email listed is what `agenda done
-//! --all-shown --agent NAME` closes.
+//! --all-shown --agent NAME` closes; each item carries its signed action links
+//! ([`crate::agenda::links`]).
 
 use crate::agenda::{self, AgendaItem};
 use crate::compose;
@@ -14,11 +15,7 @@ use std::collections::BTreeMap;
 
 /// Sends each agent their agenda for `date`; returns how many were sent.
 pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyhow::Result<u64> {
-    // `[agenda] email_to`, and every agent of `[agents]` at their own address.
-    let mut to = ws.config.agenda.email_to.clone();
-    for (name, agent) in &ws.config.agents {
-        to.entry(name.clone()).or_insert_with(|| agent.email.clone());
-    }
+    let to = agenda::recipients(&ws.config);
     if to.is_empty() {
         return Ok(0);
     }
@@ -45,7 +42,13 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
         if !store.try_lock(&marker, 40 * 86_400).await? {
             continue;
         }
-        let (subject, text, html) = agenda::to_email(date, agent, &items);
+        let addressee = agenda::email::Addressee {
+            agent,
+            lang: agenda::lang_of(&ws.config, agent),
+            base_url: &ws.config.unsubscribe.base_url,
+            secret: ws.config.unsubscribe_secret(),
+        };
+        let (subject, text, html) = agenda::email::to_email(date, &addressee, &items, ws.config.agenda.link_days);
         let email = RenderedEmail {
             subject,
             html,

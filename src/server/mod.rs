@@ -1,9 +1,11 @@
-//! `nurture serve`'s HTTP side (axum): one-click unsubscribe pages, the SMS provider's inbound
+//! `nurture serve`'s HTTP side (axum): one-click unsubscribe pages, the agenda email's action
+//! links (`/a/{token}`), the SMS provider's inbound
 //! webhook, the lead funnel (`POST /leads`, the public form), `POST /events`, returning mail
 //! (`POST /inbound/email`), the preview
 //! pages, `/healthz` and `/metrics`. The only module that knows axum. Handlers log errors
 //! once and answer without internals; a bad token is a plain 404.
 
+mod agenda_links;
 mod auth;
 mod events;
 mod form_page;
@@ -52,6 +54,8 @@ pub struct Metrics {
     pub lead_form_spam: AtomicU64,
     /// Returning messages posted to `/inbound/email` and read.
     pub inbound: AtomicU64,
+    /// Agenda items acted on through the agenda email's links.
+    pub agenda_actions: AtomicU64,
 }
 
 /// What every handler can reach.
@@ -75,6 +79,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/a/{token}", get(agenda_links::show).post(agenda_links::act))
         .route("/sms/inbound", axum::routing::post(sms::inbound))
         .route("/preview", get(preview::index))
         .route("/preview/login", axum::routing::post(preview::login))
@@ -259,6 +264,11 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         "nurture_inbound_http_total",
         "Returning messages posted to /inbound/email and read.",
         &m.inbound,
+    );
+    counter(
+        "nurture_agenda_actions_total",
+        "Agenda items acted on through the agenda email's links.",
+        &m.agenda_actions,
     );
     counter(
         "nurture_lead_form_spam_total",

@@ -62,6 +62,11 @@ impl Keys {
     pub fn agenda_mail(&self, date: &str, agent: &str) -> String {
         format!("{}:agenda:mail:{date}:{agent}", self.prefix)
     }
+    /// STRING set once the agenda link whose token hashes to `token_hash` acted (kept until the
+    /// link expires): each link acts once.
+    pub fn agenda_link_used(&self, token_hash: &str) -> String {
+        format!("{}:agenda:link:{token_hash}", self.prefix)
+    }
     /// LIST of one contact's history events (JSON), newest first.
     pub fn history(&self, contact_id: &str) -> String {
         format!("{}:history:{contact_id}", self.prefix)

@@ -191,6 +191,17 @@ impl Store {
         Ok(items)
     }
 
+    /// The open agenda item `id`, if it is open (and decodes).
+    pub async fn open_agenda_item(&self, id: &str) -> Result<Option<AgendaItem>, StoreError> {
+        let raw: Option<String> = self.conn.clone().hget(self.keys.agenda_open(), id).await?;
+        Ok(raw.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// True while the agenda item `id` is open.
+    pub async fn is_agenda_open(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.clone().hexists(self.keys.agenda_open(), id).await?)
+    }
+
     /// How many agenda items are open.
     pub async fn open_agenda_count(&self) -> Result<u64, StoreError> {
         Ok(self.conn.clone().hlen(self.keys.agenda_open()).await?)

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `nurture` binary against a real Redis, a real SMTP server
 //! (postfix's `smtp-sink`) and a local HTTP server standing in for Twilio.
 
+mod agents_day;
 mod compliance;
 mod deploy;
 mod erasure;

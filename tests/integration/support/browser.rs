@@ -41,12 +41,28 @@ impl Driver {
 
     /// A new headless browser session.
     pub fn session(&self) -> Session {
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        self.session_with(json!({}))
+    }
+
+    /// A session as a phone shows pages: a 390 × 844 CSS-pixel viewport at 2 device pixels
+    /// each, touch, a mobile user agent's layout (Chromium's device emulation).
+    pub fn phone_session(&self) -> Session {
+        self.session_with(
+            json!({"mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true}}}),
+        )
+    }
+
+    fn session_with(&self, extra: Value) -> Session {
+        let mut options = json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=900,700",
                      format!("--user-data-dir={}", self.profile.path().display())]
-        }}}});
+        });
+        if let (Some(o), Some(e)) = (options.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
         let v = call(&format!("{}/session", self.base), "POST", Some(caps));
         let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
         Session {

@@ -3,6 +3,10 @@
 //! CSV, JSON, or an email to the agent, each with where its contact stands now (stage, last
 //! touch). Items stay open, day after day, until marked done.
 
+pub mod act;
+pub mod email;
+pub mod links;
+
 use crate::contacts::Contact;
 use crate::plans::expand::DueTouch;
 use chrono::NaiveDate;
@@ -175,6 +179,12 @@ impl AgendaItem {
         }
     }
 
+    /// True for a call to a contact without a phone number (the agenda says so and offers the
+    /// email).
+    pub fn lacks_phone(&self) -> bool {
+        self.channel == "call" && self.phone.is_empty()
+    }
+
     /// True when the item was due before `date`.
     pub fn is_overdue(&self, date: NaiveDate) -> bool {
         self.due < date.to_string()
@@ -184,6 +194,31 @@ impl AgendaItem {
     /// code (any case). Among open items with [`assign_codes`], the code shown names one only.
     pub fn is_named(&self, code: &str) -> bool {
         self.id == code || (code.len() >= 6 && long_code(&self.id).starts_with(&code.to_ascii_uppercase()))
+    }
+}
+
+/// Who gets the agenda by email: `[agenda] email_to`, and every agent of `[agents]` at their
+/// own address (agent name → address; `*` gets the items of no listed agent).
+pub fn recipients(config: &crate::config::Config) -> std::collections::BTreeMap<String, String> {
+    let mut to = config.agenda.email_to.clone();
+    for (name, agent) in &config.agents {
+        to.entry(name.clone()).or_insert_with(|| agent.email.clone());
+    }
+    to
+}
+
+/// The language of `agent`'s agenda email and pages: `[agents.NAME] locale`, else `[report]
+/// locale`; `ar` or `en`.
+pub fn lang_of<'c>(config: &'c crate::config::Config, agent: &str) -> &'c str {
+    let own = config
+        .agent_key(agent)
+        .and_then(|k| config.agents.get(k))
+        .map(|a| a.locale.as_str())
+        .filter(|l| !l.is_empty());
+    if own.unwrap_or(&config.report.locale).starts_with("ar") {
+        "ar"
+    } else {
+        "en"
     }
 }
 
@@ -298,6 +333,12 @@ pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
         if i.is_overdue(date) {
             out.push_str(&format!(" · **overdue** since {}", i.due));
         }
+        if i.lacks_phone() {
+            out.push_str(" · **no phone number**");
+            if !i.email.is_empty() {
+                out.push_str(&format!(": write to {} instead", i.email));
+            }
+        }
         if i.responder {
             out.push_str(" · responded");
         }
@@ -307,7 +348,7 @@ pub fn to_markdown(date: NaiveDate, items: &[AgendaItem]) -> String {
         out.push('\n');
     }
     if !items.is_empty() {
-        out.push_str("\nMark an item done: `nurture agenda done CODE`\n");
+        out.push_str("\nMark an item: `nurture agenda done|answered|no-answer|not-interested CODE`\n");
     }
     out
 }
@@ -373,47 +414,6 @@ pub fn to_rows(items: &[AgendaItem]) -> Vec<Vec<String>> {
         );
     }
     rows
-}
-
-/// The agenda as an email to an agent: subject, plain text, HTML.
-pub fn to_email(date: NaiveDate, agent: &str, items: &[AgendaItem]) -> (String, String, String) {
-    let count = |c: &str| items.iter().filter(|i| i.channel == c).count();
-    let subject = format!(
-        "Your agenda for {date}: {} call(s), {} card(s), {} letter(s), {} gift(s)",
-        count("call"),
-        count("card"),
-        count("letter"),
-        count("gift")
-    );
-    let text = to_markdown(date, items);
-    let esc = crate::render::escape_html;
-    let rows: String = items
-        .iter()
-        .map(|i| {
-            format!(
-                "<tr><td><code>{}</code></td><td>{}{}</td><td>{}</td><td>{}<br>{}<br>{}</td><td>{}<br>{}</td><td>{} / {}</td><td>{}</td></tr>",
-                esc(&i.short),
-                esc(&i.channel),
-                if i.is_overdue(date) { " (overdue)" } else { "" },
-                esc(if i.name.is_empty() { &i.contact_id } else { &i.name }),
-                esc(&i.phone),
-                esc(&i.email),
-                esc(&i.address),
-                esc(&i.stage),
-                esc(&i.last_touch),
-                esc(&i.plan),
-                esc(&i.touch),
-                esc(&i.note)
-            )
-        })
-        .collect();
-    let html = format!(
-        "<!DOCTYPE html><html><body><h1>Agenda for {date}</h1><p>{}</p><table border=\"1\" cellpadding=\"6\" cellspacing=\"0\">\
-<tr><th>Code</th><th>What</th><th>Who</th><th>Reach</th><th>Stage, last touch</th><th>Plan</th><th>Note</th></tr>{rows}</table>\
-<p>Mark an item done: <code>nurture agenda done CODE</code></p></body></html>",
-        esc(agent)
-    );
-    (subject, text, html)
 }
 
 #[cfg(test)]
@@ -561,8 +561,14 @@ mod tests {
         let rows = to_rows(&[late.clone()]);
         assert_eq!(rows[0][..4], ["short", "id", "due", "channel"]);
         assert_eq!(to_rows(&[]).len(), 1, "the header even when empty");
-        let (subject, _, html) = to_email(date, "Sara", &[late]);
+        let to = email::Addressee {
+            agent: "Sara",
+            lang: "en",
+            base_url: "https://n.example.com",
+            secret: "k",
+        };
+        let (subject, _, html) = email::to_email(date, &to, &[late], 14);
         assert_eq!(subject, "Your agenda for 2026-11-20: 1 call(s), 0 card(s), 0 letter(s), 0 gift(s)");
-        assert!(html.contains("(overdue)"));
+        assert!(html.contains("overdue since 2026-11-18"), "{html}");
     }
 }
