@@ -512,6 +512,9 @@ pub struct ReportConfig {
     pub keep_days: u32,
     /// `ar` lays out `report --html` right to left, with Arabic labels.
     pub locale: String,
+    /// The currency of deal values and costs (ISO 4217: `USD`, `EUR`, `SAR`, ...), as the
+    /// report shows them.
+    pub currency: String,
 }
 
 impl Default for ReportConfig {
@@ -521,6 +524,7 @@ impl Default for ReportConfig {
             relationship_years: 5.0,
             keep_days: crate::store::DEFAULT_KEEP_DAYS,
             locale: "en".into(),
+            currency: "USD".into(),
         }
     }
 }

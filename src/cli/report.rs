@@ -117,7 +117,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         };
         let customers = customers::customers(&store.deals().await?, today, config.report.abc);
         let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
-        let page = crate::report::html::page(&p, &by_source, &customers, arabic);
+        let page = crate::report::html::page(&p, &by_source, &customers, arabic, &config.report.currency);
         crate::private_file::write(path, page.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }

@@ -2,6 +2,7 @@
 //! deals, stage changes and costs. Pure: the facts come from `store`.
 
 pub mod customers;
+pub mod format;
 pub mod html;
 pub mod practice;
 pub mod read;

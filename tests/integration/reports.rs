@@ -248,10 +248,132 @@ fn the_html_report_is_one_page_that_opens_offline_right_to_left() {
     s.goto(&format!("file://{file_arg}"));
     assert_eq!(s.attribute("html", "dir"), "rtl");
     assert!(s.text("h1").contains("أرقام"), "{}", s.text("h1"));
-    assert!(s.text("#total-revenue").contains("3500.00"));
+    assert_eq!(
+        s.text("#total-revenue b"),
+        "$3,500.00",
+        "money in [report] currency (USD), with separators"
+    );
     assert!(s.text("#groups").contains("zillow"));
+    let head = s.text("#groups thead");
+    assert!(
+        head.contains("معدل الاستجابة") && !head.contains("response_rate"),
+        "Arabic labels: {head}"
+    );
     assert!(s.text("#pareto").contains("A 2 · B 0 · C 0"), "{}", s.text("#pareto"));
+    assert_tables_fit(&s);
     s.screenshot("report-ar");
     s.scroll_to("#funnel");
     s.screenshot("report-ar-charts");
+
+    // In English, with every column on the screen and on paper.
+    env.patch_config("locale = \"ar\"", "locale = \"en\"");
+    let en = env.path().join("report-en.html");
+    env.ok(&[
+        "report",
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-30",
+        "--html",
+        en.to_str().unwrap(),
+    ]);
+    s.goto(&format!("file://{}", en.display()));
+    let head = s.text("#groups-money thead");
+    for label in ["Revenue", "Cost per lead", "Cost per customer", "ROI", "Customer lifetime value"] {
+        assert!(head.contains(label), "{label} in {head}");
+    }
+    assert_tables_fit(&s);
+    // ROI: radio lost all it cost (−100%): its bar ends at the zero line, the others start there.
+    let bars = s.run(
+        "const zero = +document.querySelector('#roi line.zero').getAttribute('x1');\
+         return [...document.querySelectorAll('#roi rect')].map(r => [r.querySelector('title').textContent,\
+           +r.getAttribute('x') - zero, +r.getAttribute('x') + +r.getAttribute('width') - zero]);",
+        serde_json::json!([]),
+    );
+    let bars = bars.as_array().unwrap();
+    let radio = bars.iter().find(|b| b[0].as_str().unwrap().starts_with("radio")).unwrap();
+    assert_eq!(radio[0], "radio: -100.0%");
+    assert!(
+        radio[1].as_f64().unwrap() < 0.0 && radio[2].as_f64().unwrap().abs() < 0.01,
+        "below zero: {bars:?}"
+    );
+    let zillow = bars.iter().find(|b| b[0].as_str().unwrap().starts_with("zillow")).unwrap();
+    assert!(
+        zillow[1].as_f64().unwrap().abs() < 0.01 && zillow[2].as_f64().unwrap() > 0.0,
+        "above zero: {bars:?}"
+    );
+    s.screenshot("report-en");
+    for (paper, width, height) in [("a4", 21.0, 29.7), ("letter", 21.59, 27.94)] {
+        let pdf = s.print_pdf(&format!("report-en-{paper}"), width, height);
+        let out = std::process::Command::new("pdftotext")
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils)");
+        let text = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Every header word, and every cell of the total row (the last column included).
+        for word in [
+            "Leads",
+            "Reached",
+            "Sent",
+            "Failed",
+            "Suppressed",
+            "Unsubscribed",
+            "Responded",
+            "Response",
+            "Customers",
+            "Conversion",
+            "Deals",
+            "Revenue",
+            "Cost",
+            "lead",
+            "customer",
+            "ROI",
+            "lifetime",
+            "value",
+        ] {
+            assert!(text.contains(word), "{paper}: {word} printed: {text}");
+        }
+        let total: Vec<String> = s
+            .run(
+                "return [...document.querySelectorAll('table tr.total td')].map(td => td.textContent);",
+                serde_json::json!([]),
+            )
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(total.len(), 19, "{total:?}");
+        for cell in &total {
+            assert!(text.contains(cell.as_str()), "{paper}: the total's {cell:?} printed: {text}");
+        }
+        let png = pdf.with_extension("");
+        let rendered = std::process::Command::new("pdftoppm")
+            .args(["-png", "-r", "60", "-f", "1", "-l", "1"])
+            .arg(&pdf)
+            .arg(&png)
+            .status();
+        assert!(rendered.is_ok_and(|s| s.success()), "pdftoppm renders the printed page");
+    }
+}
+
+/// Each table of the report fits the page's width: no column behind a scrollbar.
+fn assert_tables_fit(s: &crate::support::browser::Session) {
+    let widths = s.run(
+        "return [...document.querySelectorAll('table')].map(t => [t.id, t.scrollWidth, document.body.clientWidth]);",
+        serde_json::json!([]),
+    );
+    let widths = widths.as_array().unwrap();
+    assert_eq!(widths.len(), 2, "{widths:?}");
+    for w in widths {
+        assert!(
+            w[1].as_f64().unwrap() <= w[2].as_f64().unwrap(),
+            "table {} wider than the page: {widths:?}",
+            w[0]
+        );
+    }
 }

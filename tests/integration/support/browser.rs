@@ -164,6 +164,23 @@ impl Session {
             .unwrap()
             .to_string()
     }
+    /// Prints the page to PDF on paper of `width` × `height` cm, portrait, as Chromium's
+    /// print does (print stylesheet included); saves it as
+    /// `target/tmp/screenshots/{name}.pdf` and returns its path.
+    pub fn print_pdf(&self, name: &str, width: f64, height: f64) -> std::path::PathBuf {
+        let v = call(
+            &format!("{}/print", self.base),
+            "POST",
+            Some(json!({"orientation": "portrait", "page": {"width": width, "height": height}, "background": true})),
+        );
+        let pdf = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.pdf"));
+        std::fs::write(&path, pdf).unwrap();
+        eprintln!("printed: {}", path.display());
+        path
+    }
     /// Saves a PNG screenshot as `target/tmp/screenshots/{name}.png` (kept after the test)
     /// and prints where; returns the path.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
