@@ -111,13 +111,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     let store = connect(&config).await?;
     let p = crate::report::read::practice(&store, a.by, from, today, config.report.relationship_years).await?;
     if let Some(path) = &a.html {
-        let by_source = match a.by {
-            By::Source => p.clone(),
-            _ => crate::report::read::practice(&store, By::Source, from, today, config.report.relationship_years).await?,
-        };
-        let customers = customers::customers(&store.deals().await?, today, config.report.abc);
-        let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
-        let page = crate::report::html::page(&p, &by_source, &customers, arabic, &config.report.currency);
+        let page = crate::report::html::for_period(&store, &config.report, &p).await?;
         crate::private_file::write(path, page.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }

@@ -101,6 +101,23 @@ const W: f64 = 640.0;
 const BAR: f64 = 26.0;
 const LABEL: f64 = 170.0;
 
+/// The page of `p` (a period's figures as grouped) with `[report]`'s language and currency:
+/// reads what else the page shows (the figures by source, the customers). `report --html` and
+/// `serve`'s `/report` make it this way.
+pub async fn for_period(
+    store: &crate::store::Store,
+    config: &crate::config::ReportConfig,
+    p: &Practice,
+) -> Result<String, crate::store::StoreError> {
+    let by_source = match p.by {
+        super::practice::By::Source => p.clone(),
+        _ => super::read::practice(store, super::practice::By::Source, p.from, p.to, config.relationship_years).await?,
+    };
+    let customers = super::customers::customers(&store.deals().await?, p.to, config.abc);
+    let arabic = config.locale.to_ascii_lowercase().starts_with("ar");
+    Ok(page(p, &by_source, &customers, arabic, &config.currency))
+}
+
 /// The page: `p` as grouped, `by_source` for the revenue and ROI charts, `customers` for the
 /// Pareto curve; `arabic` lays it out right to left; money is in `currency` (ISO 4217).
 pub fn page(p: &Practice, by_source: &Practice, customers: &[Customer], arabic: bool, currency: &str) -> String {

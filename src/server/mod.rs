@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/a/{token}", get(agenda_links::show).post(agenda_links::act))
         .route("/sms/inbound", axum::routing::post(sms::inbound))
         .route("/preview", get(preview::index))
+        .route("/report", get(preview::report))
         .route("/preview/login", axum::routing::post(preview::login))
         .route("/preview/t/{*template}", get(preview::message))
         .route("/events", axum::routing::post(events::receive))

@@ -230,6 +230,46 @@ pub(super) async fn index(State(state): State<AppState>, headers: HeaderMap, Que
 /// Login attempts per client network and minute.
 const LOGINS_PER_MINUTE: u32 = 10;
 
+/// `GET /report?from=D&to=D&by=G`: the owner's report page (`report --html`) for the period
+/// (default the last 30 days) behind the preview login — one bookmark for the owner.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ReportQuery {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    by: Option<String>,
+}
+
+/// Serves the report page to a signed-in owner.
+pub(super) async fn report(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ReportQuery>) -> Response {
+    use crate::report::practice::By;
+    use clap::ValueEnum;
+    let Some(token) = configured(&state) else {
+        return super::not_found();
+    };
+    if !authorized(&token, &headers) {
+        return login_page(false);
+    }
+    let config = state.workspace.get().config.clone();
+    let by = match q.by.as_deref().map(|b| By::from_str(b, true)) {
+        None => By::Source,
+        Some(Ok(by)) => by,
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "by: one of source, plan, touch, agent\n").into_response(),
+    };
+    let to = q.to.unwrap_or_else(|| crate::clock::Clock::System.today(config.sender_tz()));
+    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    if from > to {
+        return (StatusCode::BAD_REQUEST, "from is after to\n").into_response();
+    }
+    let page = async {
+        let p = crate::report::read::practice(&state.store, by, from, to, config.report.relationship_years).await?;
+        crate::report::html::for_period(&state.store, &config.report, &p).await
+    };
+    match page.await {
+        Ok(html) => super::no_store(Html(html).into_response()),
+        Err(e) => super::unavailable(e),
+    }
+}
+
 /// `POST /preview/login`: trades the token for the session cookie. Each client network may
 /// try [`LOGINS_PER_MINUTE`] times a minute (429 after), so a token cannot be guessed by
 /// trying.

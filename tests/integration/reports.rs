@@ -268,15 +268,7 @@ fn the_html_report_is_one_page_that_opens_offline_right_to_left() {
     // In English, with every column on the screen and on paper.
     env.patch_config("locale = \"ar\"", "locale = \"en\"");
     let en = env.path().join("report-en.html");
-    env.ok(&[
-        "report",
-        "--from",
-        "2026-11-20",
-        "--to",
-        "2026-11-30",
-        "--html",
-        en.to_str().unwrap(),
-    ]);
+    write_html_report(&env, &en);
     s.goto(&format!("file://{}", en.display()));
     let head = s.text("#groups-money thead");
     for label in ["Revenue", "Cost per lead", "Cost per customer", "ROI", "Customer lifetime value"] {
@@ -376,4 +368,44 @@ fn assert_tables_fit(s: &crate::support::browser::Session) {
             w[0]
         );
     }
+}
+
+#[test]
+fn serve_shows_the_report_page_behind_the_preview_login() {
+    let env = known_dataset();
+    env.patch_config("[delivery]\n", "[server]\npreview_token = \"pv-token-0123456789\"\n\n[delivery]\n");
+    let server = env.serve(&["--no-schedule", "--no-worker"]);
+    let url = format!("{}/report?from=2026-11-20&to=2026-11-30", server.base);
+    let anonymous = crate::support::http("GET", &url, &[], "");
+    assert_eq!(anonymous.status, 401, "the login, not the numbers");
+    assert!(!anonymous.body.contains("zillow") && anonymous.body.contains("id=\"token\""));
+    let auth = [("Authorization", "Bearer pv-token-0123456789")];
+    let page = crate::support::http("GET", &url, &auth, "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"groups\"") && page.body.contains("zillow") && page.body.contains("$3,500.00"));
+    assert!(page.headers.to_ascii_lowercase().contains("cache-control: no-store"));
+    let cli = env.path().join("cli.html");
+    write_html_report(&env, &cli);
+    assert_eq!(std::fs::read_to_string(&cli).unwrap(), page.body, "the same page as report --html");
+    let by_agent = crate::support::http("GET", &format!("{url}&by=agent"), &auth, "");
+    assert!(
+        by_agent.body.contains("sara") && by_agent.body.contains("omar"),
+        "{}",
+        by_agent.body
+    );
+    assert_eq!(crate::support::http("GET", &format!("{url}&by=colour"), &auth, "").status, 400);
+    server.terminate();
+}
+
+/// `report --html FILE` for 2026-11-20 – 2026-11-30.
+fn write_html_report(env: &TestEnv, file: &std::path::Path) {
+    env.ok(&[
+        "report",
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-30",
+        "--html",
+        file.to_str().unwrap(),
+    ]);
 }
