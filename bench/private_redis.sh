@@ -14,8 +14,14 @@ redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemoni
   --dir "$WORK" --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
 cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "kept: redis-server on port $PORT, workspace $WORK"; return; fi
-  kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true
-  rm -rf "$WORK"
+  local pid
+  pid=$(cat "$WORK/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    # Redis writes its last log line as it exits: remove the folder after it is gone.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -rf "$WORK" 2>/dev/null || { sleep 0.5; rm -rf "$WORK"; }
 }
 trap cleanup EXIT
 for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done

@@ -8,7 +8,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod inbound;
+mod webhooks;
 pub use inbound::{ImapTarget, InboundConfig, MailgunConfig, PostmarkConfig, SendgridConfig, SesConfig};
+pub use webhooks::{EVENTS as WEBHOOK_EVENTS, WebhookConfig};
 
 /// A configuration error; always names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +123,8 @@ pub struct Config {
     pub assign: AssignConfig,
     /// `[inbound]`
     pub inbound: InboundConfig,
+    /// `[[webhooks]]`
+    pub webhooks: Vec<WebhookConfig>,
     /// Folder the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -721,6 +725,7 @@ impl Default for Config {
             leads: Default::default(),
             assign: Default::default(),
             inbound: InboundConfig::default(),
+            webhooks: Vec::new(),
             dkim: DkimSettings::default(),
             agenda: AgendaConfig::default(),
             base_dir: PathBuf::from("."),
@@ -894,7 +899,7 @@ impl Config {
         if abc.iter().any(|s| !s.is_finite() || *s <= 0.0) || (abc.iter().sum::<f64>() - 100.0).abs() > 1e-6 {
             problems.push(fail(format!("[report] abc: {abc:?}: three shares above 0 that add up to 100")));
         }
-        for problem in self.inbound.problems() {
+        for problem in self.inbound.problems().into_iter().chain(webhooks::problems(&self.webhooks)) {
             problems.push(fail(problem));
         }
         if self.privacy.pepper.is_empty() && self.sends_for_real() {

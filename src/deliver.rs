@@ -29,6 +29,7 @@ use crate::queue::{DeliveryJob, JobHandler, JobResult, Queue};
 use crate::send::breaker::Breaker;
 use crate::send::{EmailSender, SendError, SmsSender};
 use crate::store::{Health, Store, StoreError, Suppression};
+use crate::webhooks;
 use crate::workspace::{Live, Workspace};
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -107,6 +108,8 @@ pub struct Deliverer {
     seq: AtomicU64,
     /// When the complaint and bounce guard was last read (unix seconds), and what it said.
     guard: tokio::sync::Mutex<(i64, Option<String>)>,
+    /// The client of webhook events.
+    http: reqwest::Client,
     /// The time of that reading, for the lock-free check of every email job.
     guard_read_at: std::sync::atomic::AtomicI64,
     /// True while the guard's last reading stops email.
@@ -151,6 +154,7 @@ impl Deliverer {
             health: Mutex::default(),
             seq: AtomicU64::new(0),
             guard: tokio::sync::Mutex::new((0, None)),
+            http: reqwest::Client::new(),
             guard_read_at: std::sync::atomic::AtomicI64::new(0),
             guard_stops: std::sync::atomic::AtomicBool::new(false),
         })
@@ -228,6 +232,9 @@ impl Deliverer {
     }
 
     async fn deliver(&self, job: DeliveryJob) -> Result<JobResult, DeliverError> {
+        if let Some(call) = &job.webhook {
+            return self.webhook(&job, call).await;
+        }
         let ws = self.workspace.get();
         let cfg = &ws.config;
         let now = self.clock.unix();
@@ -330,6 +337,8 @@ impl Deliverer {
         match outcome {
             Ok(()) => {
                 self.mark_sent(job, contact).await?;
+                let data = serde_json::json!({ "plan": job.plan, "touch": job.touch, "channel": job.channel.suppression_list() });
+                webhooks::emit(&self.store, "sent", &job.contact_id, data).await;
                 self.breaker.success(channel);
                 self.note_health(channel, "ok", "").await;
                 self.counters.add(&self.counters.sent);
@@ -387,6 +396,37 @@ impl Deliverer {
                 self.note_health(channel, "down", &message).await;
                 self.retry(job, &message).await
             }
+        }
+    }
+
+    /// One attempt of a webhook event: sent, dropped (forgotten), put back behind an earlier
+    /// event of its contact, or retried like a message (a dead letter at the end of the window,
+    /// which lets the contact's later events go on).
+    async fn webhook(&self, job: &DeliveryJob, call: &webhooks::WebhookCall) -> Result<JobResult, DeliverError> {
+        let ws = self.workspace.get();
+        let Some(hook) = ws.config.webhooks.iter().find(|h| h.name == call.name) else {
+            webhooks::give_up(&self.store, job, call).await?;
+            return Ok(JobResult::Dead(format!("no [[webhooks]] named {:?} any more", call.name)));
+        };
+        let now = self.clock.unix();
+        let signed_at = crate::clock::Clock::unix_now();
+        match webhooks::attempt(&self.store, &self.http, hook, job, call, signed_at).await? {
+            webhooks::Attempt::Delivered | webhooks::Attempt::Dropped => Ok(JobResult::Done),
+            // Behind an earlier event that is being retried: look again in 1, 2, then every 4
+            // seconds (it goes within seconds of the one it waits for).
+            webhooks::Attempt::Waits => self.put_back(job, now + (1i64 << job.requeue.min(2))).await,
+            webhooks::Attempt::Failed(message) => match self.policy.after_failure(job, now, &message) {
+                (_, Retry::Dead(reason)) => {
+                    webhooks::give_up(&self.store, job, call).await?;
+                    tracing::warn!(key = %job.key, %reason, "webhook event out of retries: dead letter");
+                    Ok(JobResult::Dead(reason))
+                }
+                (next, Retry::At(at)) => {
+                    self.queue.enqueue(&[next], Some(at)).await?;
+                    tracing::info!(key = %job.key, at, error = %message, "webhook failed; retry scheduled");
+                    Ok(JobResult::Done)
+                }
+            },
         }
     }
 
@@ -552,10 +592,12 @@ impl Deliverer {
                         value: value.to_string(),
                         channel: channel.suppression_list().into(),
                         reason: "bounce".into(),
-                        at,
+                        at: at.clone(),
                     },
                 )
                 .await?;
+            let data = serde_json::json!({ "channel": channel.suppression_list(), "address": value, "at": at });
+            webhooks::emit(&self.store, "bounce", &contact.id.0, data).await;
         }
         Ok(())
     }

@@ -190,6 +190,27 @@ pub async fn record(
         facts.push((FactKind::Stage, 0.0, to));
     }
     store.record_facts_about(&contact, day, &facts).await?;
+    let id = &contact.id.0;
+    let on = day.to_string();
+    match &e.kind {
+        Kind::Response => {
+            let data = serde_json::json!({ "date": on, "channel": channel, "note": note });
+            crate::webhooks::emit(store, "response", id, data).await;
+        }
+        Kind::Deal { value } => {
+            let data = serde_json::json!({ "date": on, "value": value, "note": note });
+            crate::webhooks::emit(store, "deal", id, data).await;
+        }
+        Kind::Stage { .. } => {}
+    }
+    if let Some((from, to)) = &moved {
+        let reason = match &e.kind {
+            Kind::Stage { reason, .. } => reason.clone().unwrap_or_default(),
+            _ => name.to_string(),
+        };
+        let data = serde_json::json!({ "date": on, "from": from, "to": to, "reason": reason });
+        crate::webhooks::emit(store, "stage", id, data).await;
+    }
     Ok(contact)
 }
 
@@ -239,6 +260,9 @@ pub async fn email_opt_out(store: &Store, contact: &Contact, o: &EmailOptOut<'_>
     });
     store.record_event(&record.to_string()).await?;
     opted_out(store, contact, o.day).await?;
+    let kind = if o.reason == "complaint" { "complaint" } else { "unsubscribe" };
+    let data = serde_json::json!({ "channel": "email", "via": o.detail, "at": o.at });
+    crate::webhooks::emit(store, kind, id, data).await;
     tracing::info!(contact_id = %id, reason = o.reason, "email opt-out");
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Forgetting a person (right to erasure): their contact record, queued jobs, agenda items,
-//! ledger entries and records are deleted, their suppressions lifted, and keyed hashes of their
-//! addresses kept ([`crate::compliance::erasure`]) so that no import brings them back. Used by
+//! Forgetting a person (right to erasure): their contact record, queued jobs (webhook events
+//! included), agenda items, ledger entries and records are deleted, their suppressions lifted,
+//! and keyed hashes of their addresses kept ([`crate::compliance::erasure`]) so that no import
+//! brings them back; every webhook gets an `erased` event with their id only. Used by
 //! `nurture forget`, and by `nurture restore` for people an archive still holds but who were
 //! forgotten while it was written.
 
@@ -65,6 +66,10 @@ pub async fn forget(store: &Store, queue: &Queue, pepper: &str, region: &str, wh
     let erased = store.erase(&id, &needles, keys).await?;
     for (channel, value) in &addresses {
         store.unsuppress(channel, value).await?;
+    }
+    if contact.is_some() {
+        // After the sweep of the queue, so it is the one event of theirs that leaves.
+        crate::webhooks::erased(store, &id).await?;
     }
     Ok(Some(Forgotten {
         erased,

@@ -115,6 +115,9 @@ const WRITES_AT_ONCE: usize = 2;
 /// History events by contact id.
 type Events = Vec<(String, Event)>;
 
+/// `lead` webhook events by contact id.
+type LeadEvents = Vec<(String, serde_json::Value)>;
+
 /// How a chunk's writes changed its contacts.
 #[derive(Debug, Default)]
 struct Tally {
@@ -299,9 +302,10 @@ impl PlacedChunk {
         for id in &refused {
             merged.refuse(id);
         }
-        let (tally, events, leads) = merged.finish();
+        let (tally, events, leads, lead_events) = merged.finish();
         self.store.push_history(&events).await?;
         self.store.record_facts(&leads).await?;
+        crate::webhooks::emit_all(&self.store, "lead", lead_events).await;
         Ok(tally)
     }
 
@@ -322,6 +326,8 @@ struct Merged<'p> {
     rows_of: HashMap<&'p str, &'p Vec<usize>>,
     outcomes: HashMap<String, (Outcome, Vec<Event>)>,
     leads: HashMap<String, (NaiveDate, Fact)>,
+    /// What a `lead` webhook event says of each contact created.
+    lead_events: HashMap<String, serde_json::Value>,
     forgotten: Vec<Rejection>,
 }
 
@@ -332,6 +338,7 @@ impl<'p> Merged<'p> {
             rows_of: p.groups.iter().map(|(id, rows)| (id.as_str(), rows)).collect(),
             outcomes: HashMap::new(),
             leads: HashMap::new(),
+            lead_events: HashMap::new(),
             forgotten: Vec::new(),
         }
     }
@@ -344,9 +351,13 @@ impl<'p> Merged<'p> {
             (Outcome::Created, Some(c)) => {
                 let lead = Fact::new(FactKind::Lead, p.store.pseudonym(id), Attribution::of(c));
                 self.leads.insert(id.to_string(), (arrived_on(c, p.today), lead));
+                if p.store.webhook_config().is_some() {
+                    self.lead_events.insert(id.to_string(), lead_event(c));
+                }
             }
             _ => {
                 self.leads.remove(id);
+                self.lead_events.remove(id);
             }
         }
         self.outcomes.insert(id.to_string(), outcome);
@@ -358,6 +369,7 @@ impl<'p> Merged<'p> {
     fn refuse(&mut self, id: &str) {
         self.outcomes.remove(id);
         self.leads.remove(id);
+        self.lead_events.remove(id);
         let p = self.p;
         for &i in self.rows_of.get(id).copied().into_iter().flatten() {
             let (line, c) = &p.chunk[i];
@@ -367,8 +379,9 @@ impl<'p> Merged<'p> {
         }
     }
 
-    /// The tally, the history events (with `assigned`) and the lead facts.
-    fn finish(self) -> (Tally, Events, Vec<(NaiveDate, Fact)>) {
+    /// The tally, the history events (with `assigned`), the lead facts and the `lead` webhook
+    /// events.
+    fn finish(self) -> (Tally, Events, Vec<(NaiveDate, Fact)>, LeadEvents) {
         let mut tally = Tally::default();
         let mut events = Vec::new();
         for (id, (outcome, event)) in self.outcomes {
@@ -381,8 +394,29 @@ impl<'p> Merged<'p> {
         }
         events.extend(self.p.assigned.iter().cloned());
         tally.forgotten = self.forgotten;
-        (tally, events, self.leads.into_values().collect())
+        (
+            tally,
+            events,
+            self.leads.into_values().collect(),
+            self.lead_events.into_iter().collect(),
+        )
     }
+}
+
+/// What a `lead` webhook event says of a new contact: how to reach them and where they came
+/// from.
+fn lead_event(c: &Contact) -> serde_json::Value {
+    let field = |k: &str| c.get(k).unwrap_or_default().to_string();
+    serde_json::json!({
+        "email": field("email"),
+        "phone": field("phone"),
+        "first_name": field("first_name"),
+        "last_name": field("last_name"),
+        "source": field("source"),
+        "agent": field("agent"),
+        "plan": c.plan().unwrap_or_default(),
+        "stage": crate::contacts::pipeline::Pipeline::stage_of(c),
+    })
 }
 
 /// A short fingerprint of a contact id (the duplicate check keeps one per contact of a file:

@@ -21,6 +21,7 @@ pub mod diagnostic;
 pub mod contacts;
 pub mod history;
 pub mod plans;
+pub mod webhooks;
 pub mod workspace;
 
 pub mod agenda;

@@ -36,6 +36,7 @@ mod send_test;
 mod serve;
 mod suppress;
 mod table_out;
+mod webhooks;
 mod work;
 
 use crate::clock::Clock;
@@ -105,6 +106,8 @@ pub enum Command {
     Inbound(inbound::InboundArgs),
     /// Start a workspace: `nurture.toml` with generated secrets, the plans and templates.
     Init(init::InitArgs),
+    /// Outgoing webhooks: `webhooks list`, `webhooks test NAME` (a signed sample event).
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 /// Entry point of the binary.
@@ -165,6 +168,7 @@ async fn dispatch_configured(config_path: Option<&std::path::Path>, command: Com
         Command::Backup(a) => backup::backup(config, a).await,
         Command::Restore(a) => backup::restore(config, a).await,
         Command::Inbound(a) => inbound::inbound(config, a).await,
+        Command::Webhooks(a) => webhooks::webhooks(config, a).await,
         Command::Init(a) => init::init(a),
     }
 }

@@ -72,6 +72,8 @@ pub(super) async fn suppress(config: Config, a: SuppressArgs) -> anyhow::Result<
             if new && let Some(contact) = store.lookup(&value, region).await? {
                 // The person asked, through the operator: an opt-out like any other.
                 crate::events::opted_out(&store, &contact, Clock::System.today(config.sender_tz())).await?;
+                let data = serde_json::json!({ "channel": channel, "via": "suppress add", "at": entry.at });
+                crate::webhooks::emit(&store, "unsubscribe", &contact.id.0, data).await;
             }
             outln!("{} {value} ({channel})", if new { "suppressed" } else { "already suppressed:" });
         }

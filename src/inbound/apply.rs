@@ -198,6 +198,8 @@ async fn bounce(
     ledger::count(store, &date, Counter::Bounces).await?;
     ledger::count(store, &date, Counter::Failed).await?;
     store.record_fact_about(contact, day, FactKind::Failed, 0.0, "bounce").await?;
+    let data = serde_json::json!({ "channel": "email", "address": address, "at": now.to_rfc3339() });
+    crate::webhooks::emit(store, "bounce", &contact.id.0, data).await;
     tracing::info!(contact_id = %contact.id, "suppressed: bounce");
     Ok(())
 }

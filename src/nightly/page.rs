@@ -220,6 +220,7 @@ fn job(t: &DueTouch, template: &str, run_date: chrono::NaiveDate) -> DeliveryJob
         first_failed_at: None,
         revived: 0,
         not_before: None,
+        webhook: None,
     }
 }
 

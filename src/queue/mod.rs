@@ -66,6 +66,10 @@ pub struct DeliveryJob {
     /// seconds). Quiet hours are judged at this time, so a job is never moved twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<i64>,
+    /// For a webhook event ([`crate::webhooks`]): where it goes and what it says (then `plan`
+    /// is `webhook`, `touch` the event's type, `template` the webhook's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhooks::WebhookCall>,
 }
 
 fn is_zero(n: &u32) -> bool {

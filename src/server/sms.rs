@@ -154,6 +154,8 @@ async fn act(state: &AppState, params: &[(String, String)], from: E164) -> Respo
                 let event = crate::history::Event::new(now.clone(), &format!("sms_{kw}"), "");
                 state.store.push_history(&[(c.id.0.clone(), event)]).await?;
                 let today = crate::clock::Clock::System.today(config.sender_tz());
+                let data = serde_json::json!({ "channel": "sms", "via": kw.to_string(), "at": now });
+                crate::webhooks::emit(&state.store, "unsubscribe", &c.id.0, data).await;
                 crate::events::opted_out(&state.store, c, today).await
             }
             .await

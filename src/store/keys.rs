@@ -67,6 +67,11 @@ impl Keys {
     pub fn agenda_link_used(&self, token_hash: &str) -> String {
         format!("{}:agenda:link:{token_hash}", self.prefix)
     }
+    /// LIST of the pending event ids of one contact for the webhook `name`, oldest first: only
+    /// the first goes, so events arrive in order.
+    pub fn webhook_order(&self, name: &str, contact_id: &str) -> String {
+        format!("{}:webhook:{name}:{contact_id}", self.prefix)
+    }
     /// LIST of one contact's history events (JSON), newest first.
     pub fn history(&self, contact_id: &str) -> String {
         format!("{}:history:{contact_id}", self.prefix)

@@ -120,6 +120,9 @@ pub struct Store {
     facts: facts::FactPolicy,
     /// Seconds a delivery's final ledger mark lives ([`Store::with_retention`]).
     mark_secs: u64,
+    /// The configuration, when `[[webhooks]]` lists any: events are queued for them
+    /// ([`crate::webhooks::emit`]).
+    webhooks: Option<std::sync::Arc<crate::config::Config>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -171,14 +174,23 @@ impl Store {
             keys: Keys::new(prefix),
             facts: facts::FactPolicy::new(prefix, facts::DEFAULT_KEEP_DAYS),
             mark_secs: u64::from(DEFAULT_RETENTION_DAYS) * 86_400,
+            webhooks: None,
         })
     }
 
     /// This store as `config` sets it up: how facts name contacts and how long they and the
     /// ledger marks are kept. Every connection of a process is set up through it.
     pub fn configured(self, config: &crate::config::Config) -> Store {
-        self.with_facts(config.pepper(), config.report.keep_days)
-            .with_retention(config.delivery.retention_days)
+        let mut store = self
+            .with_facts(config.pepper(), config.report.keep_days)
+            .with_retention(config.delivery.retention_days);
+        store.webhooks = (!config.webhooks.is_empty()).then(|| std::sync::Arc::new(config.clone()));
+        store
+    }
+
+    /// The configuration whose `[[webhooks]]` events are queued for, if any.
+    pub fn webhook_config(&self) -> Option<&crate::config::Config> {
+        self.webhooks.as_deref()
     }
 
     /// Keeps each delivery's final ledger mark `days` after it is written (`[delivery]

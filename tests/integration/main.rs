@@ -17,6 +17,7 @@ mod redis_setups;
 mod reports;
 mod spreadsheets;
 mod support;
+mod webhooks;
 mod windows;
 
 use mail_parser::MessageParser;

@@ -114,6 +114,43 @@ impl Drop for SmtpSink {
     }
 }
 
+/// Starts the Python helper server `script` of this folder in `dir` (`NAME.port`, `NAME.jsonl`,
+/// then `args`); returns it, its port and its log.
+fn start_helper(script: &str, dir: &Path, name: &str, args: &[&str]) -> (Child, u16, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support").join(script);
+    let port_file = dir.join(format!("{name}.port"));
+    let log = dir.join(format!("{name}.jsonl"));
+    let child = Command::new("python3")
+        .arg(script)
+        .arg(&port_file)
+        .arg(&log)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start python3");
+    (child, read_port_file(&port_file), log)
+}
+
+/// Each line of the JSON-lines file `log` (none when it does not exist yet).
+fn json_lines(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The port a helper server wrote to `port_file` once it listens (waits up to 10 s).
+fn read_port_file(port_file: &Path) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !port_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(port_file).unwrap_or_else(|e| panic!("{}: {e}", port_file.display()));
+    text.trim().parse().unwrap()
+}
+
 /// The fake Twilio Messages API.
 pub struct FakeTwilio {
     child: Child,
@@ -125,39 +162,60 @@ pub struct FakeTwilio {
 impl FakeTwilio {
     /// Starts the server; see `fake_twilio.py` for its per-number behaviour.
     pub fn start(dir: &Path) -> FakeTwilio {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/fake_twilio.py");
-        let port_file = dir.join("twilio.port");
-        let log = dir.join("twilio.jsonl");
-        let child = Command::new("python3")
-            .arg(script)
-            .arg(&port_file)
-            .arg(&log)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start python3");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !port_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let port: u16 = std::fs::read_to_string(&port_file)
-            .expect("fake twilio port")
-            .trim()
-            .parse()
-            .unwrap();
+        let (child, port, log) = start_helper("fake_twilio.py", dir, "twilio", &[]);
         FakeTwilio { child, port, log }
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        json_lines(&self.log)
     }
 }
 
 impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A webhook receiver (a CRM's endpoint) that verifies each signature; see
+/// `webhook_receiver.py`.
+pub struct WebhookReceiver {
+    child: Child,
+    /// Its URL.
+    pub url: String,
+    log: PathBuf,
+}
+
+impl WebhookReceiver {
+    /// Starts it with the signing `secret`.
+    pub fn start(dir: &Path, secret: &str) -> WebhookReceiver {
+        let (child, port, log) = start_helper("webhook_receiver.py", dir, "webhook", &[secret]);
+        WebhookReceiver {
+            child,
+            url: format!("http://127.0.0.1:{port}/hook"),
+            log,
+        }
+    }
+
+    /// Every POST received, in order.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        json_lines(&self.log)
+    }
+
+    /// From now on every POST gets 500 (`true`), or 204 again (`false`).
+    pub fn fail(&self, failing: bool) {
+        let flag = PathBuf::from(format!("{}.fail", self.log.display()));
+        if failing {
+            std::fs::write(flag, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+}
+
+impl Drop for WebhookReceiver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
