@@ -519,6 +519,9 @@ pub struct ReportConfig {
     /// The currency of deal values and costs (ISO 4217: `USD`, `EUR`, `SAR`, ...), as the
     /// report shows them.
     pub currency: String,
+    /// Contacts sent at least this many touches with no response by the period's end are the
+    /// report's non-responders.
+    pub non_responder_touches: u32,
 }
 
 impl Default for ReportConfig {
@@ -529,6 +532,7 @@ impl Default for ReportConfig {
             keep_days: crate::store::DEFAULT_KEEP_DAYS,
             locale: "en".into(),
             currency: "USD".into(),
+            non_responder_touches: 4,
         }
     }
 }

@@ -34,6 +34,11 @@ pub struct ReportArgs {
     /// Also write the report as one self-contained HTML page (charts included).
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
+    /// Add the owner's sections to the text and JSON: agents side by side, week by week and
+    /// month by month against the span before, the pipeline at the period's end, the
+    /// non-responders (the page of `--html` always has them).
+    #[arg(long)]
+    pub owner: bool,
 }
 
 /// The reports.
@@ -111,14 +116,21 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     let store = connect(&config).await?;
     let p = crate::report::read::practice(&store, a.by, from, today, config.report.relationship_years).await?;
     if let Some(path) = &a.html {
-        let page = crate::report::html::for_period(&store, &config.report, &p).await?;
+        let page = crate::report::html::for_period(&store, &config, &p).await?;
         crate::private_file::write(path, page.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     // The sender's reputation as the guard sees it: the 7 days ending with the period.
     let (rates, guard) = crate::inbound::guard::check(&store, &config.inbound, today).await?;
+    let owner = match a.owner {
+        true => Some(crate::report::owner::read(&store, &config, from, today).await?),
+        false => None,
+    };
     if a.json {
         let mut v = serde_json::to_value(&p)?;
+        if let Some(o) = &owner {
+            v["owner"] = serde_json::to_value(o)?;
+        }
         v["reputation"] =
             serde_json::json!({ "window_days": crate::inbound::guard::WINDOW_DAYS, "to": today, "rates": rates, "guard": guard });
         print_json(&v)?;
@@ -137,6 +149,9 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     if p.rows.is_empty() {
         outln!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
     }
+    if let Some(o) = &owner {
+        print_owner(o, &config.report.currency);
+    }
     let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2} %"));
     outln!(
         "email reputation, 7 days to {today}: {} emails, bounce rate {}, complaint rate {}{}",
@@ -150,4 +165,80 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The owner's sections as text tables.
+fn print_owner(o: &crate::report::owner::Owner, currency: &str) {
+    use crate::report::format;
+    let text = |rows: &[Vec<String>]| super::table_out::text(rows, |c| c > 0);
+    let mut agents = vec![
+        ["agent", "leads", "reached", "responded", "response rate", "customers", "revenue"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for r in o.agents.rows.iter().chain([&o.agents.total]) {
+        agents.push(vec![
+            r.group.clone(),
+            format::count(r.leads),
+            format::count(r.reached),
+            format::count(r.responded),
+            format::percent(r.response_rate),
+            format::count(r.customers),
+            format::money(r.revenue, currency),
+        ]);
+    }
+    outln!("\nagents side by side");
+    out!("{}", text(&agents));
+    for (name, spans) in [("week", &o.trends.weeks), ("month", &o.trends.months)] {
+        let mut rows = vec![
+            [name, "leads", "reached", "responded", "rate of reached", "customers", "revenue"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for s in spans {
+            let (n, b) = (&s.now, &s.before);
+            let pair = |now: String, before: String| format!("{now} ({before})");
+            rows.push(vec![
+                s.label.clone(),
+                pair(format::count(n.leads), format::count(b.leads)),
+                pair(format::count(n.reached), format::count(b.reached)),
+                pair(format::count(n.responded), format::count(b.responded)),
+                pair(format::percent(n.rate), format::percent(b.rate)),
+                pair(format::count(n.customers), format::count(b.customers)),
+                pair(format::money(n.revenue, currency), format::money(b.revenue, currency)),
+            ]);
+        }
+        outln!("\n{name} by {name} (in brackets: the {name} before)");
+        out!("{}", text(&rows));
+    }
+    let st = &o.standing;
+    let mut stages = vec![["stage", "at the end", "moves in the period"].map(String::from).to_vec()];
+    let moves = |k: &str| st.moves.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
+    for (stage, n) in &st.stages {
+        stages.push(vec![stage.clone(), format::count(*n), format::count(moves(stage))]);
+    }
+    for (stage, n) in st.moves.iter().filter(|(k, _)| !st.stages.iter().any(|(s, _)| s == k)) {
+        stages.push(vec![stage.clone(), "0".into(), format::count(*n)]);
+    }
+    outln!("\npipeline");
+    out!("{}", text(&stages));
+    for (reason, n) in &st.lost_reasons {
+        outln!("lost: {reason}: {n}");
+    }
+    outln!(
+        "\nnon-responders: at least {} touches sent, no response by the period's end",
+        st.touches
+    );
+    let mut quiet = vec![["plan", "contacts", "moved to", "stayed"].map(String::from).to_vec()];
+    for r in &st.non_responders {
+        let moved: u64 = r.moved_to.values().sum();
+        let to: Vec<String> = r.moved_to.iter().map(|(p, n)| format!("{p} {n}")).collect();
+        quiet.push(vec![
+            r.plan.clone(),
+            format::count(r.contacts),
+            to.join(", "),
+            format::count(r.contacts - moved),
+        ]);
+    }
+    out!("{}", text(&quiet));
 }

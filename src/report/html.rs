@@ -6,7 +6,7 @@
 
 use super::customers::Customer;
 use super::format;
-use super::practice::{Day, Practice, Row};
+use super::practice::{Practice, Row};
 use crate::render::escape_html;
 
 /// The page's words in one language.
@@ -26,6 +26,14 @@ struct Words {
     /// The two tables: reach and response, then money.
     tables: [&'static str; 2],
     groups: [(&'static str, &'static str); 4],
+    /// The owner's sections: agents, weeks, months, pipeline, non-responders.
+    sections: [&'static str; 5],
+    /// Pipeline columns: stage, contacts at the end, moves in the period; lost: reason.
+    pipeline: [&'static str; 4],
+    /// Non-responder columns: plan, contacts, moved to, stayed; and the sentence before.
+    quiet: [&'static str; 5],
+    /// "Week", "Month", and the legend of the trend tables.
+    span: [&'static str; 3],
 }
 
 const EN: Words = Words {
@@ -34,7 +42,7 @@ const EN: Words = Words {
     funnel: "Funnel",
     revenue: "Revenue per source",
     roi: "ROI per source (%)",
-    over_time: "Response rate day by day (%)",
+    over_time: "Response rate of the contacts reached, week by week (%)",
     pareto: "ABC: share of customer value (Pareto)",
     no_data: "nothing recorded",
     labels: ["Leads", "Reached", "Responded", "Customers"],
@@ -60,6 +68,26 @@ const EN: Words = Words {
     ],
     tables: ["Reach and response", "Money"],
     groups: [("source", "Source"), ("plan", "Plan"), ("touch", "Touch"), ("agent", "Agent")],
+    sections: [
+        "Agents side by side",
+        "Week by week",
+        "Month by month",
+        "Pipeline",
+        "Non-responders",
+    ],
+    pipeline: ["Stage", "Contacts at the end", "Moves in the period", "Why lost"],
+    quiet: [
+        "Plan",
+        "Contacts",
+        "Moved to",
+        "Stayed",
+        "Sent at least {n} touches and never answered by the period's end — analyse them, don't delete them.",
+    ],
+    span: [
+        "Week",
+        "Month",
+        "In brackets: the same span before (the week before; the same days of the month before); ▲ ▼ the change.",
+    ],
 };
 
 const AR: Words = Words {
@@ -68,7 +96,7 @@ const AR: Words = Words {
     funnel: "قمع العملاء",
     revenue: "الإيرادات حسب المصدر",
     roi: "العائد على الاستثمار حسب المصدر (%)",
-    over_time: "معدل الاستجابة يوماً بيوم (%)",
+    over_time: "معدل استجابة من تم الوصول إليهم، أسبوعاً بأسبوع (%)",
     pareto: "تحليل ABC: حصة قيمة العملاء (باريتو)",
     no_data: "لا توجد بيانات",
     labels: ["العملاء المحتملون", "تم الوصول", "استجابوا", "العملاء"],
@@ -94,6 +122,26 @@ const AR: Words = Words {
     ],
     tables: ["الوصول والاستجابة", "المال"],
     groups: [("source", "المصدر"), ("plan", "الخطة"), ("touch", "اللمسة"), ("agent", "الوكيل")],
+    sections: [
+        "الوكلاء جنباً إلى جنب",
+        "أسبوعاً بأسبوع",
+        "شهراً بشهر",
+        "مراحل العملاء",
+        "من لم يستجيبوا",
+    ],
+    pipeline: ["المرحلة", "العدد في نهاية الفترة", "الانتقالات خلال الفترة", "أسباب الخسارة"],
+    quiet: [
+        "الخطة",
+        "العدد",
+        "نُقلوا إلى",
+        "بقوا",
+        "تلقّوا {n} لمسات على الأقل ولم يستجيبوا حتى نهاية الفترة — حلّلهم ولا تحذفهم.",
+    ],
+    span: [
+        "الأسبوع",
+        "الشهر",
+        "بين القوسين: المدة نفسها قبلها (الأسبوع السابق؛ الأيام نفسها من الشهر السابق)؛ ▲ ▼ التغيّر.",
+    ],
 };
 
 /// Chart size in SVG units.
@@ -106,21 +154,52 @@ const LABEL: f64 = 170.0;
 /// `serve`'s `/report` make it this way.
 pub async fn for_period(
     store: &crate::store::Store,
-    config: &crate::config::ReportConfig,
+    config: &crate::config::Config,
     p: &Practice,
 ) -> Result<String, crate::store::StoreError> {
+    let report = &config.report;
     let by_source = match p.by {
         super::practice::By::Source => p.clone(),
-        _ => super::read::practice(store, super::practice::By::Source, p.from, p.to, config.relationship_years).await?,
+        _ => super::read::practice(store, super::practice::By::Source, p.from, p.to, report.relationship_years).await?,
     };
-    let customers = super::customers::customers(&store.deals().await?, p.to, config.abc);
-    let arabic = config.locale.to_ascii_lowercase().starts_with("ar");
-    Ok(page(p, &by_source, &customers, arabic, &config.currency))
+    let customers = super::customers::customers(&store.deals().await?, p.to, report.abc);
+    // The names of the customers the Pareto chart labels.
+    let labelled: Vec<String> = customers.iter().take(PARETO_NAMES).map(|c| c.contact_id.clone()).collect();
+    let names = labelled
+        .iter()
+        .zip(store.contacts(&labelled).await?)
+        .filter_map(|(id, c)| Some((id.clone(), c?.display_name()?)))
+        .collect();
+    let owner = super::owner::read(store, config, p.from, p.to).await?;
+    let arabic = report.locale.to_ascii_lowercase().starts_with("ar");
+    let parts = Parts {
+        by_source: &by_source,
+        customers: &customers,
+        names: &names,
+        owner: &owner,
+    };
+    Ok(page(p, &parts, arabic, &report.currency))
 }
 
-/// The page: `p` as grouped, `by_source` for the revenue and ROI charts, `customers` for the
-/// Pareto curve; `arabic` lays it out right to left; money is in `currency` (ISO 4217).
-pub fn page(p: &Practice, by_source: &Practice, customers: &[Customer], arabic: bool, currency: &str) -> String {
+/// How many of the best customers the Pareto chart names.
+const PARETO_NAMES: usize = 10;
+
+/// What the page shows besides the period's figures.
+pub struct Parts<'a> {
+    /// The period by source (the revenue and ROI charts).
+    pub by_source: &'a Practice,
+    /// Every customer by value (the Pareto chart).
+    pub customers: &'a [Customer],
+    /// Contact id → name, for the customers the chart labels.
+    pub names: &'a std::collections::HashMap<String, String>,
+    /// Agents, trends, pipeline, non-responders.
+    pub owner: &'a super::owner::Owner,
+}
+
+/// The page: `p` as grouped, with the `parts` around it; `arabic` lays it out right to left;
+/// money is in `currency` (ISO 4217).
+pub fn page(p: &Practice, parts: &Parts<'_>, arabic: bool, currency: &str) -> String {
+    let (by_source, customers) = (parts.by_source, parts.customers);
     let w = if arabic { &AR } else { &EN };
     let (lang, dir) = if arabic { ("ar", "rtl") } else { ("en", "ltr") };
     let t = &p.total;
@@ -168,8 +247,20 @@ pub fn page(p: &Practice, by_source: &Practice, customers: &[Customer], arabic: 
         .filter_map(|r| r.roi.map(|v| (r.group.clone(), v, format::percent(Some(v)))))
         .collect();
     html.push_str(&figure("roi", w.roi, &bars(&roi, arabic), w.no_data));
-    html.push_str(&figure("over-time", w.over_time, &over_time(&p.days, arabic), w.no_data));
-    html.push_str(&figure("pareto", w.pareto, &pareto(customers, arabic), w.no_data));
+    let owner = parts.owner;
+    let rates: Vec<(String, f64, String)> = owner
+        .trends
+        .weeks
+        .iter()
+        .filter_map(|s| s.now.rate.map(|r| (s.label.clone(), r, format::percent(Some(r)))))
+        .collect();
+    html.push_str(&figure("over-time", w.over_time, &bars(&rates, arabic), w.no_data));
+    html.push_str(&agents(&owner.agents, w, currency));
+    html.push_str(&trend_table("weeks", w.sections[1], w.span[0], &owner.trends.weeks, w, currency));
+    html.push_str(&trend_table("months", w.sections[2], w.span[1], &owner.trends.months, w, currency));
+    html.push_str(&pipeline(&owner.standing, w));
+    html.push_str(&non_responders(&owner.standing, w));
+    html.push_str(&figure("pareto", w.pareto, &pareto(customers, parts.names, arabic), w.no_data));
     html.push_str("</body></html>\n");
     html
 }
@@ -197,27 +288,31 @@ fn tables(p: &Practice, w: &Words, currency: &str) -> String {
         ("groups", &[1, 2, 3, 4, 5, 6, 7, 8]),
         ("groups-money", &[9, 10, 11, 12, 13, 14, 15, 16, 17]),
     ];
-    let mut out = String::new();
-    for ((id, columns), caption) in parts.iter().zip(w.tables) {
-        out.push_str(&format!(
-            "<h2>{caption}</h2><table id=\"{id}\"><thead><tr><th>{}</th>",
-            escape_html(by)
-        ));
-        for &c in *columns {
-            out.push_str(&format!("<th>{}</th>", w.columns[c]));
-        }
-        out.push_str("</tr></thead><tbody>");
-        for r in p.rows.iter().chain([&p.total]) {
-            let class = if std::ptr::eq(r, &p.total) { " class=\"total\"" } else { "" };
-            let cells = cells(r, currency);
-            out.push_str(&format!("<tr{class}><td>{}</td>", escape_html(&cells[0])));
-            for &c in *columns {
-                out.push_str(&format!("<td>{}</td>", escape_html(&cells[c])));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</tbody></table>");
+    parts
+        .iter()
+        .zip(w.tables)
+        .map(|((id, columns), caption)| practice_table(p, id, caption, by, columns, w, currency))
+        .collect()
+}
+
+/// One table of `p`'s rows and total: the group, then `columns` (indices of
+/// [`super::practice::COLUMNS`]), under the heading `caption`.
+fn practice_table(p: &Practice, id: &str, caption: &str, by: &str, columns: &[usize], w: &Words, currency: &str) -> String {
+    let mut out = format!("<h2>{caption}</h2><table id=\"{id}\"><thead><tr><th>{}</th>", escape_html(by));
+    for &c in columns {
+        out.push_str(&format!("<th>{}</th>", w.columns[c]));
     }
+    out.push_str("</tr></thead><tbody>");
+    for r in p.rows.iter().chain([&p.total]) {
+        let class = if std::ptr::eq(r, &p.total) { " class=\"total\"" } else { "" };
+        let cells = cells(r, currency);
+        out.push_str(&format!("<tr{class}><td>{}</td>", escape_html(&cells[0])));
+        for &c in columns {
+            out.push_str(&format!("<td>{}</td>", escape_html(&cells[c])));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
     out
 }
 
@@ -299,53 +394,138 @@ fn bars(items: &[(String, f64, String)], rtl: bool) -> Option<String> {
     Some(svg)
 }
 
-/// A line of the response rate per day (days without anyone reached are gaps).
-fn over_time(days: &[Day], rtl: bool) -> Option<String> {
-    let points: Vec<(usize, f64)> = days
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.reached > 0)
-        .map(|(i, d)| (i, d.responded as f64 / d.reached as f64 * 100.0))
-        .collect();
-    if points.is_empty() {
-        return None;
-    }
-    let max = points.iter().map(|p| p.1).fold(1.0, f64::max);
-    let span = days.len().max(2) - 1;
-    let x = |i: usize| {
-        let t = i as f64 / span as f64;
-        40.0 + (if rtl { 1.0 - t } else { t }) * (W - 60.0)
+/// The agents side by side: reach, response and money per agent.
+fn agents(p: &Practice, w: &Words, currency: &str) -> String {
+    let columns = [1usize, 2, 7, 8, 9, 11, 12, 13, 16];
+    practice_table(p, "agents", w.sections[0], w.groups[3].1, &columns, w, currency)
+}
+
+/// A figure beside the one before it, with the change: `12 (9 ▲)`.
+fn beside(now: String, before: String, up: Option<bool>) -> String {
+    let arrow = match up {
+        Some(true) => " ▲",
+        Some(false) => " ▼",
+        None => "",
     };
-    let y = |v: f64| 180.0 - v / max * 160.0;
-    let path: Vec<String> = points.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
-    let mut svg = format!(
-        "<svg viewBox=\"0 0 {W} 210\" width=\"{W}\" height=\"210\" role=\"img\" style=\"direction:ltr\">\
-         <line x1=\"40\" y1=\"180\" x2=\"{}\" y2=\"180\" stroke=\"#889\"/>\
-         <text x=\"4\" y=\"24\">{max:.0}%</text><text x=\"4\" y=\"184\">0%</text>\
-         <polyline fill=\"none\" stroke=\"#2e86c1\" stroke-width=\"2\" points=\"{}\"/>",
-        W - 20.0,
-        path.join(" ")
+    format!(
+        "{} <small class=\"before\">({}{arrow})</small>",
+        escape_html(&now),
+        escape_html(&before)
+    )
+}
+
+fn change<T: PartialOrd>(now: T, before: T) -> Option<bool> {
+    if now > before {
+        Some(true)
+    } else if now < before {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Weeks or months, each figure beside the span before it.
+fn trend_table(id: &str, caption: &str, span: &str, spans: &[super::trends::Span], w: &Words, currency: &str) -> String {
+    let mut out = format!(
+        "<h2>{caption}</h2><table id=\"{id}\"><thead><tr><th>{span}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        w.columns[1], w.columns[2], w.columns[7], w.columns[8], w.columns[9], w.columns[12]
     );
-    for (i, v) in &points {
-        svg.push_str(&format!(
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#2e86c1\"><title>{}: {v:.1}%</title></circle>",
-            x(*i),
-            y(*v),
-            days[*i].date
+    for s in spans {
+        let (n, b) = (&s.now, &s.before);
+        let count = |now: u64, before: u64| beside(format::count(now), format::count(before), change(now, before));
+        let rate = beside(
+            format::percent(n.rate),
+            format::percent(b.rate),
+            change(n.rate.unwrap_or(0.0), b.rate.unwrap_or(0.0)),
+        );
+        let revenue = beside(
+            format::money(n.revenue, currency),
+            format::money(b.revenue, currency),
+            change(n.revenue, b.revenue),
+        );
+        out.push_str(&format!(
+            "<tr><td title=\"{} – {}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{rate}</td><td>{}</td><td>{revenue}</td></tr>",
+            s.from,
+            s.to,
+            escape_html(&s.label),
+            count(n.leads, b.leads),
+            count(n.reached, b.reached),
+            count(n.responded, b.responded),
+            count(n.customers, b.customers),
         ));
     }
-    let (first, last) = (days[0].date, days[days.len() - 1].date);
-    let (left, right) = if rtl { (last, first) } else { (first, last) };
-    svg.push_str(&format!(
-        "<text x=\"40\" y=\"200\">{left}</text><text x=\"{}\" y=\"200\" text-anchor=\"end\">{right}</text></svg>",
-        W - 20.0
-    ));
-    Some(svg)
+    out.push_str(&format!("</tbody></table><p class=\"note\">{}</p>", w.span[2]));
+    out
+}
+
+/// Contacts per stage at the period's end, the moves within it, and why contacts were lost.
+fn pipeline(s: &super::standing::Standing, w: &Words) -> String {
+    let [stage, at_end, moved, why] = w.pipeline;
+    let mut stages: Vec<&str> = s.stages.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, _) in &s.moves {
+        if !stages.contains(&k.as_str()) {
+            stages.push(k);
+        }
+    }
+    let get = |list: &[(String, u64)], k: &str| list.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
+    let mut out = format!(
+        "<h2>{}</h2><table id=\"pipeline\"><thead><tr><th>{stage}</th><th>{at_end}</th><th>{moved}</th></tr></thead><tbody>",
+        w.sections[3]
+    );
+    for k in stages {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(k),
+            format::count(get(&s.stages, k)),
+            format::count(get(&s.moves, k))
+        ));
+    }
+    out.push_str("</tbody></table>");
+    if !s.lost_reasons.is_empty() {
+        out.push_str(&format!(
+            "<table id=\"lost-reasons\"><thead><tr><th>{why}</th><th></th></tr></thead><tbody>"
+        ));
+        for (reason, n) in &s.lost_reasons {
+            out.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", escape_html(reason), format::count(*n)));
+        }
+        out.push_str("</tbody></table>");
+    }
+    out
+}
+
+/// Per plan: the non-responders, where they were moved, how many stayed.
+fn non_responders(s: &super::standing::Standing, w: &Words) -> String {
+    let [plan, contacts, moved_to, stayed, sentence] = w.quiet;
+    let mut out = format!(
+        "<h2>{}</h2><p>{}</p><table id=\"non-responders\"><thead><tr><th>{plan}</th><th>{contacts}</th><th>{moved_to}</th><th>{stayed}</th></tr></thead><tbody>",
+        w.sections[4],
+        sentence.replace("{n}", &s.touches.to_string())
+    );
+    for r in &s.non_responders {
+        let moved: u64 = r.moved_to.values().sum();
+        let to: Vec<String> = r
+            .moved_to
+            .iter()
+            .map(|(p, n)| format!("{} {}", escape_html(p), format::count(*n)))
+            .collect();
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&r.plan),
+            format::count(r.contacts),
+            if to.is_empty() { "—".to_string() } else { to.join(", ") },
+            format::count(r.contacts - moved)
+        ));
+    }
+    if s.non_responders.is_empty() {
+        out.push_str(&format!("<tr><td colspan=\"4\">{}</td></tr>", w.no_data));
+    }
+    out.push_str("</tbody></table>");
+    out
 }
 
 /// The Pareto curve: customers by value, highest first, against the running share of all
 /// value, with the A/B boundaries marked.
-fn pareto(customers: &[Customer], rtl: bool) -> Option<String> {
+fn pareto(customers: &[Customer], names: &std::collections::HashMap<String, String>, rtl: bool) -> Option<String> {
     let total: f64 = customers.iter().map(|c| c.monetary).sum();
     if customers.is_empty() || total <= 0.0 {
         return None;
@@ -365,10 +545,25 @@ fn pareto(customers: &[Customer], rtl: bool) -> Option<String> {
             'B' => "#d68910",
             _ => "#922b21",
         };
+        let name = names.get(&c.contact_id).map_or(c.contact_id.as_str(), String::as_str);
         marks.push_str(&format!(
-            "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{colour}\" class=\"abc-{}\"/>",
-            c.abc
+            "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{colour}\" class=\"abc-{}\"><title>{}: {}</title></circle>",
+            c.abc,
+            escape_html(name),
+            c.monetary
         ));
+        if i < PARETO_NAMES {
+            // The best customers by name, written beside their point.
+            // Written towards the middle near either edge, so no name runs off the chart.
+            let rightward = if rtl { px < 160.0 } else { px < W - 160.0 };
+            let (tx, anchor) = if rightward { (px + 6.0, "start") } else { (px - 6.0, "end") };
+            marks.push_str(&format!(
+                "<text class=\"customer\" x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{} ({})</text>",
+                py + 14.0,
+                escape_html(name),
+                c.abc
+            ));
+        }
     }
     let count = |class: char| customers.iter().filter(|c| c.abc == class).count();
     Some(format!(

@@ -4,5 +4,8 @@
 pub mod customers;
 pub mod format;
 pub mod html;
+pub mod owner;
 pub mod practice;
 pub mod read;
+pub mod standing;
+pub mod trends;

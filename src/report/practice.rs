@@ -113,6 +113,9 @@ pub struct Row {
     pub roi: Option<f64>,
     /// average deal value × deals per customer per year × relationship years − CAC.
     pub clv: Option<f64>,
+    /// Of `responded`, those also reached in the period (a rate of them never passes 100 %).
+    #[serde(skip)]
+    pub responded_reached: u64,
 }
 
 /// One day of the period, for the chart of the response rate over time.
@@ -218,7 +221,9 @@ impl Acc {
         let reached = self.reached.len() as u64;
         let responded = self.responded.len() as u64;
         let cac = ratio(self.cost, self.customers as f64);
+        let responded_reached = self.responded.iter().filter(|w| self.reached.contains(*w)).count() as u64;
         Row {
+            responded_reached,
             group,
             leads: self.leads,
             reached,

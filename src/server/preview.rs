@@ -262,7 +262,7 @@ pub(super) async fn report(State(state): State<AppState>, headers: HeaderMap, Qu
     }
     let page = async {
         let p = crate::report::read::practice(&state.store, by, from, to, config.report.relationship_years).await?;
-        crate::report::html::for_period(&state.store, &config.report, &p).await
+        crate::report::html::for_period(&state.store, &config, &p).await
     };
     match page.await {
         Ok(html) => super::no_store(Html(html).into_response()),

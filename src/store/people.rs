@@ -107,6 +107,22 @@ impl Store {
         Ok(raw.iter().rev().filter_map(|j| serde_json::from_str(j).ok()).collect())
     }
 
+    /// The histories of `contact_ids` (each oldest first), in one round trip.
+    pub async fn histories(&self, contact_ids: &[&str]) -> Result<Vec<Vec<Event>>, StoreError> {
+        if contact_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in contact_ids {
+            pipe.lrange(self.keys.history(id), 0, -1);
+        }
+        let lists: Vec<Vec<String>> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(lists
+            .into_iter()
+            .map(|raw| raw.iter().rev().filter_map(|j| serde_json::from_str(j).ok()).collect())
+            .collect())
+    }
+
     /// The contact with this email address, through the email index (kept by every contact
     /// write; [`Store::ensure_address_indexes`] builds it for an older store). Never scans.
     pub async fn contact_by_email(&self, email: &str) -> Result<Option<Contact>, StoreError> {
