@@ -136,14 +136,24 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
-    table[0][0] = a.by.name().to_string();
-    let none = if a.csv { "" } else { "—" };
-    table.extend(p.rows.iter().chain([&p.total]).map(|r| cells(r, none)));
     if a.csv {
+        // For spreadsheets and scripts: the field names of the JSON and plain numbers.
+        let mut table = vec![COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+        table[0][0] = a.by.name().to_string();
+        table.extend(p.rows.iter().chain([&p.total]).map(|r| cells(r, "")));
         super::table_out::write(&table, super::table_out::Out::csv_to_stdout())?;
         return Ok(ExitCode::SUCCESS);
     }
+    // For people: labels in the report's language, separators, currency, percentages.
+    let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
+    let mut table = vec![crate::report::html::column_labels(a.by, arabic)];
+    let currency = &config.report.currency;
+    table.extend(
+        p.rows
+            .iter()
+            .chain([&p.total])
+            .map(|r| crate::report::html::human_cells(r, currency)),
+    );
     outln!("{from} to {today}, by {}", a.by.name());
     out!("{}", super::table_out::text(&table, |c| c > 0));
     if p.rows.is_empty() {

@@ -144,6 +144,22 @@ const AR: Words = Words {
     ],
 };
 
+/// The column labels of the practice table in the report's language (Arabic, else English),
+/// the first one being the name of the grouping `by`: what the text report prints too.
+pub fn column_labels(by: super::practice::By, arabic: bool) -> Vec<String> {
+    let w = if arabic { &AR } else { &EN };
+    let group = w.groups.iter().find(|(k, _)| *k == by.name()).map_or(by.name(), |(_, v)| v);
+    std::iter::once(group)
+        .chain(w.columns[1..].iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+/// A row's cells for people (counts with separators, money in `currency`, percentages).
+pub fn human_cells(r: &Row, currency: &str) -> Vec<String> {
+    cells(r, currency)
+}
+
 /// Chart size in SVG units.
 const W: f64 = 640.0;
 const BAR: f64 = 26.0;

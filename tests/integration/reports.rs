@@ -205,11 +205,18 @@ fn every_figure_of_a_known_dataset_by_hand() {
     assert_eq!(later["total"]["revenue"], 0.0);
     assert_eq!(later["total"]["cost"], 999.0);
 
-    // Text: an aligned table with `—` for a missing ratio; CSV: the total row last.
+    // Text: an aligned table for people — labels in the report's language (Arabic here),
+    // money with its currency and separators, percentages, `—` for a missing ratio; CSV: the
+    // JSON's field names, plain numbers, the total row last.
     let text = env.ok(&["report", "--from", "2026-11-20", "--to", "2026-11-30"]);
-    assert!(text.contains("response_rate"), "{text}");
+    assert!(text.contains("معدل الاستجابة") && !text.contains("response_rate"), "{text}");
     let radio = text.lines().find(|l| l.trim_start().starts_with("radio")).unwrap();
-    assert!(radio.contains('—') && radio.contains("-100.00"), "{radio}");
+    assert!(
+        radio.contains('—') && radio.contains("-100.0%") && radio.contains("$50.00"),
+        "{radio}"
+    );
+    let total = text.lines().find(|l| l.trim_start().starts_with("total")).unwrap();
+    assert!(total.contains("$3,500.00") && total.contains("66.7%"), "{total}");
     let csv = env.ok(&["report", "--from", "2026-11-20", "--to", "2026-11-30", "--by", "plan", "--csv"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("plan,leads,reached,sent,"), "{csv}");
