@@ -517,7 +517,8 @@ pub struct ReportConfig {
     /// `ar` lays out `report --html` right to left, with Arabic labels.
     pub locale: String,
     /// The currency of deal values and costs (ISO 4217: `USD`, `EUR`, `SAR`, ...), as the
-    /// report shows them.
+    /// report shows them; empty: the currency of `[sender] timezone`'s country
+    /// ([`Config::report_currency`]).
     pub currency: String,
     /// Contacts sent at least this many touches with no response by the period's end are the
     /// report's non-responders.
@@ -531,9 +532,57 @@ impl Default for ReportConfig {
             relationship_years: 5.0,
             keep_days: crate::store::DEFAULT_KEEP_DAYS,
             locale: "en".into(),
-            currency: "USD".into(),
+            currency: String::new(),
             non_responder_touches: 4,
         }
+    }
+}
+
+/// The currency of the country a timezone is in, for the timezones of the practices nurture
+/// knows; USD otherwise.
+fn currency_of_timezone(tz: &str) -> &'static str {
+    const EURO: [&str; 18] = [
+        "Berlin",
+        "Paris",
+        "Madrid",
+        "Rome",
+        "Amsterdam",
+        "Brussels",
+        "Vienna",
+        "Dublin",
+        "Lisbon",
+        "Helsinki",
+        "Athens",
+        "Luxembourg",
+        "Bratislava",
+        "Ljubljana",
+        "Tallinn",
+        "Riga",
+        "Vilnius",
+        "Zagreb",
+    ];
+    let (region, city) = tz.split_once('/').unwrap_or((tz, ""));
+    match (region, city) {
+        ("Europe", c) if EURO.contains(&c) => "EUR",
+        ("Europe", "London") => "GBP",
+        ("Europe", "Zurich") => "CHF",
+        ("America", "Toronto" | "Vancouver" | "Edmonton" | "Winnipeg" | "Halifax" | "Regina" | "St_Johns") => "CAD",
+        ("America", "Mexico_City" | "Monterrey" | "Tijuana" | "Cancun") => "MXN",
+        ("America", "Sao_Paulo") => "BRL",
+        ("Asia", "Riyadh") => "SAR",
+        ("Asia", "Dubai") => "AED",
+        ("Asia", "Kuwait") => "KWD",
+        ("Asia", "Qatar") => "QAR",
+        ("Asia", "Bahrain") => "BHD",
+        ("Asia", "Amman") => "JOD",
+        ("Asia", "Beirut") => "LBP",
+        ("Asia", "Muscat") => "OMR",
+        ("Africa", "Cairo") => "EGP",
+        ("Africa", "Casablanca") => "MAD",
+        ("Asia", "Tokyo") => "JPY",
+        ("Australia", _) => "AUD",
+        ("Pacific", "Auckland") => "NZD",
+        _ => "USD",
     }
 }
 
@@ -950,6 +999,16 @@ impl Config {
         !self.smtp.url.expose().starts_with("file://") || self.sms.provider != "file"
     }
 
+    /// The report's currency: `[report] currency`, else the currency of the country of `[sender]
+    /// timezone` (`Europe/Berlin` → EUR, `Asia/Riyadh` → SAR), else USD.
+    pub fn report_currency(&self) -> String {
+        let set = self.report.currency.trim();
+        if !set.is_empty() {
+            return set.to_ascii_uppercase();
+        }
+        currency_of_timezone(&self.sender.timezone).to_string()
+    }
+
     /// The keys an unsubscribe token may be made with: the current one first, then
     /// `previous_secrets`.
     pub fn unsubscribe_secrets(&self) -> Vec<&str> {
@@ -1223,6 +1282,24 @@ mod tests {
         std::fs::write(&path, "[smtp]\npool_size = \"x\"\n").unwrap();
         let e = Config::load(&path, true, &[]).unwrap_err();
         assert!(e.to_string().contains("nurture.toml:2:13: "), "{e}");
+    }
+
+    #[test]
+    fn the_report_currency_follows_the_senders_country_unless_set() {
+        let mut c = Config::default();
+        assert_eq!(c.report_currency(), "USD", "America/Chicago");
+        for (tz, currency) in [
+            ("Europe/Berlin", "EUR"),
+            ("Asia/Riyadh", "SAR"),
+            ("Europe/London", "GBP"),
+            ("America/Toronto", "CAD"),
+            ("Antarctica/Troll", "USD"),
+        ] {
+            c.sender.timezone = tz.into();
+            assert_eq!(c.report_currency(), currency, "{tz}");
+        }
+        c.report.currency = "eur".into();
+        assert_eq!(c.report_currency(), "EUR");
     }
 
     #[test]

@@ -337,8 +337,10 @@ impl Deliverer {
         match outcome {
             Ok(()) => {
                 self.mark_sent(job, contact).await?;
-                let data = serde_json::json!({ "plan": job.plan, "touch": job.touch, "channel": job.channel.suppression_list() });
-                webhooks::emit(&self.store, "sent", &job.contact_id, data).await;
+                if self.store.webhook_config().is_some() {
+                    let data = serde_json::json!({ "plan": job.plan, "touch": job.touch, "channel": job.channel.suppression_list() });
+                    webhooks::emit(&self.store, "sent", &job.contact_id, data).await;
+                }
                 self.breaker.success(channel);
                 self.note_health(channel, "ok", "").await;
                 self.counters.add(&self.counters.sent);

@@ -147,7 +147,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     // For people: labels in the report's language, separators, currency, percentages.
     let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
     let mut table = vec![crate::report::html::column_labels(a.by, arabic)];
-    let currency = &config.report.currency;
+    let currency = &config.report_currency();
     table.extend(
         p.rows
             .iter()
@@ -160,7 +160,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         outln!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
     }
     if let Some(o) = &owner {
-        print_owner(o, &config.report.currency);
+        print_owner(o, &config.report_currency());
     }
     let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2} %"));
     outln!(

@@ -194,7 +194,7 @@ pub async fn for_period(
         names: &names,
         owner: &owner,
     };
-    Ok(page(p, &parts, arabic, &report.currency))
+    Ok(page(p, &parts, arabic, &config.report_currency()))
 }
 
 /// How many of the best customers the Pareto chart names.
