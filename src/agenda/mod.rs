@@ -231,6 +231,8 @@ pub struct Standing {
     pub stage: String,
     /// Its last touch ([`touch_line`]), or empty.
     pub last_touch: String,
+    /// Its agent now (a contact handed to another agent takes its open items along).
+    pub agent: String,
 }
 
 /// A touch event as the agenda shows it: `2026-12-01 sent w3-market-stats`.
@@ -245,21 +247,27 @@ pub fn viewer(agent: Option<&str>) -> String {
     agent.map_or_else(|| "(all)".to_string(), str::to_lowercase)
 }
 
-/// The items due on or before `date`, of `agent` when given (case-insensitive).
-pub fn due(mut items: Vec<AgendaItem>, date: NaiveDate, agent: Option<&str>) -> Vec<AgendaItem> {
+/// The items due on or before `date`.
+pub fn due(mut items: Vec<AgendaItem>, date: NaiveDate) -> Vec<AgendaItem> {
     let day = date.to_string();
-    items.retain(|i| i.due <= day && agent.is_none_or(|a| i.agent.eq_ignore_ascii_case(a)));
+    items.retain(|i| i.due <= day);
     items
 }
 
-/// Gives each item its contact's standing (a contact not in `standings` keeps what the item
-/// holds) and puts them in priority order ([`sort`]).
+/// Keeps the items of `agent` (any case; after [`rank`], whose agent is the contact's now).
+pub fn of_agent(items: &mut Vec<AgendaItem>, agent: &str) {
+    items.retain(|i| i.agent.eq_ignore_ascii_case(agent));
+}
+
+/// Gives each item its contact's standing — stage, last touch, agent as they are now (a contact
+/// not in `standings` keeps what the item holds) — and puts them in priority order ([`sort`]).
 pub fn rank(mut items: Vec<AgendaItem>, date: NaiveDate, standings: &HashMap<String, Standing>) -> Vec<AgendaItem> {
     for i in &mut items {
         if let Some(s) = standings.get(&i.contact_id) {
             i.responder = s.responder;
             i.stage.clone_from(&s.stage);
             i.last_touch.clone_from(&s.last_touch);
+            i.agent.clone_from(&s.agent);
         }
     }
     sort(&mut items, date);
@@ -488,16 +496,22 @@ mod tests {
             responder: true,
             stage: "contacted".into(),
             last_touch: "2026-11-19 sent w2-email".into(),
+            agent: "Omar".into(),
         };
         let standings: HashMap<String, Standing> = [("d".to_string(), d.clone())].into();
-        let shown = rank(due(items.clone(), date, None), date, &standings);
+        let mut shown = rank(due(items, date), date, &standings);
         let ids: Vec<&str> = shown.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, vec!["overdue-card", "responder", "early-call", "late-gift"]);
         assert_eq!(
             (shown[1].stage.as_str(), shown[1].last_touch.as_str()),
             ("contacted", d.last_touch.as_str())
         );
-        assert!(due(items, date, Some("nobody")).is_empty());
+        // The contact went to Omar since its item opened: the item is Omar's now.
+        of_agent(&mut shown, "omar");
+        let ids: Vec<&str> = shown.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, vec!["responder"]);
+        of_agent(&mut shown, "nobody");
+        assert!(shown.is_empty());
     }
 
     #[test]

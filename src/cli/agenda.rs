@@ -153,9 +153,12 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
             }
         }
     }
-    let items = agenda::due(open, date, a.agent.as_deref());
+    let items = agenda::due(open, date);
     let standings = store.agenda_standings(&items).await?;
     let mut items = agenda::rank(items, date, &standings);
+    if let Some(agent) = &a.agent {
+        agenda::of_agent(&mut items, agent);
+    }
     let held = agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);
     if let Some(channel) = &a.channel {
         items.retain(|i| i.channel.eq_ignore_ascii_case(channel));

@@ -19,7 +19,7 @@ pub(super) async fn send(ws: &Workspace, store: &Store, date: NaiveDate) -> anyh
     if to.is_empty() {
         return Ok(0);
     }
-    let items = agenda::due(store.open_agenda().await?, date, None);
+    let items = agenda::due(store.open_agenda().await?, date);
     let standings = store.agenda_standings(&items).await?;
     let mut items = agenda::rank(items, date, &standings);
     agenda::cap_calls(&mut items, ws.config.agenda.max_calls_per_day);

@@ -176,6 +176,7 @@ impl Store {
                     responder: c.responded_on.is_some_and(|r| c.enrolled_on().is_none_or(|e| r >= e)),
                     stage: crate::contacts::pipeline::Pipeline::stage_of(&c).to_string(),
                     last_touch: touch.map(|e| crate::agenda::touch_line(&e)).unwrap_or_default(),
+                    agent: c.get("agent").unwrap_or_default().to_string(),
                 };
                 Some((c.id.0, standing))
             })
