@@ -538,6 +538,13 @@ impl Default for ReportConfig {
     }
 }
 
+impl ReportConfig {
+    /// True when `locale` is Arabic: the report's page and text are in Arabic, right to left.
+    pub fn is_arabic(&self) -> bool {
+        self.locale.to_ascii_lowercase().starts_with("ar")
+    }
+}
+
 /// The currency of the country a timezone is in, for the timezones of the practices nurture
 /// knows; USD otherwise.
 fn currency_of_timezone(tz: &str) -> &'static str {

@@ -183,11 +183,11 @@ pub async fn attempt(
     call: &WebhookCall,
     now: i64,
 ) -> Result<Attempt, StoreError> {
-    let order = store.keys.webhook_order(&hook.name, &job.contact_id);
     if job.touch != "erased" && store.contact(&job.contact_id).await?.is_none() {
-        let _: i64 = store.conn.clone().lrem(&order, 1, &call.id).await?;
+        give_up(store, job, call).await?;
         return Ok(Attempt::Dropped);
     }
+    let order = store.keys.webhook_order(&hook.name, &job.contact_id);
     let head: Option<String> = store.conn.clone().lindex(&order, 0).await?;
     if head.as_deref().is_some_and(|h| h != call.id) {
         let pending: Vec<String> = store.conn.clone().lrange(&order, 0, -1).await?;
@@ -196,33 +196,45 @@ pub async fn attempt(
             return Ok(Attempt::Waits);
         }
     }
-    let secret = hook.secret.expose();
+    match post(client, hook, &call.id, now, call.body.clone()).await {
+        Ok(_) => {
+            give_up(store, job, call).await?;
+            Ok(Attempt::Delivered)
+        }
+        Err(why) => Ok(Attempt::Failed(why)),
+    }
+}
+
+/// POSTs `body` to `hook`, signed as the message `id` at `timestamp` (unix seconds): the
+/// receiver's 2xx status, or why it did not take it.
+async fn post(
+    client: &reqwest::Client,
+    hook: &WebhookConfig,
+    id: &str,
+    timestamp: i64,
+    body: String,
+) -> Result<reqwest::StatusCode, String> {
     let sent = client
         .post(&hook.url)
         .timeout(TIMEOUT)
         .header("content-type", "application/json")
-        .header("webhook-id", &call.id)
-        .header("webhook-timestamp", now.to_string())
-        .header("webhook-signature", signature(secret, &call.id, now, &call.body))
-        .body(call.body.clone())
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature(hook.secret.expose(), id, timestamp, &body))
+        .body(body)
         .send()
-        .await;
-    let outcome = match sent {
-        Ok(r) if r.status().is_success() => Attempt::Delivered,
-        Ok(r) => {
-            let status = r.status();
-            let text: String = r.text().await.unwrap_or_default().chars().take(200).collect();
-            Attempt::Failed(format!("{} answered {status}: {text}", hook.url))
-        }
-        Err(e) => Attempt::Failed(format!("{}: {e}", hook.url)),
-    };
-    if outcome == Attempt::Delivered {
-        let _: i64 = store.conn.clone().lrem(&order, 1, &call.id).await?;
+        .await
+        .map_err(|e| format!("{}: {e}", hook.url))?;
+    let status = sent.status();
+    if status.is_success() {
+        return Ok(status);
     }
-    Ok(outcome)
+    let text: String = sent.text().await.unwrap_or_default().chars().take(200).collect();
+    Err(format!("{} answered {status}: {text}", hook.url))
 }
 
-/// A dead letter stops waiting for itself: the contact's later events go on.
+/// Takes the event out of its contact's order: once delivered, dropped, or a dead letter (the
+/// contact's later events go on).
 pub async fn give_up(store: &Store, job: &DeliveryJob, call: &WebhookCall) -> Result<(), StoreError> {
     let order = store.keys.webhook_order(&call.name, &job.contact_id);
     let _: i64 = store.conn.clone().lrem(&order, 1, &call.id).await?;
@@ -247,21 +259,9 @@ pub async fn test(config: &Config, name: &str) -> anyhow::Result<String> {
         serde_json::json!({"note": "a sample event from nurture webhooks test"}),
         now,
     );
-    let r = reqwest::Client::new()
-        .post(&hook.url)
-        .timeout(TIMEOUT)
-        .header("content-type", "application/json")
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", now.timestamp().to_string())
-        .header("webhook-signature", signature(hook.secret.expose(), &id, now.timestamp(), &body))
-        .body(body)
-        .send()
+    let status = post(&reqwest::Client::new(), hook, &id, now.timestamp(), body)
         .await
-        .map_err(|e| anyhow::anyhow!("{}: {e}", hook.url))?;
-    let status = r.status();
-    if !status.is_success() {
-        anyhow::bail!("{} answered {status}", hook.url);
-    }
+        .map_err(anyhow::Error::msg)?;
     Ok(format!("{name}: {} answered {status} ({id})", hook.url))
 }
 

@@ -42,7 +42,18 @@ pub enum Outcome {
     NotOpen,
 }
 
-impl Acting<'_> {
+impl<'a> Acting<'a> {
+    /// Actions on `store` with `config`'s pipeline and region, at `now` on the sender's `today`.
+    pub fn new(store: &'a Store, config: &'a crate::config::Config, now: &crate::clock::Clock, today: NaiveDate) -> Acting<'a> {
+        Acting {
+            store,
+            pipeline: Pipeline::new(&config.pipeline.stages),
+            region: &config.contacts.default_region,
+            now: now.now().to_rfc3339(),
+            today,
+        }
+    }
+
     /// Does `action` to `item` (an open item as read); `note` goes into the history.
     pub async fn act(&self, item: &AgendaItem, action: Action, note: Option<&str>) -> Result<Outcome, EventError> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());

@@ -213,13 +213,10 @@ pub fn lang_of<'c>(config: &'c crate::config::Config, agent: &str) -> &'c str {
     let own = config
         .agent_key(agent)
         .and_then(|k| config.agents.get(k))
-        .map(|a| a.locale.as_str())
+        .map(|a| a.locale.to_ascii_lowercase())
         .filter(|l| !l.is_empty());
-    if own.unwrap_or(&config.report.locale).starts_with("ar") {
-        "ar"
-    } else {
-        "en"
-    }
+    let arabic = own.map_or(config.report.is_arabic(), |l| l.starts_with("ar"));
+    if arabic { "ar" } else { "en" }
 }
 
 /// Where a contact stands when its items are shown.

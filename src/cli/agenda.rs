@@ -100,13 +100,7 @@ pub(super) async fn agenda(config: Config, a: AgendaArgs) -> anyhow::Result<Exit
     let ws = load_workspace(config, Some(&store)).await?;
     let mut open = store.open_agenda().await?;
     if let Some(action) = a.action {
-        let acting = Acting {
-            store: &store,
-            pipeline: crate::contacts::pipeline::Pipeline::new(&ws.config.pipeline.stages),
-            region: &ws.config.contacts.default_region,
-            now: clock.now().to_rfc3339(),
-            today: date,
-        };
+        let acting = Acting::new(&store, &ws.config, &clock, date);
         let (action, codes, shown, note) = match action {
             AgendaAction::Done {
                 items,

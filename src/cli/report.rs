@@ -109,7 +109,7 @@ pub(super) async fn report(config: Config, a: ReportArgs) -> anyhow::Result<Exit
 
 async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCode> {
     let (_, today) = clock_and_date(&config, a.to, None);
-    let from = a.from.unwrap_or(today - chrono::Duration::days(29));
+    let from = a.from.unwrap_or(crate::report::read::default_from(today));
     if from > today {
         anyhow::bail!("--from {from} is after --to {today}: give a period that starts before it ends");
     }
@@ -122,7 +122,8 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
     }
     // The sender's reputation as the guard sees it: the 7 days ending with the period.
     let (rates, guard) = crate::inbound::guard::check(&store, &config.inbound, today).await?;
-    let owner = match a.owner {
+    // CSV is the table alone.
+    let owner = match a.owner && !a.csv {
         true => Some(crate::report::owner::read(&store, &config, from, today).await?),
         false => None,
     };
@@ -145,8 +146,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     // For people: labels in the report's language, separators, currency, percentages.
-    let arabic = config.report.locale.to_ascii_lowercase().starts_with("ar");
-    let mut table = vec![crate::report::html::column_labels(a.by, arabic)];
+    let mut table = vec![crate::report::html::column_labels(a.by, config.report.is_arabic())];
     let currency = &config.report_currency();
     table.extend(
         p.rows
@@ -160,7 +160,7 @@ async fn practice_report(config: Config, a: ReportArgs) -> anyhow::Result<ExitCo
         outln!("nothing recorded in this period (`nurture report --from DATE` for an earlier one)");
     }
     if let Some(o) = &owner {
-        print_owner(o, &config.report_currency());
+        print_owner(o, currency);
     }
     let pct = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2} %"));
     outln!(
@@ -223,12 +223,8 @@ fn print_owner(o: &crate::report::owner::Owner, currency: &str) {
     }
     let st = &o.standing;
     let mut stages = vec![["stage", "at the end", "moves in the period"].map(String::from).to_vec()];
-    let moves = |k: &str| st.moves.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
-    for (stage, n) in &st.stages {
-        stages.push(vec![stage.clone(), format::count(*n), format::count(moves(stage))]);
-    }
-    for (stage, n) in st.moves.iter().filter(|(k, _)| !st.stages.iter().any(|(s, _)| s == k)) {
-        stages.push(vec![stage.clone(), "0".into(), format::count(*n)]);
+    for (stage, n, moves) in st.rows() {
+        stages.push(vec![stage.to_string(), format::count(n), format::count(moves)]);
     }
     outln!("\npipeline");
     out!("{}", text(&stages));
@@ -241,13 +237,11 @@ fn print_owner(o: &crate::report::owner::Owner, currency: &str) {
     );
     let mut quiet = vec![["plan", "contacts", "moved to", "stayed"].map(String::from).to_vec()];
     for r in &st.non_responders {
-        let moved: u64 = r.moved_to.values().sum();
-        let to: Vec<String> = r.moved_to.iter().map(|(p, n)| format!("{p} {n}")).collect();
         quiet.push(vec![
             r.plan.clone(),
             format::count(r.contacts),
-            to.join(", "),
-            format::count(r.contacts - moved),
+            r.moved_to_text(),
+            format::count(r.stayed()),
         ]);
     }
     out!("{}", text(&quiet));

@@ -144,20 +144,22 @@ const AR: Words = Words {
     ],
 };
 
+impl Words {
+    /// The label of the grouping `by` (`Source`, `المصدر`).
+    fn group(&self, by: super::practice::By) -> &'static str {
+        self.groups.iter().find(|(k, _)| *k == by.name()).map_or(by.name(), |(_, v)| v)
+    }
+}
+
 /// The column labels of the practice table in the report's language (Arabic, else English),
 /// the first one being the name of the grouping `by`: what the text report prints too.
 pub fn column_labels(by: super::practice::By, arabic: bool) -> Vec<String> {
     let w = if arabic { &AR } else { &EN };
-    let group = w.groups.iter().find(|(k, _)| *k == by.name()).map_or(by.name(), |(_, v)| v);
+    let group = w.group(by);
     std::iter::once(group)
         .chain(w.columns[1..].iter().copied())
         .map(String::from)
         .collect()
-}
-
-/// A row's cells for people (counts with separators, money in `currency`, percentages).
-pub fn human_cells(r: &Row, currency: &str) -> Vec<String> {
-    cells(r, currency)
 }
 
 /// Chart size in SVG units.
@@ -187,7 +189,7 @@ pub async fn for_period(
         .filter_map(|(id, c)| Some((id.clone(), c?.display_name()?)))
         .collect();
     let owner = super::owner::read(store, config, p.from, p.to).await?;
-    let arabic = report.locale.to_ascii_lowercase().starts_with("ar");
+    let arabic = report.is_arabic();
     let parts = Parts {
         by_source: &by_source,
         customers: &customers,
@@ -299,7 +301,7 @@ svg text{font-size:12px;fill:#333}\
 
 /// The per-group figures as two tables that fit the page: reach and response, then money.
 fn tables(p: &Practice, w: &Words, currency: &str) -> String {
-    let by = w.groups.iter().find(|(k, _)| *k == p.by.name()).map_or(p.by.name(), |(_, v)| v);
+    let by = w.group(p.by);
     let parts: [(&str, &[usize]); 2] = [
         ("groups", &[1, 2, 3, 4, 5, 6, 7, 8]),
         ("groups-money", &[9, 10, 11, 12, 13, 14, 15, 16, 17]),
@@ -321,7 +323,7 @@ fn practice_table(p: &Practice, id: &str, caption: &str, by: &str, columns: &[us
     out.push_str("</tr></thead><tbody>");
     for r in p.rows.iter().chain([&p.total]) {
         let class = if std::ptr::eq(r, &p.total) { " class=\"total\"" } else { "" };
-        let cells = cells(r, currency);
+        let cells = human_cells(r, currency);
         out.push_str(&format!("<tr{class}><td>{}</td>", escape_html(&cells[0])));
         for &c in columns {
             out.push_str(&format!("<td>{}</td>", escape_html(&cells[c])));
@@ -332,8 +334,9 @@ fn practice_table(p: &Practice, id: &str, caption: &str, by: &str, columns: &[us
     out
 }
 
-/// A row's cells for people, in the order of [`super::practice::COLUMNS`].
-fn cells(r: &Row, currency: &str) -> Vec<String> {
+/// A row's cells for people (counts with separators, money in `currency`, percentages), in the
+/// order of [`super::practice::COLUMNS`]: what the page and the text report show.
+pub fn human_cells(r: &Row, currency: &str) -> Vec<String> {
     let money = |v: f64| format::money(v, currency);
     let money_or_none = |v: Option<f64>| format::money_or_none(v, currency);
     vec![
@@ -413,7 +416,15 @@ fn bars(items: &[(String, f64, String)], rtl: bool) -> Option<String> {
 /// The agents side by side: reach, response and money per agent.
 fn agents(p: &Practice, w: &Words, currency: &str) -> String {
     let columns = [1usize, 2, 7, 8, 9, 11, 12, 13, 16];
-    practice_table(p, "agents", w.sections[0], w.groups[3].1, &columns, w, currency)
+    practice_table(
+        p,
+        "agents",
+        w.sections[0],
+        w.group(super::practice::By::Agent),
+        &columns,
+        w,
+        currency,
+    )
 }
 
 /// A figure beside the one before it, with the change: `12 (9 ▲)`.
@@ -477,23 +488,16 @@ fn trend_table(id: &str, caption: &str, span: &str, spans: &[super::trends::Span
 /// Contacts per stage at the period's end, the moves within it, and why contacts were lost.
 fn pipeline(s: &super::standing::Standing, w: &Words) -> String {
     let [stage, at_end, moved, why] = w.pipeline;
-    let mut stages: Vec<&str> = s.stages.iter().map(|(k, _)| k.as_str()).collect();
-    for (k, _) in &s.moves {
-        if !stages.contains(&k.as_str()) {
-            stages.push(k);
-        }
-    }
-    let get = |list: &[(String, u64)], k: &str| list.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
     let mut out = format!(
         "<h2>{}</h2><table id=\"pipeline\"><thead><tr><th>{stage}</th><th>{at_end}</th><th>{moved}</th></tr></thead><tbody>",
         w.sections[3]
     );
-    for k in stages {
+    for (k, n, moves) in s.rows() {
         out.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(k),
-            format::count(get(&s.stages, k)),
-            format::count(get(&s.moves, k))
+            format::count(n),
+            format::count(moves)
         ));
     }
     out.push_str("</tbody></table>");
@@ -518,18 +522,13 @@ fn non_responders(s: &super::standing::Standing, w: &Words) -> String {
         sentence.replace("{n}", &s.touches.to_string())
     );
     for r in &s.non_responders {
-        let moved: u64 = r.moved_to.values().sum();
-        let to: Vec<String> = r
-            .moved_to
-            .iter()
-            .map(|(p, n)| format!("{} {}", escape_html(p), format::count(*n)))
-            .collect();
+        let to = r.moved_to_text();
         out.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(&r.plan),
             format::count(r.contacts),
-            if to.is_empty() { "—".to_string() } else { to.join(", ") },
-            format::count(r.contacts - moved)
+            if to.is_empty() { "—".to_string() } else { escape_html(&to) },
+            format::count(r.stayed())
         ));
     }
     if s.non_responders.is_empty() {

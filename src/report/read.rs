@@ -11,6 +11,11 @@ use chrono::{Datelike, NaiveDate};
 /// Threads tallying at once.
 const THREADS: usize = 2;
 
+/// The first day of a period ending `to` when none is given: the last 30 days.
+pub fn default_from(to: NaiveDate) -> NaiveDate {
+    to - chrono::Days::new(29)
+}
+
 /// The practice's numbers of `from..=to` grouped `by`; `years` is the CLV relationship length.
 pub async fn practice(store: &Store, by: By, from: NaiveDate, to: NaiveDate, years: f64) -> Result<Practice, StoreError> {
     let mut pages = store.fact_pages(from, to);

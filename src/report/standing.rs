@@ -40,6 +40,37 @@ pub struct NonResponders {
     pub moved_to: BTreeMap<String, u64>,
 }
 
+impl Standing {
+    /// One row per stage: (stage, contacts at the period's end, moves into it within the period)
+    /// — the stages holding contacts first, in pipeline order, then those only passed through.
+    pub fn rows(&self) -> Vec<(&str, u64, u64)> {
+        let count = |list: &[(String, u64)], k: &str| list.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
+        let passed = self.moves.iter().filter(|(k, _)| !self.stages.iter().any(|(s, _)| s == k));
+        self.stages
+            .iter()
+            .chain(passed)
+            .map(|(k, _)| (k.as_str(), count(&self.stages, k), count(&self.moves, k)))
+            .collect()
+    }
+}
+
+impl NonResponders {
+    /// Where they were moved: `12-direct 3, 33-touch 1` (empty: nobody was).
+    pub fn moved_to_text(&self) -> String {
+        let to: Vec<String> = self
+            .moved_to
+            .iter()
+            .map(|(p, n)| format!("{p} {}", super::format::count(*n)))
+            .collect();
+        to.join(", ")
+    }
+
+    /// How many stayed in their plan.
+    pub fn stayed(&self) -> u64 {
+        self.contacts - self.moved_to.values().sum::<u64>()
+    }
+}
+
 /// What one contact adds.
 #[derive(Debug, Default)]
 struct Seen {

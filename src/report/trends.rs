@@ -92,33 +92,36 @@ pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<(String, NaiveDate, NaiveDa
 
 /// Reads the trends of `from..=to` (`years`: the CLV relationship length).
 pub async fn read(store: &Store, from: NaiveDate, to: NaiveDate, years: f64) -> Result<Trends, StoreError> {
+    let week_before = |d: NaiveDate| d - Days::new(7);
+    let month_before = |d: NaiveDate| d.checked_sub_months(Months::new(1)).unwrap_or(d);
+    Ok(Trends {
+        weeks: spans(store, weeks(from, to), week_before, years).await?,
+        months: spans(store, months(from, to), month_before, years).await?,
+    })
+}
+
+/// Each of `list` (label, first, last) read, beside the same span moved back by `back`.
+async fn spans(
+    store: &Store,
+    list: Vec<(String, NaiveDate, NaiveDate)>,
+    back: impl Fn(NaiveDate) -> NaiveDate,
+    years: f64,
+) -> Result<Vec<Span>, StoreError> {
     let figures = |a: NaiveDate, b: NaiveDate| async move {
         let p = super::read::practice(store, By::Source, a, b, years).await?;
         Ok::<Figures, StoreError>(Figures::of(&p.total))
     };
-    let mut trends = Trends::default();
-    for (label, a, b) in weeks(from, to) {
-        let before = figures(a - Days::new(7), b - Days::new(7)).await?;
-        trends.weeks.push(Span {
+    let mut out = Vec::with_capacity(list.len());
+    for (label, a, b) in list {
+        out.push(Span {
             label,
             from: a,
             to: b,
             now: figures(a, b).await?,
-            before,
+            before: figures(back(a), back(b)).await?,
         });
     }
-    for (label, a, b) in months(from, to) {
-        let back = |d: NaiveDate| d.checked_sub_months(Months::new(1)).unwrap_or(d);
-        let before = figures(back(a), back(b)).await?;
-        trends.months.push(Span {
-            label,
-            from: a,
-            to: b,
-            now: figures(a, b).await?,
-            before,
-        });
-    }
-    Ok(trends)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -113,13 +113,7 @@ pub(super) async fn act(State(state): State<AppState>, Path(token): Path<String>
     let note = form_urlencoded_pairs(&body).into_iter().find(|(k, _)| k == "note").map(|(_, v)| v);
     let ws = state.workspace.get();
     let clock = crate::clock::Clock::System;
-    let acting = Acting {
-        store: &state.store,
-        pipeline: crate::contacts::pipeline::Pipeline::new(&ws.config.pipeline.stages),
-        region: &ws.config.contacts.default_region,
-        now: clock.now().to_rfc3339(),
-        today: clock.today(ws.config.sender_tz()),
-    };
+    let acting = Acting::new(&state.store, &ws.config, &clock, clock.today(ws.config.sender_tz()));
     match acting.act(item, opened.link.action, note.as_deref()).await {
         Ok(Outcome::NotOpen) => refusal_page(opened.lang, &Refusal::Closed),
         Ok(outcome) => {

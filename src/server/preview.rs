@@ -249,20 +249,21 @@ pub(super) async fn report(State(state): State<AppState>, headers: HeaderMap, Qu
     if !authorized(&token, &headers) {
         return login_page(false);
     }
-    let config = state.workspace.get().config.clone();
+    let ws = state.workspace.get();
+    let config = &ws.config;
     let by = match q.by.as_deref().map(|b| By::from_str(b, true)) {
         None => By::Source,
         Some(Ok(by)) => by,
         Some(Err(_)) => return (StatusCode::BAD_REQUEST, "by: one of source, plan, touch, agent\n").into_response(),
     };
     let to = q.to.unwrap_or_else(|| crate::clock::Clock::System.today(config.sender_tz()));
-    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    let from = q.from.unwrap_or(crate::report::read::default_from(to));
     if from > to {
         return (StatusCode::BAD_REQUEST, "from is after to\n").into_response();
     }
     let page = async {
         let p = crate::report::read::practice(&state.store, by, from, to, config.report.relationship_years).await?;
-        crate::report::html::for_period(&state.store, &config, &p).await
+        crate::report::html::for_period(&state.store, config, &p).await
     };
     match page.await {
         Ok(html) => super::no_store(Html(html).into_response()),

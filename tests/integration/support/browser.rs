@@ -173,26 +173,26 @@ impl Session {
             "POST",
             Some(json!({"orientation": "portrait", "page": {"width": width, "height": height}, "background": true})),
         );
-        let pdf = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.pdf"));
-        std::fs::write(&path, pdf).unwrap();
-        eprintln!("printed: {}", path.display());
-        path
+        keep(&format!("{name}.pdf"), &v, "printed")
     }
     /// Saves a PNG screenshot as `target/tmp/screenshots/{name}.png` (kept after the test)
     /// and prints where; returns the path.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let v = call(&format!("{}/screenshot", self.base), "GET", None);
-        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png).unwrap();
-        eprintln!("screenshot: {}", path.display());
-        path
+        keep(&format!("{name}.png"), &v, "screenshot")
     }
+}
+
+/// Saves the base64 `data` WebDriver answered as `target/tmp/screenshots/{file}` (kept after
+/// the test), says where (`{what}: PATH`), and returns the path.
+fn keep(file: &str, data: &Value, what: &str) -> std::path::PathBuf {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data.as_str().unwrap()).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, bytes).unwrap();
+    eprintln!("{what}: {}", path.display());
+    path
 }
 
 impl Drop for Session {
