@@ -9,8 +9,7 @@
 //! pseudonym ([`pseudonym`]): distinct counts ("contacts reached") work, and after `forget`
 //! nothing in them leads back to the person while the practice's past numbers stay as they were.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 /// What a fact records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,7 +192,7 @@ pub const FIRST: &str = "first";
 /// The pseudonym facts name a contact by: 64 bits of HMAC-SHA256 of its id under `key` (the
 /// `[privacy] pepper`). Without the key and the id it leads back to no one.
 pub fn pseudonym(key: &str, contact_id: &str) -> u64 {
-    let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m = crate::compliance::erasure::keyed(key);
     m.update(b"fact:");
     m.update(contact_id.as_bytes());
     let bytes = m.finalize().into_bytes();

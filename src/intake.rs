@@ -293,12 +293,21 @@ impl PlacedChunk {
     /// its history events and lead facts.
     async fn write(mut self) -> Result<Tally, StoreError> {
         let read = std::mem::take(&mut self.read);
-        let mut merged = Merged::new(&self);
+        // Shared by the merge and the history it writes with each contact (never contended).
+        let merged = std::sync::Mutex::new(Merged::new(&self));
+        let lock = || merged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let targets: Vec<String> = self.groups.iter().map(|(id, _)| id.clone()).collect();
         let (_, refused) = self
             .store
-            .update_contacts_unless_forgotten(&targets, read, &self.pepper, |id, stored| merged.apply(id, stored))
+            .update_contacts_unless_forgotten(
+                &targets,
+                read,
+                &self.pepper,
+                |id, stored| lock().apply(id, stored),
+                |id| lock().history_of(id),
+            )
             .await?;
+        let mut merged = merged.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         for id in &refused {
             merged.refuse(id);
         }
@@ -336,8 +345,8 @@ impl<'p> Merged<'p> {
         Merged {
             p,
             rows_of: p.groups.iter().map(|(id, rows)| (id.as_str(), rows)).collect(),
-            outcomes: HashMap::new(),
-            leads: HashMap::new(),
+            outcomes: HashMap::with_capacity(p.groups.len()),
+            leads: HashMap::with_capacity(p.groups.len()),
             lead_events: HashMap::new(),
             forgotten: Vec::new(),
         }
@@ -379,18 +388,28 @@ impl<'p> Merged<'p> {
         }
     }
 
-    /// The tally, the history events (with `assigned`), the lead facts and the `lead` webhook
-    /// events.
+    /// The history events (JSON, oldest first) the last merge of `id` made: written with it.
+    fn history_of(&self, id: &str) -> Vec<String> {
+        self.outcomes
+            .get(id)
+            .map(|(_, events)| events.iter().map(Event::to_json).collect())
+            .unwrap_or_default()
+    }
+
+    /// The tally, the history events not written with a contact (those of contacts left
+    /// unchanged, then `assigned`), the lead facts and the `lead` webhook events.
     fn finish(self) -> (Tally, Events, Vec<(NaiveDate, Fact)>, LeadEvents) {
         let mut tally = Tally::default();
         let mut events = Vec::new();
-        for (id, (outcome, event)) in self.outcomes {
+        for (id, (outcome, unwritten)) in self.outcomes {
             match outcome {
                 Outcome::Created => tally.created += 1,
                 Outcome::Updated => tally.updated += 1,
-                Outcome::Unchanged => tally.unchanged += 1,
+                Outcome::Unchanged => {
+                    tally.unchanged += 1;
+                    events.extend(unwritten.into_iter().map(|e| (id.clone(), e)));
+                }
             }
-            events.extend(event.into_iter().map(|e| (id.clone(), e)));
         }
         events.extend(self.p.assigned.iter().cloned());
         tally.forgotten = self.forgotten;
@@ -565,7 +584,7 @@ fn place_rows(
     let (email_owners, phone_owners) = (&reads.email_owners, &reads.phone_owners);
     let mut placed = Placed::default();
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<String, usize> = HashMap::new();
+    let mut group_of: HashMap<String, usize> = HashMap::with_capacity(chunk.len());
     for (i, (line, c)) in chunk.iter().enumerate() {
         let owner = |a: Option<&str>, stored: &Option<String>| -> Option<String> {
             let a = a?;

@@ -10,7 +10,7 @@
 //! by every caller); a command that was refused did not run and is sent once more there.
 
 use arc_swap::ArcSwap;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, TlsCertificates, TlsMode, Value};
 use std::sync::Arc;
@@ -149,10 +149,31 @@ fn sentinel_address(s: &str) -> Result<ConnectionAddr, RedisError> {
 #[derive(Clone)]
 pub struct RedisConn {
     current: Arc<ArcSwap<ConnectionManager>>,
+    /// A client for the primary `current` talks to (for [`RedisConn::transactions`]).
+    client: Arc<ArcSwap<Client>>,
+    /// The private connection `WATCH`…`EXEC` transactions use, opened when first needed.
+    private: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
     /// Behind Sentinel or in a cluster: who names the primary, and where it was last.
     follow: Option<Arc<tokio::sync::Mutex<Lookup>>>,
     db: i64,
     ack: Option<(u32, u64)>,
+}
+
+/// The private connection of [`RedisConn::transactions`], held by one caller at a time.
+pub struct Transactions<'a> {
+    guard: tokio::sync::MutexGuard<'a, Option<MultiplexedConnection>>,
+}
+
+impl Transactions<'_> {
+    /// The connection (open while held).
+    pub fn connection(&mut self) -> &mut MultiplexedConnection {
+        self.guard.as_mut().expect("opened by RedisConn::transactions")
+    }
+
+    /// Forgets the connection after an error on it (a later call opens a new one).
+    pub fn drop_connection(mut self) {
+        *self.guard = None;
+    }
 }
 
 /// What a connection behind Sentinel or in a cluster needs to move.
@@ -271,8 +292,12 @@ impl RedisConn {
             }),
             (None, None) => None,
         };
-        let (manager, follow) = match locator {
-            None => (target.client()?.get_connection_manager_with_config(manager_config()).await?, None),
+        let (client, manager, follow) = match locator {
+            None => {
+                let client = target.client()?;
+                let manager = client.get_connection_manager_with_config(manager_config()).await?;
+                (client, manager, None)
+            }
             Some(mut locator) => {
                 let client = locator.primary().await?;
                 let address = address_of(&client);
@@ -283,11 +308,13 @@ impl RedisConn {
                     address,
                     asked: None,
                 };
-                (manager, Some(Arc::new(tokio::sync::Mutex::new(lookup))))
+                (client, manager, Some(Arc::new(tokio::sync::Mutex::new(lookup))))
             }
         };
         Ok(RedisConn {
             current: Arc::new(ArcSwap::from_pointee(manager)),
+            client: Arc::new(ArcSwap::from_pointee(client)),
+            private: Arc::new(tokio::sync::Mutex::new(None)),
             follow,
             db,
             ack: target.ack,
@@ -297,6 +324,22 @@ impl RedisConn {
     /// Replicas a write that must survive a failover waits for, and for how long (ms).
     pub fn acknowledgement(&self) -> Option<(u32, u64)> {
         self.ack
+    }
+
+    /// The private connection for `WATCH`…`EXEC` transactions, opened on first use (5 s
+    /// connection and response timeouts): one transaction at a time per process, since a
+    /// `WATCH` belongs to its connection. It does not follow a failover by itself: a caller
+    /// that meets an error on it calls [`Transactions::drop_connection`] and goes on through
+    /// the shared connection, which does.
+    pub async fn transactions(&self) -> Result<Transactions<'_>, RedisError> {
+        let mut guard = self.private.lock().await;
+        if guard.is_none() {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(5)))
+                .set_response_timeout(Some(Duration::from_secs(5)));
+            *guard = Some(self.client.load().get_multiplexed_async_connection_with_config(&config).await?);
+        }
+        Ok(Transactions { guard })
     }
 
     fn manager(&self) -> ConnectionManager {
@@ -329,6 +372,8 @@ impl RedisConn {
             Ok(manager) => {
                 tracing::warn!(from = %lookup.address, to = %address, why = lookup.locator.describe(), "Redis primary moved");
                 self.current.store(Arc::new(manager));
+                self.client.store(Arc::new(client));
+                *self.private.lock().await = None;
                 lookup.address = address;
                 refused
             }

@@ -395,3 +395,58 @@ fn forget_leaves_nothing_in_lead_answers_agenda_views_or_sender_health() {
     assert!(!replay.body.contains("ann"), "{}", replay.body);
     assert!(!env.nurture(&["contact", "show", "ann@example.com"]).status.success());
 }
+
+#[test]
+fn imports_of_the_same_people_at_once_keep_every_files_columns_and_history() {
+    let env = TestEnv::new("twoimports");
+    const PEOPLE: usize = 2500;
+    let file = |column: &str, tag: &str| {
+        let mut text = format!("email,{column}\n");
+        for i in 0..PEOPLE {
+            text.push_str(&format!("p{i}@example.com,{tag}{i}\n"));
+        }
+        text
+    };
+    env.import(&file("first_name", "Name"), &[]);
+    // Three processes write the same contacts at once, each its own column, chunk by chunk:
+    // their transactions meet, and a write that loses the race is made again on the newer
+    // contact instead of overwriting it.
+    let columns = [("city", "City"), ("company", "Firm"), ("title", "Title")];
+    for (column, tag) in columns {
+        env.write(&format!("{column}.csv"), &file(column, tag));
+    }
+    let imports: Vec<_> = columns
+        .iter()
+        .map(|(column, _)| env.command(&["import", &format!("{column}.csv"), "--json"]).spawn().unwrap())
+        .collect();
+    for child in imports {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stored: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{}:contacts", env.prefix))
+        .query(&mut env.redis())
+        .unwrap();
+    assert_eq!(stored.len(), PEOPLE);
+    for i in 0..PEOPLE {
+        let id = format!("p{i}@example.com");
+        let c: serde_json::Value = serde_json::from_str(&stored[&id]).unwrap();
+        assert_eq!(c["fields"]["first_name"], format!("Name{i}"), "{c}");
+        for (column, tag) in columns {
+            assert_eq!(c["fields"][column], format!("{tag}{i}"), "every file's column is kept: {c}");
+        }
+    }
+    // Each import's history event is written with the contact it changed, once.
+    let history: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{}:history:p{}@example.com", env.prefix, PEOPLE - 1))
+        .arg(0)
+        .arg(-1)
+        .query(&mut env.redis())
+        .unwrap();
+    assert_eq!(history.len(), 1, "created once, then updated without events: {history:?}");
+    let emails: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{}:emails", env.prefix))
+        .query(&mut env.redis())
+        .unwrap();
+    assert_eq!(emails.len(), PEOPLE, "one index entry each");
+}
