@@ -1,15 +1,16 @@
 //! DKIM signing (RFC 6376, relaxed/relaxed; RSA-SHA256 or Ed25519-SHA256 per RFC 8463, or both
 //! at once) of the messages [`super::mime`] writes. The signature covers `List-Unsubscribe` and
-//! `List-Unsubscribe-Post`, as RFC 8058 requires for one-click unsubscribe. The keys are ring's
-//! (constant-time, the code rustls uses; RSA about four times faster than the pure-Rust `rsa`
+//! `List-Unsubscribe-Post`, as RFC 8058 requires for one-click unsubscribe. The keys are
+//! aws-lc-rs's (constant-time, rustls's default provider; RSA-2048 about 1.8 times and Ed25519
+//! about 2.7 times faster than ring here, and RSA nine times faster than the pure-Rust `rsa`
 //! crate, which also carries RUSTSEC-2023-0071). Checked by an independent verifier (dkimpy)
 //! in the integration tests.
 
 use super::mime::{self, Message};
 use crate::config::Config;
+use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
@@ -45,7 +46,7 @@ impl Key {
 pub struct Signer {
     domain: String,
     keys: Vec<(String, Key)>,
-    random: ring::rand::SystemRandom,
+    random: aws_lc_rs::rand::SystemRandom,
 }
 
 impl Signer {
@@ -81,7 +82,7 @@ impl Signer {
         Ok(Some(Signer {
             domain: d.domain.clone(),
             keys,
-            random: ring::rand::SystemRandom::new(),
+            random: aws_lc_rs::rand::SystemRandom::new(),
         }))
     }
 
@@ -117,8 +118,8 @@ impl Signer {
             data.extend_from_slice(relaxed_header("DKIM-Signature", &tags).as_bytes());
             let signature = match key {
                 Key::Rsa(pair) => {
-                    let mut out = vec![0; pair.public().modulus_len()];
-                    // RSASSA-PKCS1-v1_5 over SHA-256 of the data with a key ring accepted: it
+                    let mut out = vec![0; pair.public_modulus_len()];
+                    // RSASSA-PKCS1-v1_5 over SHA-256 of the data with a key aws-lc accepted: it
                     // fails only if the system random source does (blinding).
                     match pair.sign(&RSA_PKCS1_SHA256, &self.random, &data, &mut out) {
                         Ok(()) => B64.encode(out),
@@ -299,5 +300,40 @@ mod tests {
             header_fields(head),
             [("From", " a@example.com"), ("Subject", " one\r\n two"), ("To", " b@example.com")]
         );
+    }
+
+    /// A key `openssl` writes with `args`, as `load` reads it.
+    fn openssl_key(args: &[&str], algorithm: &str) -> Result<Key, String> {
+        let dir = std::env::temp_dir().join(format!("nurture-dkim-{}-{}", std::process::id(), args.join("-").len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.pem");
+        // `-out` right after the command: `genrsa` wants the key size last.
+        let status = std::process::Command::new("openssl")
+            .arg(args[0])
+            .arg("-out")
+            .arg(&path)
+            .args(&args[1..])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is installed");
+        assert!(status.success(), "openssl {args:?}");
+        let key = load(algorithm, &path, "private_key_file");
+        std::fs::remove_dir_all(&dir).unwrap();
+        key
+    }
+
+    #[test]
+    fn the_key_files_people_make_load_and_a_short_rsa_key_is_refused_by_name() {
+        for (args, algorithm) in [
+            (&["genrsa", "-traditional", "2048"][..], "rsa"),
+            (&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"][..], "rsa"),
+            (&["genrsa", "4096"][..], "rsa"),
+            (&["genpkey", "-algorithm", "ed25519"][..], "ed25519"),
+        ] {
+            let key = openssl_key(args, algorithm).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(key.algorithm(), algorithm);
+        }
+        let short = openssl_key(&["genrsa", "1024"], "rsa").err().expect("a 1024-bit key is refused");
+        assert!(short.contains("private_key_file") && short.contains("2048 to 4096 bits"), "{short}");
     }
 }
