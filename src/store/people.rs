@@ -46,6 +46,12 @@ return 0
 impl Store {
     /// Adds events to the histories of contacts that exist (one round trip).
     pub async fn push_history(&self, events: &[(String, Event)]) -> Result<(), StoreError> {
+        let lines: Vec<(&str, String)> = events.iter().map(|(id, e)| (id.as_str(), e.to_json())).collect();
+        self.push_history_lines(&lines).await
+    }
+
+    /// [`Store::push_history`] of events already written as JSON: `(contact id, event)`.
+    pub(crate) async fn push_history_lines<S: AsRef<str>>(&self, events: &[(&str, S)]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -57,7 +63,7 @@ impl Store {
                 let mut inv = PUSH.prepare_invoke();
                 inv.key(self.keys.contacts()).arg(KEEP);
                 for (contact_id, event) in chunk {
-                    inv.key(self.keys.history(contact_id)).arg(contact_id).arg(event.to_json());
+                    inv.key(self.keys.history(contact_id)).arg(*contact_id).arg(event.as_ref());
                 }
                 inv
             })

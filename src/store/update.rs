@@ -421,18 +421,13 @@ impl Store {
                 .arg(t.hashes.join(" "));
         }
         let swapped: Vec<i64> = swap.invoke_async(&mut self.conn.clone()).await?;
-        let events: Vec<(String, crate::history::Event)> = tries
+        let events: Vec<(&str, &String)> = tries
             .iter()
             .zip(&swapped)
             .filter(|(_, ok)| **ok == 1)
-            .flat_map(|(t, _)| {
-                t.history
-                    .iter()
-                    .filter_map(|e| serde_json::from_str(e).ok())
-                    .map(|e| (t.id.clone(), e))
-            })
+            .flat_map(|(t, _)| t.history.iter().map(|e| (t.id.as_str(), e)))
             .collect();
-        self.push_history(&events).await?;
+        self.push_history_lines(&events).await?;
         Ok(swapped
             .into_iter()
             .map(|ok| match ok {
