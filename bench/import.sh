@@ -16,24 +16,12 @@ python3 "$ROOT/bench/gen_contacts.py" "$N" contacts.csv spread 2026-11-20
 redis_cpu() { redis-cli -p "$PORT" info cpu | awk -F: '/used_cpu_(user|sys):/{s+=$2} END{printf "%.2f", s}'; }
 redis-cli -p "$PORT" config resetstat >/dev/null
 before=$(redis_cpu)
-# Wall time, CPU and peak RSS of the child (getrusage).
-read -r wall cpu rss < <(python3 - "$BIN" import contacts.csv <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{time.monotonic() - t:.2f} {r.ru_utime + r.ru_stime:.2f} {r.ru_maxrss // 1024}")
-PY
-)
+read -r wall rss cpu < <(python3 "$ROOT/bench/measure.py" "$BIN" import contacts.csv 2>/dev/null)
 after=$(redis_cpu)
 echo "import of $N contacts: ${wall}s wall; nurture CPU ${cpu}s, peak RSS ${rss} MiB; Redis CPU $(python3 -c "print(f'{$after - $before:.2f}')")s"
 echo "Redis's time by command (microseconds):"
 redis-cli -p "$PORT" info commandstats | awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /info|config/ {printf "  %-16s %9d calls %11d usec\n", substr($1, 9), $3, $5}' | sort -k4 -n -r | head -8
 KEYS=$(python3 "$ROOT/bench/floor.py" dump "$PORT" "$PREFIX" import.resp)
 redis-cli -p "$PORT" flushall >/dev/null
-secs=$(python3 -c "
-import subprocess, time
-t = time.monotonic()
-subprocess.run(['redis-cli', '-p', '$PORT', '--pipe'], stdin=open('import.resp', 'rb'), stdout=subprocess.DEVNULL, check=True)
-print(f'{time.monotonic() - t:.2f}')")
+read -r secs _ < <(python3 "$ROOT/bench/measure.py" --stdin import.resp redis-cli -p "$PORT" --pipe 2>/dev/null)
 echo "floor: redis-cli --pipe of the $KEYS keys import wrote: ${secs}s"

@@ -47,43 +47,28 @@ pepper = "bench-pepper"
 concurrency = 64
 TOML
 
-# Peak RSS of a command (KiB) and its wall time, via getrusage of the child.
-measure() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-secs = time.monotonic() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-if p.returncode not in (0, 2):
-    sys.exit(f"failed ({p.returncode}): {sys.argv[1:]}")
-print(f"{secs:.2f} {rss // 1024}")
-print(p.stdout.strip().replace("\n", " "), file=sys.stderr)
-PY
-}
+# Wall time and peak RSS (MiB) of a command; its stdout goes to stderr.
+MEASURE="$PWD/bench/measure.py"
+measure() { python3 "$MEASURE" "$@"; }
 
 cd "$WORK"
 echo "== $N contacts (spread over a year, three plans)"
 python3 "$OLDPWD/bench/gen_contacts.py" "$N" contacts.csv spread "$DATE"
-read -r secs rss < <(measure "$BIN" import contacts.csv)
+read -r secs rss _ < <(measure "$BIN" import contacts.csv)
 echo "import: ${secs}s ($(python3 -c "print(int($N/$secs))") contacts/s), peak RSS ${rss} MiB"
 # The floor of import: the very records it wrote, loaded by `redis-cli --pipe` (timed below).
 KEYS=$(python3 "$OLDPWD/bench/floor.py" dump 6379 "$PREFIX" "$WORK/import.resp")
-read -r secs rss < <(measure "$BIN" run --date "$DATE" --enqueue-only --json 2>"$WORK/run.json")
+read -r secs rss _ < <(measure "$BIN" run --date "$DATE" --enqueue-only --json 2>"$WORK/run.json")
 echo "expand+enqueue (first run, no last run): ${secs}s wall, peak RSS ${rss} MiB; $(python3 -c "import json,re;t=open('$WORK/run.json').read();d=json.loads(t[t.index('{'):]);print(f\"expand_secs={d['expand_secs']:.2f} due={d['due']} queued={d['queued']} agenda={d['agenda']} missed={d['missed']}\")")"
 NEXT=$(date -d "$DATE + 1 day" +%F)
-read -r secs rss < <(measure "$BIN" run --date "$NEXT" --enqueue-only --json 2>"$WORK/run2.json")
+read -r secs rss _ < <(measure "$BIN" run --date "$NEXT" --enqueue-only --json 2>"$WORK/run2.json")
 echo "next night (steady state): ${secs}s wall, peak RSS ${rss} MiB; $(python3 -c "import json;t=open('$WORK/run2.json').read();d=json.loads(t[t.index('{'):]);print(f\"expand_secs={d['expand_secs']:.2f} due={d['due']} queued={d['queued']} agenda={d['agenda']} missed={d['missed']}\")")"
 # The floor of a night's expansion: one pass reading and decoding every contact (`lint`'s
 # census of the columns the templates use, with the workspace loaded as a run loads it).
-read -r secs rss < <(measure sh -c "'$BIN' lint --json >/dev/null 2>&1; true")
+read -r secs rss _ < <(measure sh -c "'$BIN' lint --json >/dev/null 2>&1; true")
 echo "floor of the expansion: one pass reading every contact (lint's census): ${secs}s, peak RSS ${rss} MiB"
 redis-cli --scan --pattern "$PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
-secs=$(python3 -c "
-import subprocess, time
-t = time.monotonic()
-subprocess.run(['redis-cli', '--pipe'], stdin=open('$WORK/import.resp', 'rb'), stdout=subprocess.DEVNULL, check=True)
-print(f'{time.monotonic() - t:.2f}')")
+read -r secs _ < <(measure --stdin "$WORK/import.resp" redis-cli --pipe 2>/dev/null)
 echo "floor of import: redis-cli --pipe of the $KEYS keys import wrote: ${secs}s"
 redis-cli --scan --pattern "$PREFIX:*" | xargs -r -n 1000 redis-cli del >/dev/null
 
@@ -93,7 +78,7 @@ SINK_PID=$!
 sleep 0.3
 python3 "$OLDPWD/bench/gen_contacts.py" "$D" blast.csv blast "$DATE"
 "$BIN" import blast.csv >/dev/null 2>&1 || true
-read -r secs rss < <(measure "$BIN" run --date "$DATE" --json 2>"$WORK/deliver.json")
+read -r secs rss _ < <(measure "$BIN" run --date "$DATE" --json 2>"$WORK/deliver.json")
 python3 - "$WORK/deliver.json" "$secs" "$rss" <<'PY'
 import json, sys
 t = open(sys.argv[1]).read()
