@@ -9,7 +9,7 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::{Counters, Deliverer, Handler};
-use crate::queue::Queue;
+use crate::queue::{Drain, Queue};
 use crate::send::breaker::Breaker;
 use crate::store::Store;
 use crate::workspace::Live;
@@ -33,9 +33,10 @@ pub struct Lanes {
     pub lanes: usize,
     /// Jobs delivered at once, over all lanes.
     pub concurrency: usize,
-    /// `run`: each lane ends once the queue is drained, and a channel whose sender refuses us
-    /// is parked for the next run; else they work until stopped.
-    pub drain: bool,
+    /// `run` ([`Drain::WhenEmpty`]): each lane ends once the queue is drained and the night is
+    /// queued, and a channel whose sender refuses us is parked for the next run; else they
+    /// work until stopped.
+    pub drain: Drain,
 }
 
 impl Lanes {
@@ -52,7 +53,7 @@ impl Lanes {
             name,
             lanes,
             concurrency,
-            drain: false,
+            drain: Drain::Never,
         }
     }
 
@@ -73,7 +74,7 @@ impl Lanes {
                 name: format!("{}-l{index}", self.name),
                 concurrency: share,
                 of: self.lanes,
-                drain: self.drain,
+                drain: self.drain.clone(),
                 stop: stop.clone(),
                 checked: checked.clone(),
                 checks: index == 0,
@@ -110,7 +111,7 @@ struct Lane {
     name: String,
     concurrency: usize,
     of: usize,
-    drain: bool,
+    drain: Drain,
     stop: watch::Sender<bool>,
     /// Passed by every lane once the senders were checked: no lane sends before the check,
     /// so its "ok" never overwrites a failure recorded by a send.
@@ -144,7 +145,7 @@ impl Lane {
             .map_err(anyhow::Error::msg)?
             .in_lane(self.of, self.breaker.clone());
         deliverer.counters = self.counters.clone();
-        deliverer.parks_for_next_run = self.drain;
+        deliverer.parks_for_next_run = self.drain.drains();
         Ok(deliverer)
     }
 

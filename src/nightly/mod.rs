@@ -4,6 +4,7 @@
 //! skipped and paused touches are marked once.
 
 mod agenda_mail;
+mod delivery;
 mod page;
 
 use crate::deliver::Counters;
@@ -13,6 +14,7 @@ use crate::report::customers::Class;
 use crate::store::{Store, StoreError};
 use crate::workspace::Workspace;
 use chrono::NaiveDate;
+use delivery::Delivery;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,9 +165,65 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
     // The clean-up SCANs the whole keyspace: it runs beside the expansion and delivery
     // (which touch only recent keys) instead of after them.
     let vacuum = (!opts.dry_run).then(|| tokio::spawn(vacuum(ws.clone(), store.clone(), queue.clone(), opts.date)));
-    // Stages at once: Redis reads page N+3, a thread decodes page N+2, this task expands page
-    // N+1 while pages N and N-1 are written (pages hold different contacts; every write is
-    // idempotent or a compare-and-set).
+    // The lanes send what is queued (an earlier run's jobs, then this night's) while the night
+    // is expanded; they drain once it is all queued.
+    let delivery = (!opts.dry_run && !opts.enqueue_only).then(|| Delivery::start(&ws, &queue, worker, &opts));
+    let queueing = async {
+        expand(&pages, &store, &queue, &mut s).await?;
+        if let Some(d) = &delivery {
+            d.queued();
+        }
+        s.expand_secs = started.elapsed().as_secs_f64();
+        tracing::info!(date = %date, due = s.due, queued = s.queued, agenda = s.agenda, secs = s.expand_secs, "expanded");
+        if !opts.dry_run {
+            s.agenda_mailed = agenda_mail::send(&ws, &store, opts.date).await?;
+        }
+        anyhow::Ok(())
+    };
+    let queued = match &delivery {
+        Some(d) => tokio::select! {
+            queued = queueing => queued,
+            _ = d.interrupted() => Err(anyhow::anyhow!(
+                "interrupted while queueing the night: what was queued stays queued; the next `nurture run` queues the rest"
+            )),
+        },
+        None => queueing.await,
+    };
+    if let Err(e) = queued {
+        if let Some(d) = delivery {
+            d.abandon().await;
+        }
+        return Err(e);
+    }
+    if opts.dry_run {
+        return Ok(s);
+    }
+    if let Some(d) = delivery {
+        d.finish(&ws, &store, &queue, &mut s).await?;
+    }
+    if let Some(vacuum) = vacuum {
+        let removed = vacuum.await??;
+        (s.vacuumed_jobs, s.vacuumed_marks, s.vacuum_secs) = (removed.jobs, removed.marks, removed.secs);
+    }
+    let backlog = inspect::backlog(&queue).await?;
+    s.held = crate::queue::dead::held(&queue).await?;
+    s.deferred = backlog.scheduled;
+    s.waiting = backlog.waiting + backlog.due + backlog.parked;
+    s.health = store
+        .health()
+        .await?
+        .into_iter()
+        .filter(|(_, h)| h.state != "ok")
+        .map(|(channel, h)| format!("{channel}: {} since {}: {}", h.state, h.since, h.error))
+        .collect();
+    store.record_run(&date, &serde_json::to_string(&s)?).await?;
+    Ok(s)
+}
+
+/// Reads, expands and writes every contact's night, stages at once: Redis reads page N+3, a
+/// thread decodes page N+2, this task expands page N+1 while pages N and N-1 are written
+/// (pages hold different contacts; every write is idempotent or a compare-and-set).
+async fn expand(pages: &page::Pages<'_>, store: &Store, queue: &Queue, s: &mut RunSummary) -> anyhow::Result<()> {
     let mut fetching = Some(tokio::spawn(fetch(store.clone(), 0)));
     let mut decoding: Option<tokio::task::JoinHandle<Result<page::Page, StoreError>>> = None;
     let mut writing: std::collections::VecDeque<tokio::task::JoinHandle<anyhow::Result<page::Written>>> = Default::default();
@@ -191,100 +249,19 @@ pub async fn run(ws: Arc<Workspace>, store: Store, queue: Queue, worker: String,
             }
             continue;
         };
-        if let Some(writes) = pages.expand(contacts.await??, &mut s) {
+        if let Some(writes) = pages.expand(contacts.await??, s) {
             if writing.len() == WRITES_IN_FLIGHT
                 && let Some(oldest) = writing.pop_front()
             {
-                oldest.await??.add_to(&mut s);
+                oldest.await??.add_to(s);
             }
             writing.push_back(tokio::spawn(writes.write(store.clone(), queue.clone())));
         }
     }
     for pending in writing {
-        pending.await??.add_to(&mut s);
+        pending.await??.add_to(s);
     }
-    s.expand_secs = started.elapsed().as_secs_f64();
-    tracing::info!(date = %date, due = s.due, queued = s.queued, agenda = s.agenda, secs = s.expand_secs, "expanded");
-    if opts.dry_run {
-        return Ok(s);
-    }
-    s.agenda_mailed = agenda_mail::send(&ws, &store, opts.date).await?;
-    if !opts.enqueue_only {
-        let t = Instant::now();
-        let live = Arc::new(crate::workspace::Live::new(ws.clone()));
-        let mut lanes = crate::lanes::Lanes::new(live, queue.clock(), worker.clone(), opts.threads, opts.concurrency);
-        lanes.drain = true;
-        lanes.counters = opts.counters.clone();
-        let counters: Arc<Counters> = lanes.counters.clone();
-        let breaker = lanes.breaker.clone();
-        let (watch, clock, wait) = (breaker.clone(), queue.clock(), queue.drain_wait.as_secs() as i64);
-        // Stop on Ctrl-C or when a relay has been unreachable for the drain wait (the retries
-        // stay scheduled in Redis). A channel whose sender refuses us (the breaker) does not
-        // stop the run: its messages are parked for the next run while the other channel's go
-        // out.
-        let (stop_tx, _) = tokio::sync::watch::channel(false);
-        let stopper = {
-            let stop_tx = stop_tx.clone();
-            tokio::spawn(async move {
-                let outage = async move {
-                    loop {
-                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                        let now = clock.unix();
-                        if watch.outage(now).is_some_and(|(_, since)| now - since > wait) {
-                            return;
-                        }
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = outage => {}
-                }
-                let _ = stop_tx.send(true);
-            })
-        };
-        let delivered = tokio::task::spawn_blocking(move || lanes.run(stop_tx)).await;
-        stopper.abort();
-        delivered??;
-        // The lanes had connections of their own: this one may have sat through an outage.
-        store.answering(queue.drain_wait.max(std::time::Duration::from_secs(10))).await?;
-        s.stopped = stopped(&breaker.trips());
-        s.unreachable = breaker.outage(queue.clock().unix()).map(|(channel, since)| {
-            let at = chrono::DateTime::from_timestamp(since, 0)
-                .map(|t| t.with_timezone(&ws.config.sender_tz()).format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default();
-            format!("{channel} relay unreachable since {at}")
-        });
-        s.sent = Counters::get(&counters.sent);
-        s.suppressed = Counters::get(&counters.suppressed);
-        s.failed = Counters::get(&counters.failed);
-        s.dead = Counters::get(&counters.dead);
-        s.duplicates = Counters::get(&counters.duplicates);
-        s.quiet_deferred = Counters::get(&counters.deferred);
-        s.no_consent = Counters::get(&counters.no_consent);
-        s.retried = Counters::get(&counters.retried);
-        s.relay_refused = Counters::get(&counters.relay_refused);
-        s.unknown = Counters::get(&counters.unknown);
-        s.missed += Counters::get(&counters.missed);
-        s.paused += Counters::get(&counters.paused);
-        s.deliver_secs = t.elapsed().as_secs_f64();
-    }
-    if let Some(vacuum) = vacuum {
-        let removed = vacuum.await??;
-        (s.vacuumed_jobs, s.vacuumed_marks, s.vacuum_secs) = (removed.jobs, removed.marks, removed.secs);
-    }
-    let backlog = inspect::backlog(&queue).await?;
-    s.held = crate::queue::dead::held(&queue).await?;
-    s.deferred = backlog.scheduled;
-    s.waiting = backlog.waiting + backlog.due + backlog.parked;
-    s.health = store
-        .health()
-        .await?
-        .into_iter()
-        .filter(|(_, h)| h.state != "ok")
-        .map(|(channel, h)| format!("{channel}: {} since {}: {}", h.state, h.since, h.error))
-        .collect();
-    store.record_run(&date, &serde_json::to_string(&s)?).await?;
-    Ok(s)
+    Ok(())
 }
 
 /// What `run` says of the channels the breaker stopped (exit 3), one clause each.

@@ -1,10 +1,12 @@
 //! The job queue on apalis-redis: the [`DeliveryJob`] payload, bounded enqueueing with
 //! idempotency keys, the worker pool, and the drain check. The only module that knows apalis.
 //!
-//! Pitfalls handled here (TECH-NOTES §0): pushes are chunked to 1,000 and due ids are promoted
-//! by our own bounded script, so the worker's fetch never meets ≥ 8,000 due ids; `lock_tasks`
-//! is off; idle polling is 250 ms; heartbeat 5 s × 3 so a killed worker's jobs come back
-//! within ~20 s; idempotency keys get a real TTL; every process has its own worker name.
+//! Pitfalls handled here (TECH-NOTES §0): pushes are chunked to 1,000; a job due now goes
+//! straight onto the active list, a later one waits in the scheduled set until our own
+//! bounded script promotes it, so the worker's fetch never meets ≥ 8,000 due ids;
+//! `lock_tasks` is off; idle polling is 250 ms (50 ms for `run`, which drains); heartbeat
+//! 5 s × 3 so a killed worker's jobs come back within ~20 s; idempotency keys get a real TTL;
+//! every process has its own worker name.
 
 pub mod dead;
 pub mod inspect;
@@ -123,6 +125,11 @@ pub struct Queue {
 
 const CHUNK: usize = 1000;
 
+/// How often a draining worker (`run`) polls an empty queue — the expansion queues beside it —
+/// and, once nothing more is being queued, looks whether the queue is drained (two quiet
+/// looks in a row end it). A worker that runs all day polls every 250 ms.
+const DRAIN_LOOK: Duration = Duration::from_millis(50);
+
 static PROMOTE_DUE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r#"
@@ -210,10 +217,13 @@ impl Queue {
             let tasks: Vec<Task<Vec<u8>>> = chunk
                 .iter()
                 .map(|(job, run_at)| {
-                    let at = run_at.unwrap_or_else(|| self.clock.unix());
+                    // Due now: straight onto the active list (a run_at of 0), not through
+                    // the scheduled set and the next promotion.
+                    let now = self.clock.unix();
+                    let at = run_at.filter(|at| *at > now).unwrap_or(0);
                     TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default())
                         .idempotency_key(idempotency_key(job))
-                        .run_at_timestamp(at.max(0) as u64)
+                        .run_at_timestamp(at as u64)
                         .build()
                 })
                 .collect();
@@ -244,9 +254,10 @@ impl Queue {
     }
 
     /// Runs a worker named `name` with `concurrency` parallel jobs until `stop` resolves
-    /// (drains in-flight jobs first), or — with `drain` — until no job is ready, in flight,
-    /// or due within [`Queue::drain_wait`]. Parked jobs ([`park`]) are taken back at the start,
-    /// and every [`park::RELEASE_EVERY`] by a worker that does not drain.
+    /// (drains in-flight jobs first), or — with [`Drain::WhenEmpty`] — until no job is ready,
+    /// in flight, or due within [`Queue::drain_wait`] and none is still being queued. Parked
+    /// jobs ([`park`]) are taken back at the start, and every [`park::RELEASE_EVERY`] by a
+    /// worker that does not drain.
     ///
     /// Supervised: when the apalis worker dies (Redis went away or restarted and lost its
     /// registration), it is started again under a fresh name (the old name may still look
@@ -257,7 +268,7 @@ impl Queue {
         name: String,
         concurrency: usize,
         handler: Arc<dyn JobHandler>,
-        drain: bool,
+        drain: Drain,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueueError> {
         let stop: StopSignal = futures::FutureExt::shared(Box::pin(stop));
@@ -269,7 +280,14 @@ impl Queue {
             let worker_name = if restart == 0 { name.clone() } else { format!("{name}-r{restart}") };
             let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
             match self
-                .work_once(worker_name, concurrency, handler.clone(), drain, stop.clone(), ended.clone())
+                .work_once(
+                    worker_name,
+                    concurrency,
+                    handler.clone(),
+                    drain.clone(),
+                    stop.clone(),
+                    ended.clone(),
+                )
                 .await
             {
                 Ok(()) if ended.load(std::sync::atomic::Ordering::SeqCst) => return Ok(()),
@@ -291,13 +309,13 @@ impl Queue {
         name: String,
         concurrency: usize,
         handler: Arc<dyn JobHandler>,
-        drain: bool,
+        drain: Drain,
         stop: StopSignal,
         ended: Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<(), QueueError> {
         let storage = RedisStorage::<DeliveryJob, crate::store::RedisConn>::new(self.store.conn.clone())
             .with_config(self.config.clone())
-            .poll_with_interval(Duration::from_millis(250));
+            .poll_with_interval(if drain.drains() { DRAIN_LOOK } else { Duration::from_millis(250) });
         let worker = WorkerBuilder::new(name)
             .backend(storage)
             .data(handler)
@@ -310,26 +328,35 @@ impl Queue {
                 let queue = queue.clone();
                 let mut stop = stop.clone();
                 let ended = ended.clone();
+                let drain = drain.clone();
                 async move {
                     let mut quiet_polls = 0u32;
                     let mut released = std::time::Instant::now();
                     loop {
+                        // Once the night is queued, a draining worker looks often: `run` ends
+                        // this soon after its last message.
+                        let look = if drain.drains() && !drain.filling() {
+                            DRAIN_LOOK
+                        } else {
+                            Duration::from_millis(250)
+                        };
                         tokio::select! {
                             _ = &mut stop => break,
-                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = tokio::time::sleep(look) => {}
                         }
                         if let Err(e) = queue.promote_due().await {
                             tracing::warn!(error = %e, "promoting due jobs failed; retrying");
                             continue;
                         }
-                        if !drain && released.elapsed() >= park::RELEASE_EVERY {
+                        if !drain.drains() && released.elapsed() >= park::RELEASE_EVERY {
                             released = std::time::Instant::now();
                             if let Err(e) = park::release(&queue).await {
                                 tracing::warn!(error = %e, "taking parked jobs back failed; retrying");
                             }
                         }
-                        if drain {
+                        if drain.drains() {
                             match inspect::backlog(&queue).await {
+                                Ok(_) if drain.filling() => quiet_polls = 0,
                                 Ok(b) if b.is_drained() => quiet_polls += 1,
                                 Ok(_) => quiet_polls = 0,
                                 Err(e) => tracing::warn!(error = %e, "reading the backlog failed"),
@@ -346,6 +373,37 @@ impl Queue {
             })
             .await
             .map_err(|e| QueueError::Worker(e.to_string()))
+    }
+}
+
+/// When a worker ends by itself.
+#[derive(Debug, Clone, Default)]
+pub enum Drain {
+    /// Never: it works until stopped (`work`, `serve`).
+    #[default]
+    Never,
+    /// Once nothing is ready, in flight or due within [`Queue::drain_wait`] (`run`) — but not
+    /// while `filling` is set: the run is still queueing its night beside the delivery.
+    WhenEmpty {
+        /// Set while more jobs may still be queued.
+        filling: Arc<std::sync::atomic::AtomicBool>,
+    },
+}
+
+impl Drain {
+    /// A drain that no expansion holds open.
+    pub fn when_empty() -> Drain {
+        Drain::WhenEmpty { filling: Arc::default() }
+    }
+
+    /// Whether the worker may end by itself.
+    pub fn drains(&self) -> bool {
+        matches!(self, Drain::WhenEmpty { .. })
+    }
+
+    /// Whether more jobs may still come (the queue looking empty means nothing yet).
+    fn filling(&self) -> bool {
+        matches!(self, Drain::WhenEmpty { filling } if filling.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

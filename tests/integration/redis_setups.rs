@@ -285,7 +285,7 @@ fn primary_and_replica(base: &Path) -> (PrivateRedis, PrivateRedis) {
     let primary = PrivateRedis::start_with(&base.join("primary"), false, &["--repl-diskless-sync-delay", "0"]);
     let replica_of = primary.port.to_string();
     let replica = PrivateRedis::start_with(&base.join("replica"), false, &["--replicaof", "127.0.0.1", &replica_of]);
-    wait_synced(&replica);
+    wait_synced(&primary, &replica);
     (primary, replica)
 }
 
@@ -300,18 +300,25 @@ fn one_click(server: &crate::support::Server, env: &TestEnv, to: &str) -> crate:
     )
 }
 
-fn wait_synced(replica: &PrivateRedis) {
+/// Waits until `replica` applies what `primary` writes. Its link being up is not enough: after a
+/// diskless sync the primary streams commands only once the replica's first `REPLCONF ACK`
+/// arrives (up to a second later), and until then `WAIT` gets no answer.
+fn wait_synced(primary: &PrivateRedis, replica: &PrivateRedis) {
+    let mut p = redis::Client::open(primary.url()).unwrap().get_connection().unwrap();
     let mut r = redis::Client::open(replica.url()).unwrap().get_connection().unwrap();
+    let marker = format!("synced:{}", std::process::id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !redis::cmd("INFO")
-        .arg("replication")
-        .query::<String>(&mut r)
-        .unwrap()
-        .contains("master_link_status:up")
-    {
+    loop {
+        let _: () = redis::cmd("INCR").arg(&marker).query(&mut p).unwrap();
+        let written: i64 = redis::cmd("GET").arg(&marker).query(&mut p).unwrap();
+        let applied: Option<i64> = redis::cmd("GET").arg(&marker).query(&mut r).ok().flatten();
+        if applied == Some(written) {
+            break;
+        }
         assert!(std::time::Instant::now() < deadline, "the replica never synced");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    let _: () = redis::cmd("DEL").arg(&marker).query(&mut p).unwrap();
 }
 
 #[test]
@@ -334,7 +341,8 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
             .query(&mut r)
             .unwrap()
     };
-    assert_eq!(one_click(&server, &env, "olivia.bennett@example.com").status, 200);
+    let accepted = one_click(&server, &env, "olivia.bennett@example.com");
+    assert_eq!(accepted.status, 200, "{accepted:?}");
     assert!(
         on_replica("olivia.bennett@example.com"),
         "answered 200 only once the replica has it"
@@ -354,7 +362,7 @@ fn an_opt_out_is_acknowledged_only_once_a_replica_has_it() {
 
     // The replica is back: the same click goes through.
     replica.restart();
-    wait_synced(&replica);
+    wait_synced(&primary, &replica);
     assert_eq!(one_click(&server, &env, "ahmed@example.com").status, 200);
     assert!(on_replica("ahmed@example.com"));
     assert!(server.terminate().success());

@@ -7,6 +7,7 @@ use crate::support::TestEnv;
 use crate::support::private_redis::PrivateRedis;
 use crate::{DATE, NOW};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
@@ -66,19 +67,77 @@ fn enqueue_two_copies(env: &TestEnv, n: usize) {
             .await
             .unwrap();
         let queue = nurture::queue::Queue::new(store, 1, 7, Duration::from_secs(3));
-        let mut jobs = Vec::new();
-        for copy in 0..2 {
-            for i in 0..n {
-                let job = json!({
-                    "v": 1, "key": format!("c{i}@example.com|8x8|w3-neighborhood|{DATE}"),
-                    "contact_id": format!("c{i}@example.com"), "plan": "8x8", "touch": "w3-neighborhood",
-                    "channel": "email", "template": "8x8/neighborhood-stats", "due": DATE, "run_date": DATE,
-                    "attempt": 0, "requeue": copy,
-                });
-                jobs.push(serde_json::from_value::<nurture::queue::DeliveryJob>(job).unwrap());
-            }
-        }
+        let jobs: Vec<_> = (0..2).flat_map(|copy| (0..n).map(move |i| delivery_job(i, copy))).collect();
         assert_eq!(queue.enqueue(&jobs, None).await.unwrap(), 2 * n as u64);
+    });
+}
+
+/// The job of contact `c{i}`'s neighborhood touch, put back `requeue` times.
+fn delivery_job(i: usize, requeue: u32) -> nurture::queue::DeliveryJob {
+    let job = json!({
+        "v": 1, "key": format!("c{i}@example.com|8x8|w3-neighborhood|{DATE}"),
+        "contact_id": format!("c{i}@example.com"), "plan": "8x8", "touch": "w3-neighborhood",
+        "channel": "email", "template": "8x8/neighborhood-stats", "due": DATE, "run_date": DATE,
+        "attempt": 0, "requeue": requeue,
+    });
+    serde_json::from_value(job).unwrap()
+}
+
+/// Takes note of each job's key.
+struct Noted(Arc<Mutex<Vec<String>>>);
+
+impl nurture::queue::JobHandler for Noted {
+    fn handle(&self, job: nurture::queue::DeliveryJob) -> futures::future::BoxFuture<'static, nurture::queue::JobResult> {
+        self.0.lock().unwrap().push(job.key);
+        Box::pin(async { nurture::queue::JobResult::Done })
+    }
+}
+
+/// `run` starts its lanes with the expansion: a draining worker must not end on an empty queue
+/// while the night is still being queued, and must take what comes once it is.
+#[test]
+fn a_draining_worker_stays_while_the_night_is_being_queued_and_takes_what_comes() {
+    use nurture::queue::{Drain, Queue};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = TestEnv::new("filling");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = nurture::store::Store::connect(&crate::support::redis_url(), &env.prefix)
+            .await
+            .unwrap();
+        let queue = Queue::new(store, 1, 7, Duration::from_secs(1));
+        let noted = Arc::new(Mutex::new(Vec::new()));
+        let work = |name: &str, drain: Drain| {
+            let (queue, name, handler) = (queue.clone(), name.to_string(), Arc::new(Noted(noted.clone())));
+            tokio::spawn(async move { queue.work(name, 4, handler, drain, futures::future::pending()).await })
+        };
+        // Nothing held open: an empty queue ends the worker after its quiet looks.
+        let idle = work("idle", Drain::when_empty());
+        tokio::time::timeout(Duration::from_secs(10), idle)
+            .await
+            .expect("an empty queue ends a draining worker")
+            .unwrap()
+            .unwrap();
+        let filling = Arc::new(AtomicBool::new(true));
+        let worker = work("held", Drain::WhenEmpty { filling: filling.clone() });
+        // Eight quiet looks: a drain that ignored `filling` would have ended by now.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!worker.is_finished(), "the worker ended while the night was still being queued");
+        let jobs: Vec<_> = (0..3).map(|i| delivery_job(i, 0)).collect();
+        queue.enqueue(&jobs, None).await.unwrap();
+        filling.store(false, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(20), worker)
+            .await
+            .expect("the worker drains once all is queued")
+            .unwrap()
+            .unwrap();
+        let mut keys = noted.lock().unwrap().clone();
+        keys.sort();
+        assert_eq!(keys, jobs.iter().map(|j| j.key.clone()).collect::<Vec<_>>());
     });
 }
 
@@ -217,4 +276,33 @@ fn senders_that_refuse_the_startup_check_stop_the_run_before_any_attempt() {
     assert!(out.status.success(), "{s}");
     assert_eq!(s["sent"], 3, "{s}");
     assert_each_once(&smtp, 3);
+}
+
+/// Ctrl-C while the night is still being queued — Redis holds the run's writes
+/// (`CLIENT PAUSE … WRITE`), so the interrupt lands in the expansion for sure: the run stops
+/// its lanes too, says so and exits 1, nothing was sent, and the next run sends every message
+/// once.
+#[test]
+fn ctrl_c_while_the_night_is_being_queued_stops_the_run_and_the_next_one_sends_it_all() {
+    let redis = PrivateRedis::start(&tempfile::tempdir().unwrap().keep(), false);
+    let (env, smtp) = fault_env("interrupt", json!({}), DELIVERY, 0);
+    env.patch_config(&crate::support::redis_url(), &redis.url());
+    env.import(&contacts(6), &["--enrolled-on", ENROLLED]);
+    let mut r = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(4000).arg("WRITE").query(&mut r).unwrap();
+    let child = spawn_run(&env, true);
+    std::thread::sleep(Duration::from_millis(1500));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted while queueing the night"), "{stderr}");
+    assert_eq!(smtp.arrived(), 0, "nothing was sent");
+    let (_, again) = run_json(&env, &[]);
+    assert_eq!(again["sent"], 6, "{again}");
+    assert_each_once(&smtp, 6);
 }

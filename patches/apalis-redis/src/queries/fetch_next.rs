@@ -147,20 +147,20 @@ pub fn deserialize_with_meta(data: Vec<redis::Value>) -> Result<Vec<CompactTask>
             meta.insert(k, v);
         }
 
+        // nurture patch: batch_push writes no metadata for a fresh task (attempts 0,
+        // max_attempts 25, Pending), and a failed one's ack writes it without max_attempts: a
+        // missing field is that default.
         let attempts = meta
             .remove("attempts")
-            .ok_or_else(|| build_error("Missing attempts in metadata"))
-            .and_then(|v| v.parse::<u32>().map_err(|e| build_error(&e.to_string())))?;
+            .map_or(Ok(0), |v| v.parse::<u32>().map_err(|e| build_error(&e.to_string())))?;
 
         let max_attempts = meta
             .remove("max_attempts")
-            .ok_or_else(|| build_error("Missing max_attempts in metadata"))
-            .and_then(|v| v.parse::<u32>().map_err(|e| build_error(&e.to_string())))?;
+            .map_or(Ok(25), |v| v.parse::<u32>().map_err(|e| build_error(&e.to_string())))?;
 
         let status = meta
             .remove("status")
-            .ok_or_else(|| build_error("Missing status in metadata"))
-            .and_then(|v| Status::from_str(&v).map_err(|e| build_error(&e.to_string())))?;
+            .map_or(Ok(Status::Pending), |v| Status::from_str(&v).map_err(|e| build_error(&e.to_string())))?;
 
         let idempotency_key = meta.remove("idempotency_key").filter(|v| !v.is_empty());
 
