@@ -5,6 +5,7 @@
 
 use crate::compliance::post_sms;
 use crate::faults::{DELIVERY, ENROLLED, fault_env, spawn_run};
+use crate::support::private_redis::PrivateRedis;
 use crate::support::{TestEnv, http};
 use crate::{DATE, NOW};
 use base64::Engine;
@@ -449,4 +450,103 @@ fn imports_of_the_same_people_at_once_keep_every_files_columns_and_history() {
         .query(&mut env.redis())
         .unwrap();
     assert_eq!(emails.len(), PEOPLE, "one index entry each");
+}
+
+/// What a run of imports left in Redis under `prefix`, without the times: each contact's JSON,
+/// both address indexes, the forgotten set, and each contact's history as (event, plan, detail).
+fn stored_people(r: &mut redis::Connection, prefix: &str) -> serde_json::Value {
+    use std::collections::BTreeMap;
+    let hash = |r: &mut redis::Connection, key: &str| -> BTreeMap<String, String> {
+        redis::cmd("HGETALL").arg(format!("{prefix}:{key}")).query(r).unwrap()
+    };
+    let contacts = hash(r, "contacts");
+    let mut history = BTreeMap::new();
+    for id in contacts.keys() {
+        let events: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("{prefix}:history:{id}"))
+            .arg(0)
+            .arg(-1)
+            .query(r)
+            .unwrap();
+        let events: Vec<(String, String, String)> = events
+            .iter()
+            .map(|e| {
+                let e: serde_json::Value = serde_json::from_str(e).unwrap();
+                let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
+                (text("event"), text("plan"), text("detail"))
+            })
+            .collect();
+        history.insert(id.clone(), events);
+    }
+    let mut forgotten: Vec<String> = redis::cmd("SMEMBERS").arg(format!("{prefix}:forgotten")).query(r).unwrap();
+    forgotten.sort();
+    json!({
+        "contacts": contacts,
+        "emails": hash(r, "emails"),
+        "phones": hash(r, "phones"),
+        "forgotten": forgotten,
+        "history": history,
+    })
+}
+
+/// The script that writes contacts when a `WATCH`ed transaction cannot (no private connection,
+/// a Sentinel or cluster move, three refusals) writes exactly what the transaction writes.
+/// Forced for real: on a private Redis whose user may not `WATCH`. The same imports — new
+/// people, changed columns, addresses moving between contacts, someone forgotten and imported
+/// again — go through both paths, and Redis ends with the same contacts, indexes and history.
+#[test]
+fn contact_writes_through_the_script_fallback_end_as_through_the_transaction() {
+    let files = [
+        "email,phone,first_name,plan\n".to_string()
+            + &(0..300).map(|i| format!("p{i}@example.com,+1217201{i:04},P{i},8x8\n")).collect::<String>(),
+        // Changed columns, everyone's phone changed, new people, and rows whose phone belongs
+        // to someone else (refused, row by row).
+        "email,phone,city\n".to_string()
+            + &(0..400).map(|i| format!("p{i}@example.com,+1217202{i:04},City{i}\n")).collect::<String>()
+            + &(0..20).map(|i| format!("q{i}@example.com,+1217202{:04},Elsewhere\n", i + 1)).collect::<String>(),
+        // An id column changing a stored person's email, and the forgotten person back.
+        "id,email,title\np5@example.com,five@example.com,Chief\np6@example.com,p6@example.com,Deputy\ngone@example.com,gone@example.com,Back\n".to_string(),
+    ];
+    let scripted_redis = PrivateRedis::start(&tempfile::tempdir().unwrap().keep(), false);
+    let mut scripted_conn = redis::Client::open(scripted_redis.url()).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("-watch")
+        .query(&mut scripted_conn)
+        .unwrap();
+    let transacted = TestEnv::new("viatx");
+    let scripted = TestEnv::new("viascript");
+    scripted.patch_config(&crate::support::redis_url(), &scripted_redis.url());
+    let mut exits = Vec::new();
+    for env in [&transacted, &scripted] {
+        env.import("email,first_name\ngone@example.com,Gone\n", &[]);
+        env.ok(&["forget", "gone@example.com"]);
+        for (i, file) in files.iter().enumerate() {
+            env.write(&format!("f{i}.csv"), file);
+            let out = env.nurture(&["import", &format!("f{i}.csv"), "--enrolled-on", DATE, "--json"]);
+            let mut summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if let Some(fields) = summary.as_object_mut() {
+                fields.retain(|k, _| !k.ends_with("secs") && k != "file");
+            }
+            exits.push((env.prefix.starts_with("nt-viatx"), i, out.status.code(), summary));
+        }
+    }
+    let (via_tx, via_script): (Vec<_>, Vec<_>) = exits.into_iter().partition(|e| e.0);
+    let outcome = |v: Vec<(bool, usize, Option<i32>, serde_json::Value)>| v.into_iter().map(|e| (e.1, e.2, e.3)).collect::<Vec<_>>();
+    assert_eq!(outcome(via_tx), outcome(via_script), "the same imports end the same way");
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut scripted_conn).unwrap();
+    let watch = stats.lines().find(|l| l.starts_with("cmdstat_watch:")).unwrap_or("");
+    assert!(
+        watch.contains("rejected_calls=") && !watch.contains("rejected_calls=0"),
+        "WATCH was refused: {watch}"
+    );
+    let via_script = stored_people(&mut scripted_conn, &scripted.prefix);
+    let via_transaction = stored_people(&mut transacted.redis(), &transacted.prefix);
+    assert!(
+        via_script["contacts"].as_object().unwrap().len() >= 400,
+        "{}",
+        via_script["contacts"]
+    );
+    assert_eq!(via_script, via_transaction);
 }
