@@ -42,13 +42,12 @@ impl Delivery {
         let (interrupt, interrupted) = watch::channel(false);
         let stopper = tokio::spawn(stop_when(stop.clone(), interrupt, breaker.clone(), queue));
         let sender = stop.clone();
-        let lanes = tokio::task::spawn_blocking(move || lanes.run(sender));
         Delivery {
             filling,
             stop,
             interrupted,
             stopper,
-            lanes: tokio::spawn(async move { lanes.await? }),
+            lanes: tokio::task::spawn_blocking(move || lanes.run(sender)),
             counters,
             breaker,
             started: Instant::now(),

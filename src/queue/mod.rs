@@ -125,9 +125,12 @@ pub struct Queue {
 
 const CHUNK: usize = 1000;
 
+/// How often a worker that runs all day polls an empty queue.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
 /// How often a draining worker (`run`) polls an empty queue — the expansion queues beside it —
 /// and, once nothing more is being queued, looks whether the queue is drained (two quiet
-/// looks in a row end it). A worker that runs all day polls every 250 ms.
+/// looks in a row end it).
 const DRAIN_LOOK: Duration = Duration::from_millis(50);
 
 static PROMOTE_DUE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
@@ -214,12 +217,12 @@ impl Queue {
         let mut conn = self.store.conn.clone();
         let mut added = 0u64;
         for chunk in jobs.chunks(CHUNK) {
+            let now = self.clock.unix();
             let tasks: Vec<Task<Vec<u8>>> = chunk
                 .iter()
                 .map(|(job, run_at)| {
                     // Due now: straight onto the active list (a run_at of 0), not through
                     // the scheduled set and the next promotion.
-                    let now = self.clock.unix();
                     let at = run_at.filter(|at| *at > now).unwrap_or(0);
                     TaskBuilder::new(serde_json::to_vec(job).unwrap_or_default())
                         .idempotency_key(idempotency_key(job))
@@ -315,7 +318,7 @@ impl Queue {
     ) -> Result<(), QueueError> {
         let storage = RedisStorage::<DeliveryJob, crate::store::RedisConn>::new(self.store.conn.clone())
             .with_config(self.config.clone())
-            .poll_with_interval(if drain.drains() { DRAIN_LOOK } else { Duration::from_millis(250) });
+            .poll_with_interval(drain.poll_every());
         let worker = WorkerBuilder::new(name)
             .backend(storage)
             .data(handler)
@@ -335,11 +338,7 @@ impl Queue {
                     loop {
                         // Once the night is queued, a draining worker looks often: `run` ends
                         // this soon after its last message.
-                        let look = if drain.drains() && !drain.filling() {
-                            DRAIN_LOOK
-                        } else {
-                            Duration::from_millis(250)
-                        };
+                        let look = if drain.filling() { IDLE_POLL } else { drain.poll_every() };
                         tokio::select! {
                             _ = &mut stop => break,
                             _ = tokio::time::sleep(look) => {}
@@ -399,6 +398,12 @@ impl Drain {
     /// Whether the worker may end by itself.
     pub fn drains(&self) -> bool {
         matches!(self, Drain::WhenEmpty { .. })
+    }
+
+    /// How often the worker polls an empty queue: [`DRAIN_LOOK`] when it drains, else
+    /// [`IDLE_POLL`].
+    fn poll_every(&self) -> Duration {
+        if self.drains() { DRAIN_LOOK } else { IDLE_POLL }
     }
 
     /// Whether more jobs may still come (the queue looking empty means nothing yet).
